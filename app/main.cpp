@@ -1,0 +1,56 @@
+// The `denoise` program: a thin shell that parses flags and calls the library.
+// Exit status: 0 ok, 1 data error, 2 usage error, 3 training diverged, 4 internal error.
+#include <algorithm>
+#include <exception>
+#include <utility>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "commands.hpp"
+#include "core/error.hpp"
+
+namespace dn::app {
+
+static std::vector<std::pair<int, CommandAdder>>& registry() {
+  static std::vector<std::pair<int, CommandAdder>> commands;
+  return commands;
+}
+
+RegisterCommand::RegisterCommand(int order, CommandAdder add) { registry().emplace_back(order, std::move(add)); }
+
+void add_all_commands(CLI::App& app) {
+  auto& commands = registry();
+  std::stable_sort(commands.begin(), commands.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  for (auto& [order, add] : commands) add(app);
+}
+
+}  // namespace dn::app
+
+int main(int argc, char** argv) {
+  CLI::App app{"denoise: convolutional denoising autoencoders and digit prediction for noisy images"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "denoise 0.1.0");
+  dn::app::add_all_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and the usage hint
+    return 2;
+  } catch (const dn::UsageError& e) {
+    fmt::print(stderr, "denoise: error: {}\n", e.what());
+    return 2;
+  } catch (const dn::DataError& e) {
+    fmt::print(stderr, "denoise: error: {}\n", e.what());
+    return 1;
+  } catch (const dn::DivergedError& e) {
+    fmt::print(stderr, "denoise: {}\n", e.what());
+    return 3;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "denoise: internal error: {}\n", e.what());
+    return 4;
+  }
+  return 0;
+}

@@ -1,0 +1,70 @@
+#include "core/file_io.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "core/error.hpp"
+
+namespace dn {
+
+namespace fs = std::filesystem;
+
+std::vector<std::uint8_t> read_file_bytes(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw DataError(path.string() + ": file not found");
+  if (fs::is_directory(path, ec)) throw DataError(path.string() + ": is a directory, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(path.string() + ": cannot open: " + std::strerror(errno));
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw DataError(path.string() + ": read error");
+  return bytes;
+}
+
+std::string read_file_text(const fs::path& path) {
+  auto bytes = read_file_bytes(path);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void write_file_atomic(const fs::path& path, std::string_view bytes) {
+  std::error_code ec;
+  if (path.has_parent_path()) {
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) throw DataError(path.parent_path().string() + ": cannot create folder: " + ec.message());
+  }
+  fs::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid());
+  {
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) throw DataError(path.string() + ": cannot write: " + std::strerror(errno));
+    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    const bool closed = std::fclose(f) == 0;
+    if (!ok || !closed) {
+      fs::remove(tmp, ec);
+      throw DataError(path.string() + ": write failed (disk full?)");
+    }
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw DataError(path.string() + ": cannot rename temporary file into place: " + ec.message());
+  }
+}
+
+void write_json_atomic(const fs::path& path, const nlohmann::json& j) {
+  write_file_atomic(path, j.dump(2) + "\n");
+}
+
+nlohmann::json read_json(const fs::path& path) {
+  const std::string text = read_file_text(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw DataError(path.string() + ": not valid JSON: " + e.what());
+  }
+}
+
+}  // namespace dn

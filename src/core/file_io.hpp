@@ -1,0 +1,24 @@
+#pragma once
+// Whole-file reading and all-or-nothing writing: outputs go to a temporary file
+// beside the target and are renamed into place, so a crash or an error never
+// leaves a half-written result.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace dn {
+
+// Throws DataError naming the file when it is missing or unreadable.
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
+std::string read_file_text(const std::filesystem::path& path);
+
+// Write to "<path>.tmp.<pid>", flush, then rename over path. Creates parent folders.
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+void write_json_atomic(const std::filesystem::path& path, const nlohmann::json& j);
+nlohmann::json read_json(const std::filesystem::path& path);
+
+}  // namespace dn

@@ -1,0 +1,60 @@
+#pragma once
+// The layer interface: each layer's forward and backward side by side (llm.c style).
+//
+// Tensors are batches in NHWC (see core/tensor.hpp). A layer is built once for a
+// per-sample input shape, which creates its parameters; then forward maps x [N, in...]
+// to y [N, out...], and backward maps dL/dy to dL/dx and ADDS dL/dparam into each
+// Param::grad (the caller zeroes grads before a step).
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/rng.hpp"
+#include "core/tensor.hpp"
+
+namespace dn {
+
+struct Param {
+  std::string name;  // "kernel" or "bias"; saved as "<layer name>/<name>"
+  Tensor value;      // Keras layout (Conv2D kernel kh,kw,in,out; Conv2DTranspose kh,kw,out,in; Dense in,out)
+  Tensor grad;       // same shape as value
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  virtual std::string type() const = 0;         // Keras class name, e.g. "Conv2D"
+  virtual std::string name_prefix() const = 0;  // Keras default-name prefix, e.g. "conv2d"
+
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  // Create parameters for a per-sample input shape (seeded initialisers) and
+  // return the per-sample output shape. Called once before forward.
+  virtual Shape build(const Shape& input_shape, Rng& rng) = 0;
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_shape_; }
+
+  // y is resized to [N, output_shape...]. training switches Dropout on.
+  virtual void forward(const Tensor& x, Tensor& y, bool training) = 0;
+  // x and y are those of the last forward. dx may be null (first layer): skip it.
+  virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
+
+  // All trainable parameters, a container's including those of its children.
+  virtual std::vector<Param*> params() { return {}; }
+  // Nested layers (a Sequential inside a Sequential); empty for plain layers.
+  virtual std::vector<Layer*> children() { return {}; }
+  // Constructor arguments as Keras would list them in get_config().
+  virtual nlohmann::json config() const { return nlohmann::json::object(); }
+
+  std::size_t param_count();
+
+ protected:
+  std::string name_;
+  Shape input_shape_;
+  Shape output_shape_;
+};
+
+}  // namespace dn

@@ -1,0 +1,30 @@
+#pragma once
+// Shared helpers for the tests: a fresh temporary folder per test, and running
+// the real `denoise` program to check its output and exit status.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace dn::test {
+
+// A new empty folder under the system temp dir, removed when the object dies.
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::filesystem::path path;
+  std::filesystem::path operator/(const std::string& name) const { return path / name; }
+};
+
+struct CliResult {
+  int status = -1;     // exit status of the program
+  std::string output;  // stdout and stderr together
+};
+
+// Runs the built `denoise` executable with these arguments (no shell quoting needed).
+CliResult run_denoise(const std::vector<std::string>& args);
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+
+}  // namespace dn::test
