@@ -1,0 +1,96 @@
+#include "nn/sequential.hpp"
+
+#include <map>
+#include <stdexcept>
+
+namespace dn {
+
+Sequential::Sequential(std::string name) { name_ = std::move(name); }
+
+Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
+  layers_.push_back(std::move(layer));
+  return *this;
+}
+
+Shape Sequential::build(const Shape& input_shape, Rng& rng) {
+  if (layers_.empty()) throw std::logic_error("Sequential '" + name_ + "' has no layers");
+  input_shape_ = input_shape;
+  Shape shape = input_shape;
+  for (auto& layer : layers_) shape = layer->build(shape, rng);
+  output_shape_ = shape;
+  outputs_.resize(layers_.size());
+  grads_.resize(layers_.size());
+  return shape;
+}
+
+void Sequential::forward(const Tensor& x, Tensor& y, bool training) {
+  const std::size_t n = layers_.size();
+  const Tensor* in = &x;
+  for (std::size_t i = 0; i < n; ++i) {
+    Tensor& out = (i + 1 == n) ? y : outputs_[i];
+    layers_[i]->forward(*in, out, training);
+    in = &out;
+  }
+}
+
+void Sequential::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  const std::size_t n = layers_.size();
+  const Tensor* d_out = &dy;
+  for (std::size_t i = n; i-- > 0;) {
+    const Tensor& in = i == 0 ? x : outputs_[i - 1];
+    const Tensor& out = i + 1 == n ? y : outputs_[i];
+    Tensor* d_in = i == 0 ? dx : &grads_[i - 1];
+    layers_[i]->backward(in, out, *d_out, d_in);
+    d_out = d_in;
+  }
+}
+
+std::vector<Param*> Sequential::params() {
+  std::vector<Param*> all;
+  for (auto& layer : layers_)
+    for (Param* p : layer->params()) all.push_back(p);
+  return all;
+}
+
+std::vector<Layer*> Sequential::children() {
+  std::vector<Layer*> out;
+  for (auto& layer : layers_) out.push_back(layer.get());
+  return out;
+}
+
+nlohmann::json Sequential::config() const {
+  nlohmann::json layers = nlohmann::json::array();
+  for (auto& layer : layers_)
+    layers.push_back({{"class_name", layer->type()}, {"name", layer->name()}, {"config", layer->config()}});
+  return {{"name", name_}, {"layers", layers}};
+}
+
+static void assign_names(Layer& layer, std::map<std::string, int>& counts) {
+  for (Layer* child : layer.children()) assign_names(*child, counts);
+  if (!layer.name().empty()) return;
+  const std::string prefix = layer.name_prefix();
+  const int k = counts[prefix]++;
+  layer.set_name(k == 0 ? prefix : prefix + "_" + std::to_string(k));
+}
+
+void assign_default_names(Layer& root) {
+  std::map<std::string, int> counts;
+  assign_names(root, counts);
+}
+
+static void collect_named(Layer& layer, std::vector<std::pair<std::string, Param*>>& out) {
+  const auto children = layer.children();
+  if (!children.empty()) {
+    for (Layer* child : children) collect_named(*child, out);
+    return;
+  }
+  for (Param* p : layer.params()) out.emplace_back(layer.name() + "/" + p->name, p);
+}
+
+std::vector<std::pair<std::string, Param*>> named_params(Layer& root) {
+  std::vector<std::pair<std::string, Param*>> out;
+  collect_named(root, out);
+  return out;
+}
+
+}  // namespace dn

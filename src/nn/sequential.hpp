@@ -1,0 +1,46 @@
+#pragma once
+// Sequential: a stack of layers, itself a Layer so that stacks nest (the seed's
+// autoencoder is Sequential([encoder, decoder])). It keeps each inner layer's
+// output from the last forward for the backward pass.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/layer.hpp"
+
+namespace dn {
+
+class Sequential : public Layer {
+ public:
+  explicit Sequential(std::string name = "");
+  Sequential& add(std::unique_ptr<Layer> layer);
+
+  std::string type() const override { return "Sequential"; }
+  std::string name_prefix() const override { return "sequential"; }
+
+  Shape build(const Shape& input_shape, Rng& rng) override;
+  void forward(const Tensor& x, Tensor& y, bool training) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  std::vector<Param*> params() override;
+  std::vector<Layer*> children() override;
+  nlohmann::json config() const override;
+
+  std::size_t size() const { return layers_.size(); }
+  Layer& layer(std::size_t i) { return *layers_[i]; }
+
+ private:
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<Tensor> outputs_;  // outputs_[i] = output of layer i (the last writes into the caller's y)
+  std::vector<Tensor> grads_;    // grads_[i] = dL/d(output of layer i)
+};
+
+// Give every unnamed layer a Keras-style default name (conv2d, conv2d_1, ...),
+// children before their container, as Keras names them in construction order.
+void assign_default_names(Layer& root);
+
+// Every parameter under root with its saved name "<layer name>/<param name>",
+// in a fixed order (depth first).
+std::vector<std::pair<std::string, Param*>> named_params(Layer& root);
+
+}  // namespace dn
