@@ -21,7 +21,7 @@ static std::string row(const std::vector<std::string>& fields) {
   static const std::size_t positions[] = {29, 55, 65};
   std::string line;
   for (std::size_t i = 0; i < fields.size(); ++i) {
-    if (i) line += ' ';
+    if (i) line.back() = ' ';  // Keras overwrites the column's last character
     line += fields[i];
     line = line.substr(0, positions[i]);
     line.resize(positions[i], ' ');

@@ -1,0 +1,29 @@
+// denoise reproduce: the seed report's whole experiment (the README's main job).
+#include "commands.hpp"
+#include "options.hpp"
+#include "train/seed_experiment.hpp"
+
+namespace dn::app {
+
+static RegisterCommand reg(5, [](CLI::App& app) {
+  struct Flags {
+    SeedExperimentOptions exp;
+    int threads = 0;
+    std::string out = "runs/seed-experiment";
+  };
+  auto f = std::make_shared<Flags>();
+  auto* cmd = app.add_subcommand("reproduce", "run the seed report's experiment end to end and compare with it");
+  cmd->add_option("--epochs", f->exp.train.epochs)->capture_default_str();
+  cmd->add_option("--sweep-repeats", f->exp.sweep_repeats, "repeats per sweep cell (0 = no sweep)")
+      ->capture_default_str();
+  cmd->add_option("--sweep-epochs", f->exp.sweep_epochs)->capture_default_str();
+  add_data_flags(*cmd, f->exp.train.data);
+  add_threads_flag(*cmd, f->threads);
+  cmd->add_option("--out", f->out)->capture_default_str();
+  cmd->callback([f] {
+    apply_threads(f->threads);
+    run_seed_experiment(f->exp, f->out);
+  });
+});
+
+}  // namespace dn::app

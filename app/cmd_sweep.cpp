@@ -1,0 +1,35 @@
+// denoise sweep: the seed's optimizer x activation table, several repeats per cell.
+#include <fmt/core.h>
+
+#include "commands.hpp"
+#include "options.hpp"
+#include "train/sweep.hpp"
+
+namespace dn::app {
+
+static RegisterCommand reg(50, [](CLI::App& app) {
+  struct Flags {
+    SweepOptions sweep;
+    std::string out;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* cmd = app.add_subcommand("sweep", "train every optimizer x activation cell several times (the seed's table)");
+  SweepOptions& s = f->sweep;
+  cmd->add_option("--optimizers", s.optimizers, "comma-separated")->delimiter(',')->capture_default_str();
+  cmd->add_option("--activations", s.activations, "comma-separated")->delimiter(',')->capture_default_str();
+  cmd->add_option("--repeats", s.repeats, "runs per cell, seeds seed, seed+1, ...")->capture_default_str();
+  cmd->add_option("--epochs", s.base.epochs)->capture_default_str();
+  cmd->add_option("--batch-size", s.base.batch_size)->capture_default_str();
+  cmd->add_option("--noise", s.base.noise)->capture_default_str();
+  cmd->add_option("--seed", s.base.seed, "seed of the first repeat")->capture_default_str();
+  cmd->add_option("--parallel", s.parallel, "runs trained at once, one thread each (0 = one per core)")
+      ->capture_default_str();
+  add_data_flags(*cmd, s.base.data);
+  cmd->add_option("--out", f->out, "sweep folder (re-running skips finished runs)")->required();
+  cmd->callback([f] {
+    const nlohmann::json result = run_sweep(f->sweep, f->out);
+    fmt::print("\n{}Wrote {}/sweep.json and sweep.md\n", format_sweep(result), f->out);
+  });
+});
+
+}  // namespace dn::app

@@ -1,0 +1,79 @@
+#pragma once
+// Labelled image datasets (MNIST, Fashion-MNIST, or any folder of IDX files
+// named like them), the seed's train/validation/test splits, and a small
+// synthetic digit set for tests.
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace dn {
+
+inline constexpr int kNumClasses = 10;
+
+// The original file names; a data folder holds each one raw or with ".gz" added.
+inline constexpr const char* kTrainImagesFile = "train-images-idx3-ubyte";
+inline constexpr const char* kTrainLabelsFile = "train-labels-idx1-ubyte";
+inline constexpr const char* kTestImagesFile = "t10k-images-idx3-ubyte";
+inline constexpr const char* kTestLabelsFile = "t10k-labels-idx1-ubyte";
+
+struct Dataset {
+  Tensor images;                     // [N, H, W], pixels in [0, 1]
+  std::vector<std::uint8_t> labels;  // N class indices, 0-9
+
+  std::size_t size() const { return labels.size(); }
+  int height() const { return images.dim(1); }
+  int width() const { return images.dim(2); }
+};
+
+struct Splits {
+  Dataset train, validation, test;
+};
+
+struct DataOptions {
+  std::string dataset = "mnist";  // "mnist" or "fashion-mnist"
+  std::string data_dir;           // empty = the dataset's default folder
+  std::size_t limit = 0;          // keep the first N of each split; 0 = all
+};
+
+std::vector<std::string> dataset_names();  // {"mnist", "fashion-mnist"}
+
+// mnist: $DENOISE_DATA/mnist, else data/mnist under the current folder (where
+// `denoise data fetch mnist` puts it). fashion-mnist: $DENOISE_DATA/fashion-mnist
+// when it exists, else /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist).
+// Throws UsageError for an unknown dataset name.
+std::filesystem::path default_data_dir(const std::string& dataset);
+std::filesystem::path data_dir(const DataOptions& options);  // data_dir if given, else the default
+
+// Reads a pair of IDX files; DataError when they disagree in count or a label is not 0-9.
+Dataset load_dataset_file_pair(const std::filesystem::path& images_path, const std::filesystem::path& labels_path);
+
+// One of the two files as shipped (train: all 60,000 MNIST images). MNIST in
+// its default folder is checked against the published SHA-256 sums; a folder
+// given with data_dir is taken as it is. Missing data gives a DataError that
+// says how to fetch it.
+enum class DataFile { train, test };
+Dataset load_data_file(const DataOptions& options, DataFile which);
+
+// The seed's splits: validation = the last twelfth of the training file (the
+// last 5,000 of MNIST's 60,000; at least one image), train = the rest, test =
+// the test file. limit > 0 keeps the first `limit` images of each split.
+Splits make_splits(const Dataset& train_file, const Dataset& test_file, std::size_t limit = 0);
+Splits load_splits(const DataOptions& options);
+
+// Images [begin, begin + count); std::out_of_range when that runs past the end.
+Dataset subset(const Dataset& data, std::size_t begin, std::size_t count);
+
+// 28x28 seven-segment digits with the class as label (image i has label i % 10),
+// randomly sized, shifted and thickened per image; every pixel is exactly 0 or 1.
+// The same (count, seed) always gives the same images.
+Dataset make_synthetic_digits(std::size_t count, std::uint64_t seed);
+
+// Writes the four IDX files under their original names (".gz" added when compress).
+void write_data_folder(const std::filesystem::path& dir, const Dataset& train, const Dataset& test,
+                       bool compress = false);
+
+}  // namespace dn

@@ -1,0 +1,38 @@
+#pragma once
+// Noise models, made by the program, seeded and reproducible. One spec syntax
+// everywhere: "gaussian:0.5", "salt-pepper:0.2", "speckle:0.3", "poisson:10", "none".
+#include <cstdint>
+#include <string>
+
+#include "core/tensor.hpp"
+
+namespace dn {
+
+struct NoiseSpec {
+  enum class Kind { none, gaussian, salt_pepper, speckle, poisson };
+  Kind kind = Kind::none;
+  // gaussian, speckle: the factor f of N(0, 1); salt_pepper: the fraction of pixels hit;
+  // poisson: the peak count that a pixel of value 1 becomes.
+  double param = 0.0;
+
+  std::string str() const;  // parse_noise(spec.str()) == spec
+  bool operator==(const NoiseSpec&) const = default;
+};
+
+// gaussian:F  x + F*N(0,1), clipped to [0, 1]; bare "gaussian" means gaussian:0.5
+// salt-pepper:P  each pixel, with probability P, becomes 0 or 1 (equal chance)
+// speckle:F  x + x*F*N(0,1), clipped
+// poisson:PEAK  Poisson(x*PEAK)/PEAK, clipped
+// none  unchanged
+// UsageError quoting the text for an unknown kind, a malformed number or an
+// out-of-range parameter (negative or not finite F, P outside [0, 1], PEAK <= 0).
+NoiseSpec parse_noise(const std::string& text);
+
+// noisy = clean with noise added; the first dimension of clean indexes images.
+// Image i draws from its own stream Rng(seed, first_index + i), so the result is
+// the same whatever the thread count and however a dataset is cut into batches.
+// noisy may be the same tensor as clean.
+void add_noise(const NoiseSpec& spec, const Tensor& clean, Tensor& noisy, std::uint64_t seed,
+               std::uint64_t first_index = 0);
+
+}  // namespace dn

@@ -1,0 +1,59 @@
+#pragma once
+// 8-bit pictures: PNG writing and PNG/JPEG reading through stb, conversion
+// from and to tensors, rectangles and text in a built-in 5x7 pixel font
+// (for labels and plot axes), and the image grids that show digits.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace dn {
+
+struct Rgb {
+  std::uint8_t r = 0, g = 0, b = 0;
+};
+
+inline constexpr Rgb kBlack{0, 0, 0};
+inline constexpr Rgb kWhite{255, 255, 255};
+
+struct Image {
+  int width = 0, height = 0;
+  int channels = 1;                  // 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+  std::vector<std::uint8_t> pixels;  // row-major, channels interleaved
+
+  Image() = default;
+  Image(int width, int height, int channels, std::uint8_t fill = 0);
+};
+
+// Encodes in memory, then writes with write_file_atomic: never a partial file.
+void write_png_atomic(const std::filesystem::path& path, const Image& image);
+
+// Any PNG or JPEG stb can decode; channels = 0 keeps the file's own, 1-4 converts.
+// DataError naming the file when it is missing or cannot be decoded.
+Image read_image(const std::filesystem::path& path, int channels = 0);
+
+// [H, W] or [H, W, 1] in [0, 1] -> gray (values clipped, rounded); [H, W, 3] -> RGB.
+Image image_from_tensor(const Tensor& image);
+// -> [H, W] in [0, 1]; colour is converted to gray by luminance (0.299 R + 0.587 G + 0.114 B),
+// alpha is ignored.
+Tensor tensor_from_image(const Image& image);
+
+// Drawing clips at the image border. On a gray image a colour is drawn as its luminance.
+void fill_rect(Image& image, int x, int y, int width, int height, Rgb colour);
+// ASCII text in a 5x7 font (one more row for descenders), each glyph scaled by
+// `scale` and advancing 6*scale pixels; (x, y) is the top left corner. Other
+// characters draw as '?'.
+void draw_text(Image& image, int x, int y, std::string_view text, int scale, Rgb colour);
+int text_width(std::string_view text, int scale);  // ink width: 6*scale*len - scale
+int text_height(int scale);                        // 8*scale, descenders included
+
+// Rows of images side by side, each row a tensor [N, H, W] (or [N, H, W, 1]) in
+// [0, 1] with the same H and W, every pixel scaled up `scale` times (nearest),
+// separated by thin grey lines, with row_labels[r] written left of row r
+// (row_labels empty, or one per row). Gray result.
+Image make_grid(const std::vector<Tensor>& rows, const std::vector<std::string>& row_labels, int scale = 4);
+
+}  // namespace dn

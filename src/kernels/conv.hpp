@@ -1,0 +1,71 @@
+#pragma once
+// 2-D convolution on NHWC batches, described by one geometry and computed by three
+// operations: forward, backward-data and backward-weights. Conv2DTranspose needs no
+// kernels of its own: its forward is backward-data of the convolution it transposes,
+// its backward is that convolution's forward (for dx) and backward-weights with the
+// roles of input and output swapped (for dK). Dense is the 1x1 case.
+//
+// Fast path: im2col + one single-threaded sgemm per chunk of output rows, with bias
+// and activation fused after the GEMM, OpenMP over chunks. Chunks are cut from the
+// geometry alone, never from the thread count, and reduced in a fixed order, so the
+// results are bit-identical for any number of threads.
+#include <string>
+
+#include "kernels/activation.hpp"
+#include "kernels/workspace.hpp"
+
+namespace dn {
+
+enum class Padding { same, valid };
+Padding parse_padding(const std::string& name);  // "same" | "valid"; UsageError otherwise
+std::string padding_name(Padding padding);
+
+// x [N,H,W,C] -> y [N,OH,OW,O] with kernel w [KH,KW,C,O] (the Keras Conv2D layout):
+//   y[n,oh,ow,o] = sum_{kh,kw,c} x[n, oh*stride_h - pad_top + kh, ow*stride_w - pad_left + kw, c] * w[kh,kw,c,o]
+// where taps outside the input read zero. The pads after follow from the sizes.
+struct ConvGeometry {
+  int N = 0, H = 0, W = 0, C = 0;
+  int OH = 0, OW = 0, O = 0;
+  int KH = 0, KW = 0;
+  int stride_h = 1, stride_w = 1;
+  int pad_top = 0, pad_left = 0;
+
+  std::size_t patch() const { return static_cast<std::size_t>(KH) * KW * C; }  // im2col row length
+  std::size_t rows() const { return static_cast<std::size_t>(N) * OH * OW; }    // output pixels
+  std::size_t input_size() const { return static_cast<std::size_t>(N) * H * W * C; }
+  std::size_t output_size() const { return rows() * O; }
+};
+
+// A convolution as TensorFlow lays it out. valid: OH = (H - KH) / stride + 1, no padding.
+// same: OH = ceil(H / stride), total pad max((OH-1)*stride + KH - H, 0) split with the
+// smaller half before. UsageError when the output would be empty.
+ConvGeometry conv_geometry(int N, int H, int W, int C, int O, int KH, int KW, int stride_h, int stride_w,
+                           Padding padding);
+
+// The convolution whose backward-data is Keras's Conv2DTranspose of x [N,H,W,C] to
+// `filters` channels, kernel [KH,KW,filters,C] (Keras's transposed layout is exactly
+// this convolution's [KH,KW,C,O] with C = filters, O = in-channels). Output sizes follow
+// Keras: same -> H*stride; valid -> H*stride + max(KH - stride, 0), which is
+// (H-1)*stride + KH whenever KH >= stride. In the result, the transposed conv's input is
+// (OH, OW, O) and its output (H, W, C); e.g. H=14, stride 2, k 3, same gives 28 rows,
+// pad_top 0 (and 1 after): output row r = 2i + kh.
+ConvGeometry conv_transpose_geometry(int N, int H, int W, int C, int filters, int KH, int KW, int stride_h,
+                                     int stride_w, Padding padding);
+
+namespace kernels {
+
+// y = act(conv(x, w) + bias); bias may be null.
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                    float* y, Workspace& ws);
+
+// dx = act(conv^T(dy, w) + bias): the gradient of conv2d_forward with respect to x when
+// bias is null and act linear; with them, the Conv2DTranspose forward.
+void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
+                          Activation act, float* dx, Workspace& ws);
+
+// dw += dL/dw and, if dbias is not null, dbias += dL/dbias, for y = conv(x, w) + bias.
+void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                             Workspace& ws);
+
+}  // namespace kernels
+}  // namespace dn

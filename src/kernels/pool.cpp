@@ -1,0 +1,75 @@
+#include "kernels/pool.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace dn {
+
+ConvGeometry pool_geometry(int N, int H, int W, int C, int pool_h, int pool_w, int stride_h, int stride_w,
+                           Padding padding) {
+  return conv_geometry(N, H, W, C, C, pool_h, pool_w, stride_h, stride_w, padding);
+}
+
+namespace kernels {
+
+void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
+  const std::size_t C = static_cast<std::size_t>(g.C);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int n = 0; n < g.N; ++n) {
+    for (int oh = 0; oh < g.OH; ++oh) {
+      const int ih0 = oh * g.stride_h - g.pad_top;
+      const int kh0 = std::max(0, -ih0), kh1 = std::min(g.KH, g.H - ih0);
+      for (int ow = 0; ow < g.OW; ++ow) {
+        const int iw0 = ow * g.stride_w - g.pad_left;
+        const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
+        float* out = y + ((static_cast<std::size_t>(n) * g.OH + oh) * g.OW + ow) * C;
+        // Every window holds at least one real pixel: TF pads less than a window.
+        auto tap = [&](int kh, int kw) { return x + ((static_cast<std::size_t>(n) * g.H + ih0 + kh) * g.W + iw0 + kw) * C; };
+        std::memcpy(out, tap(kh0, kw0), C * sizeof(float));
+        for (int kh = kh0; kh < kh1; ++kh) {
+          for (int kw = kw0; kw < kw1; ++kw) {
+            const float* in = tap(kh, kw);
+            for (std::size_t c = 0; c < C; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+void maxpool_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, float* dx) {
+  const std::size_t C = static_cast<std::size_t>(g.C);
+  const std::size_t sample = static_cast<std::size_t>(g.H) * g.W * C;
+  // Parallel over samples: overlapping windows (stride < pool) then never race.
+#pragma omp parallel for schedule(static)
+  for (int n = 0; n < g.N; ++n) {
+    const float* xn = x + n * sample;
+    float* dxn = dx + n * sample;
+    std::fill(dxn, dxn + sample, 0.0f);
+    for (int oh = 0; oh < g.OH; ++oh) {
+      const int ih0 = oh * g.stride_h - g.pad_top;
+      const int kh0 = std::max(0, -ih0), kh1 = std::min(g.KH, g.H - ih0);
+      for (int ow = 0; ow < g.OW; ++ow) {
+        const int iw0 = ow * g.stride_w - g.pad_left;
+        const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
+        const std::size_t o = ((static_cast<std::size_t>(n) * g.OH + oh) * g.OW + ow) * C;
+        for (std::size_t c = 0; c < C; ++c) {
+          [&] {
+            for (int kh = kh0; kh < kh1; ++kh) {
+              for (int kw = kw0; kw < kw1; ++kw) {
+                const std::size_t i = (static_cast<std::size_t>(ih0 + kh) * g.W + iw0 + kw) * C + c;
+                if (xn[i] == y[o + c]) {
+                  dxn[i] += dy[o + c];
+                  return;
+                }
+              }
+            }
+          }();
+        }
+      }
+    }
+  }
+}
+
+}  // namespace kernels
+}  // namespace dn

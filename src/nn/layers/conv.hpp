@@ -1,0 +1,68 @@
+#pragma once
+// Conv2D and Conv2DTranspose (Keras semantics, NHWC). Both call the kernels of
+// kernels/conv.hpp: the transposed layer runs the convolution's backward-data as its
+// forward, and the convolution's forward and backward-weights in its backward.
+#include "kernels/conv.hpp"
+#include "nn/activation.hpp"
+#include "nn/layers/common.hpp"
+
+namespace dn {
+
+// What the two convolution layers share: arguments, parameters, scratch.
+class ConvLayerBase : public Layer {
+ public:
+  std::vector<Param*> params() override { return {&kernel_, &bias_}; }
+  nlohmann::json config() const override;
+
+ protected:
+  ConvLayerBase(int filters, Size2 kernel_size, Size2 strides, Padding padding, Activation activation);
+  // Creates the kernel (glorot_uniform) and the bias (zeros).
+  void build_params(const Shape& kernel_shape, Rng& rng);
+
+  int filters_;
+  Size2 kernel_size_, strides_;
+  Padding padding_;
+  Activation activation_;
+  Param kernel_, bias_;
+  Tensor dz_;  // dL/d(pre-activation) when the activation is not linear
+  Workspace ws_;
+};
+
+// Keras Conv2D: kernel (kh, kw, in, filters), bias (filters), y = act(conv(x) + bias).
+class Conv2D : public ConvLayerBase {
+ public:
+  Conv2D(int filters, Size2 kernel_size, Size2 strides = 1, Padding padding = Padding::valid,
+         Activation activation = Activation::linear)
+      : ConvLayerBase(filters, kernel_size, strides, padding, activation) {}
+
+  std::string type() const override { return "Conv2D"; }
+  std::string name_prefix() const override { return "conv2d"; }
+  Shape build(const Shape& input_shape, Rng& rng) override;
+  void forward(const Tensor& x, Tensor& y, bool training) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+
+ private:
+  ConvGeometry geometry(int batch) const;
+};
+
+// Keras Conv2DTranspose: kernel (kh, kw, filters, in), bias (filters). Output size
+// same -> in*stride, valid -> in*stride + max(k - stride, 0); "same" pads as TensorFlow
+// (for stride 2, kernel 3: nothing before, one row after; output row r = 2i + kh).
+class Conv2DTranspose : public ConvLayerBase {
+ public:
+  Conv2DTranspose(int filters, Size2 kernel_size, Size2 strides = 1, Padding padding = Padding::valid,
+                  Activation activation = Activation::linear)
+      : ConvLayerBase(filters, kernel_size, strides, padding, activation) {}
+
+  std::string type() const override { return "Conv2DTranspose"; }
+  std::string name_prefix() const override { return "conv2d_transpose"; }
+  Shape build(const Shape& input_shape, Rng& rng) override;
+  void forward(const Tensor& x, Tensor& y, bool training) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+
+ private:
+  // The convolution this layer transposes (its input is our output).
+  ConvGeometry geometry(int batch) const;
+};
+
+}  // namespace dn

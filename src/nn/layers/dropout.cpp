@@ -1,0 +1,51 @@
+#include "nn/layers/dropout.hpp"
+
+#include <fmt/core.h>
+
+#include "core/error.hpp"
+
+namespace dn {
+
+Dropout::Dropout(double rate, std::optional<std::uint64_t> seed) : rate_(rate), seed_(seed) {
+  if (!(rate >= 0.0 && rate < 1.0)) throw UsageError(fmt::format("Dropout rate must be in [0, 1) (got {})", rate));
+}
+
+Shape Dropout::build(const Shape& input_shape, Rng& rng) {
+  input_shape_ = output_shape_ = input_shape;
+  rng_ = Rng(seed_ ? *seed_ : rng.next_u64());
+  return output_shape_;
+}
+
+void Dropout::forward(const Tensor& x, Tensor& y, bool training) {
+  batch_size(*this, x);
+  masked_ = training && rate_ > 0.0;
+  if (!masked_) {
+    y = x;
+    return;
+  }
+  const float scale = static_cast<float>(1.0 / (1.0 - rate_));
+  mask_.resize(x.shape());
+  y.resize(x.shape());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    mask_[i] = rng_.uniform() >= rate_ ? scale : 0.0f;
+    y[i] = x[i] * mask_[i];
+  }
+}
+
+void Dropout::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  batch_size(*this, x);
+  check_output_grad(*this, y, dy);
+  if (!dx) return;
+  if (!masked_) {
+    *dx = dy;
+    return;
+  }
+  dx->resize(dy.shape());
+  for (std::size_t i = 0; i < dy.size(); ++i) (*dx)[i] = dy[i] * mask_[i];
+}
+
+nlohmann::json Dropout::config() const {
+  return layer_config(*this, {{"rate", rate_}, {"seed", seed_ ? nlohmann::json(*seed_) : nlohmann::json()}});
+}
+
+}  // namespace dn

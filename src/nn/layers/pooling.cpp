@@ -1,0 +1,49 @@
+#include "nn/layers/pooling.hpp"
+
+#include <fmt/core.h>
+
+#include "core/error.hpp"
+
+namespace dn {
+
+MaxPooling2D::MaxPooling2D(Size2 pool_size, std::optional<Size2> strides, Padding padding)
+    : pool_size_(pool_size), strides_(strides.value_or(pool_size)), padding_(padding) {
+  if (pool_size_.h < 1 || pool_size_.w < 1 || strides_.h < 1 || strides_.w < 1)
+    throw UsageError(fmt::format("MaxPooling2D needs pool size and strides >= 1 (got {}x{}, {}x{})", pool_size_.h,
+                                 pool_size_.w, strides_.h, strides_.w));
+}
+
+ConvGeometry MaxPooling2D::geometry(int batch) const {
+  const Shape& in = input_shape_;
+  return pool_geometry(batch, in[0], in[1], in[2], pool_size_.h, pool_size_.w, strides_.h, strides_.w, padding_);
+}
+
+Shape MaxPooling2D::build(const Shape& input_shape, Rng& /*rng*/) {
+  if (input_shape.size() != 3)
+    throw UsageError(fmt::format("MaxPooling2D needs (height, width, channels) input, got {}", shape_str(input_shape)));
+  input_shape_ = input_shape;
+  const ConvGeometry g = geometry(1);
+  output_shape_ = {g.OH, g.OW, g.C};
+  return output_shape_;
+}
+
+void MaxPooling2D::forward(const Tensor& x, Tensor& y, bool /*training*/) {
+  const ConvGeometry g = geometry(batch_size(*this, x));
+  y.resize(batch_shape(g.N, output_shape_));
+  kernels::maxpool_forward(g, x.data(), y.data());
+}
+
+void MaxPooling2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  const ConvGeometry g = geometry(batch_size(*this, x));
+  check_output_grad(*this, y, dy);
+  if (!dx) return;
+  dx->resize(x.shape());
+  kernels::maxpool_backward(g, x.data(), y.data(), dy.data(), dx->data());
+}
+
+nlohmann::json MaxPooling2D::config() const {
+  return layer_config(*this,
+                      {{"pool_size", pool_size_.json()}, {"strides", strides_.json()}, {"padding", padding_name(padding_)}});
+}
+
+}  // namespace dn

@@ -1,0 +1,31 @@
+#pragma once
+// Keras MaxPooling2D (alias MaxPool2D): strides default to the pool size, padding valid.
+#include <optional>
+
+#include "kernels/pool.hpp"
+#include "nn/layers/common.hpp"
+
+namespace dn {
+
+class MaxPooling2D : public Layer {
+ public:
+  explicit MaxPooling2D(Size2 pool_size = 2, std::optional<Size2> strides = std::nullopt,
+                        Padding padding = Padding::valid);
+
+  std::string type() const override { return "MaxPooling2D"; }
+  std::string name_prefix() const override { return "max_pooling2d"; }
+  Shape build(const Shape& input_shape, Rng& rng) override;
+  void forward(const Tensor& x, Tensor& y, bool training) override;
+  // The gradient goes to the first maximum of each window in scan order.
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  nlohmann::json config() const override;
+
+ private:
+  ConvGeometry geometry(int batch) const;
+  Size2 pool_size_, strides_;
+  Padding padding_;
+};
+
+using MaxPool2D = MaxPooling2D;
+
+}  // namespace dn

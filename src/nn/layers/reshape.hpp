@@ -1,0 +1,33 @@
+#pragma once
+// Keras Reshape (one target axis may be -1, inferred) and Flatten. Both only relabel
+// the per-sample shape; the data is copied through unchanged.
+#include "nn/layers/common.hpp"
+
+namespace dn {
+
+class Reshape : public Layer {
+ public:
+  explicit Reshape(Shape target_shape);
+
+  std::string type() const override { return "Reshape"; }
+  std::string name_prefix() const override { return "reshape"; }
+  Shape build(const Shape& input_shape, Rng& rng) override;
+  void forward(const Tensor& x, Tensor& y, bool training) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  nlohmann::json config() const override;
+
+ private:
+  Shape target_shape_;
+};
+
+// Flatten: (h, w, c) -> (h*w*c,).
+class Flatten : public Reshape {
+ public:
+  Flatten() : Reshape({-1}) {}
+
+  std::string type() const override { return "Flatten"; }
+  std::string name_prefix() const override { return "flatten"; }
+  nlohmann::json config() const override { return layer_config(*this, nlohmann::json::object()); }
+};
+
+}  // namespace dn

@@ -1,0 +1,56 @@
+#include "nn/models.hpp"
+
+#include "core/error.hpp"
+#include "nn/layers/layers.hpp"
+
+namespace dn {
+
+std::vector<std::string> model_names() { return {"seed", "classifier"}; }
+
+// The seed report's autoencoder, layer for layer (its Keras code is quoted in
+// the report): encoder and decoder are Sequentials inside a Sequential.
+static std::unique_ptr<Sequential> seed_model(const ModelSpec& spec) {
+  const Activation act = parse_activation(spec.activation);
+  auto encoder = std::make_unique<Sequential>("encoder");
+  encoder->add(std::make_unique<Reshape>(Shape{spec.height, spec.width, 1}))
+      .add(std::make_unique<Conv2D>(12, 3, 1, Padding::same, act))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(14, 3, 1, Padding::same, act));
+  auto decoder = std::make_unique<Sequential>("decoder");
+  decoder->add(std::make_unique<Conv2DTranspose>(12, 3, 2, Padding::same, act))
+      .add(std::make_unique<Conv2DTranspose>(1, 3, 1, Padding::same, Activation::sigmoid))
+      .add(std::make_unique<Reshape>(Shape{spec.height, spec.width}));
+  auto model = std::make_unique<Sequential>("conv_ae");
+  model->add(std::move(encoder)).add(std::move(decoder));
+  return model;
+}
+
+// Keras's "simple MNIST convnet" example (34,826 parameters).
+static std::unique_ptr<Sequential> classifier_model(const ModelSpec& spec, std::uint64_t seed) {
+  auto model = std::make_unique<Sequential>("classifier");
+  model->add(std::make_unique<Reshape>(Shape{spec.height, spec.width, 1}))
+      .add(std::make_unique<Conv2D>(32, 3, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(64, 3, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Flatten>())
+      .add(std::make_unique<Dropout>(0.5, seed))
+      .add(std::make_unique<Dense>(10, Activation::softmax));
+  return model;
+}
+
+std::unique_ptr<Sequential> make_model(const ModelSpec& spec, std::uint64_t seed) {
+  std::unique_ptr<Sequential> model;
+  if (spec.name == "seed")
+    model = seed_model(spec);
+  else if (spec.name == "classifier")
+    model = classifier_model(spec, seed);
+  else
+    throw UsageError("unknown model '" + spec.name + "' (expected seed or classifier)");
+  assign_default_names(*model);
+  Rng rng(seed);
+  model->build({spec.height, spec.width}, rng);
+  return model;
+}
+
+}  // namespace dn

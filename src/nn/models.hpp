@@ -1,0 +1,29 @@
+#pragma once
+// Built-in models, by name:
+//   seed        the seed report's 3,279-parameter conv autoencoder (encoder + decoder),
+//               hidden activation selectable, sigmoid output; input (28, 28).
+//   classifier  Keras's simple MNIST convnet (about 35k parameters), softmax over 10 digits;
+//               input (28, 28).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/activation.hpp"
+#include "nn/sequential.hpp"
+
+namespace dn {
+
+struct ModelSpec {
+  std::string name = "seed";
+  std::string activation = "relu";  // hidden activation (seed model)
+  int height = 28, width = 28;
+};
+
+// Builds (creates and initialises parameters with seed) and names the model.
+// UsageError for an unknown name or activation.
+std::unique_ptr<Sequential> make_model(const ModelSpec& spec, std::uint64_t seed);
+
+// Names accepted by make_model, for help texts.
+std::vector<std::string> model_names();
+
+}  // namespace dn

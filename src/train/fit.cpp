@@ -1,0 +1,135 @@
+#include "train/fit.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "eval/image_metrics.hpp"
+
+namespace dn {
+
+OnNaN parse_on_nan(const std::string& text) {
+  if (text == "stop") return OnNaN::stop;
+  if (text == "continue") return OnNaN::continue_training;
+  throw UsageError("--on-nan: unknown value '" + text + "' (expected stop or continue)");
+}
+
+static std::size_t argmax_row(const float* p, std::size_t k) {
+  std::size_t best = 0;
+  for (std::size_t j = 1; j < k; ++j)
+    if (p[j] > p[best]) best = j;
+  return best;
+}
+
+double batch_metric(const std::string& metric, const Tensor& y_pred, const Tensor& y_true) {
+  if (metric == "binary_accuracy") return binary_accuracy(y_pred, y_true);
+  if (metric == "accuracy") {
+    const std::size_t n = static_cast<std::size_t>(y_pred.dim(0));
+    const std::size_t k = y_pred.size() / n;
+    std::size_t hits = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      hits += argmax_row(y_pred.data() + i * k, k) == argmax_row(y_true.data() + i * k, k);
+    return static_cast<double>(hits) / static_cast<double>(n);
+  }
+  throw UsageError("unknown metric '" + metric + "' (expected binary_accuracy or accuracy)");
+}
+
+nlohmann::json History::to_json() const {
+  // NaN becomes JSON null (nlohmann's choice), which readers treat as missing.
+  nlohmann::json out = nlohmann::json::array();
+  for (const EpochLog& e : epochs)
+    out.push_back({{"epoch", e.epoch},
+                   {"loss", e.loss},
+                   {metric, e.metric},
+                   {"val_loss", e.val_loss},
+                   {"val_" + metric, e.val_metric},
+                   {"seconds", e.seconds}});
+  return out;
+}
+
+Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, const Tensor& x, const Tensor& y,
+                    int batch_size) {
+  const std::size_t n = static_cast<std::size_t>(x.dim(0));
+  Tensor xb, yb, pred;
+  double loss_sum = 0, metric_sum = 0;
+  for (std::size_t begin = 0; begin < n; begin += static_cast<std::size_t>(batch_size)) {
+    const std::size_t count = std::min<std::size_t>(static_cast<std::size_t>(batch_size), n - begin);
+    slice_rows(x, begin, count, xb);
+    slice_rows(y, begin, count, yb);
+    model.forward(xb, pred, false);
+    loss_sum += loss.forward(pred, yb) * static_cast<double>(count);
+    metric_sum += batch_metric(metric, pred, yb) * static_cast<double>(count);
+  }
+  return {loss_sum / static_cast<double>(n), metric_sum / static_cast<double>(n)};
+}
+
+History fit(Layer& model, const Loss& loss, Optimizer& optimizer, Tensor& x, const Tensor& y, const Tensor& x_val,
+            const Tensor& y_val, const FitOptions& options, const EpochHook& on_epoch_begin) {
+  const std::size_t n = static_cast<std::size_t>(x.dim(0));
+  const std::size_t batch = static_cast<std::size_t>(options.batch_size);
+  const std::vector<Param*> params = model.params();
+  Progress progress(options.verbose);
+  History history;
+  history.metric = options.metric;
+
+  std::vector<std::size_t> order(n);
+  Tensor xb, yb, pred, d_pred;
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    if (on_epoch_begin) on_epoch_begin(epoch, x);
+    std::iota(order.begin(), order.end(), 0);
+    if (options.shuffle) {  // Fisher-Yates with a stream per epoch: the order depends only on (seed, epoch).
+      Rng rng(options.seed, static_cast<std::uint64_t>(epoch));
+      for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+    }
+    progress.begin_epoch(epoch, options.epochs, n);
+
+    double loss_sum = 0, metric_sum = 0;
+    std::size_t seen = 0;
+    bool finite = true;
+    for (std::size_t begin = 0; begin < n; begin += batch) {
+      const std::size_t count = std::min(batch, n - begin);
+      gather_rows(x, order, begin, count, xb);
+      gather_rows(y, order, begin, count, yb);
+      model.forward(xb, pred, true);
+      const double batch_loss = loss.forward(pred, yb);
+      loss_sum += batch_loss * static_cast<double>(count);
+      metric_sum += batch_metric(options.metric, pred, yb) * static_cast<double>(count);
+      seen += count;
+      if (!std::isfinite(batch_loss)) {
+        finite = false;
+        history.diverged = true;
+        if (options.on_nan == OnNaN::stop) break;
+      }
+      loss.backward(pred, yb, d_pred);
+      for (Param* p : params) p->grad.zero();
+      model.backward(xb, pred, d_pred, nullptr);
+      optimizer.step(params);
+      progress.update(seen, {{"loss", loss_sum / static_cast<double>(seen)},
+                             {options.metric, metric_sum / static_cast<double>(seen)}});
+    }
+
+    EpochLog log;
+    log.epoch = epoch;
+    log.loss = loss_sum / static_cast<double>(seen);
+    log.metric = metric_sum / static_cast<double>(seen);
+    const Evaluation val = evaluate(model, loss, options.metric, x_val, y_val);
+    log.val_loss = val.loss;
+    log.val_metric = val.metric;
+    log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    history.epochs.push_back(log);
+    progress.end_epoch(log.seconds, {{"loss", log.loss},
+                                     {options.metric, log.metric},
+                                     {"val_loss", log.val_loss},
+                                     {"val_" + options.metric, log.val_metric}});
+    if (!finite && options.on_nan == OnNaN::stop) {
+      progress.message("Stopped: the loss became NaN or infinite (--on-nan stop).");
+      break;
+    }
+  }
+  return history;
+}
+
+}  // namespace dn

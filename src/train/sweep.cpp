@@ -1,0 +1,159 @@
+#include "train/sweep.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+#include <limits>
+#include <mutex>
+
+#include <fmt/core.h>
+
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+
+namespace dn {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+const char* const kMeasures[] = {"val_binary_accuracy", "val_loss", "psnr"};
+
+struct RunSpec {
+  TrainConfig config;
+  fs::path dir;
+};
+
+double number_or_nan(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : kNaN;
+}
+
+// A finished run's numbers from its folder; null when the run is not finished.
+nlohmann::json read_finished(const fs::path& dir) {
+  if (!fs::exists(dir / "metrics.json") || !fs::exists(dir / "history.json")) return nullptr;
+  const nlohmann::json history = read_json(dir / "history.json");
+  const nlohmann::json metrics = read_json(dir / "metrics.json");
+  if (!history.is_array() || history.empty()) return nullptr;
+  const nlohmann::json& last = history.back();
+  return {{"val_binary_accuracy", number_or_nan(last, "val_binary_accuracy")},
+          {"val_loss", number_or_nan(last, "val_loss")},
+          {"psnr", number_or_nan(metrics, "psnr")},
+          {"diverged", metrics.value("diverged", false)},
+          {"epochs_run", history.size()}};
+}
+
+std::string cell_name(const std::string& optimizer, const std::string& activation) {
+  return optimizer + "-" + activation;
+}
+
+}  // namespace
+
+nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir) {
+  if (options.repeats < 1) throw UsageError("--repeats must be at least 1");
+  std::vector<RunSpec> runs;
+  for (const auto& opt : options.optimizers)
+    for (const auto& act : options.activations)
+      for (int k = 0; k < options.repeats; ++k) {
+        RunSpec r{options.base, out_dir / cell_name(opt, act) / fmt::format("run-{}", k + 1)};
+        r.config.optimizer = opt;
+        r.config.activation = act;
+        r.config.lr.reset();  // each optimizer's own default
+        r.config.seed = options.base.seed + static_cast<std::uint64_t>(k);
+        r.config.validate();
+        runs.push_back(std::move(r));
+      }
+
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < runs.size(); ++i)
+    if (read_finished(runs[i].dir).is_null()) todo.push_back(i);
+  if (options.verbose)
+    fmt::print("Sweep: {} runs ({} already finished in {})\n", runs.size(), runs.size() - todo.size(),
+               out_dir.string());
+
+  // Runs train side by side, one thread each, so a sweep uses every core even
+  // though one seed-model step is too small to split well; a run's numbers
+  // depend only on its config (one thread is deterministic).
+  const int parallel = options.parallel > 0 ? options.parallel : omp_get_num_procs();
+  std::mutex print_mutex;
+  std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(parallel)
+  for (std::size_t t = 0; t < todo.size(); ++t) {
+    const RunSpec& r = runs[todo[t]];
+    try {
+      omp_set_num_threads(1);
+      try {
+        train_denoiser(r.config, r.dir, 0);
+      } catch (const DivergedError&) {
+        // Recorded in the run folder (history and metrics); a sweep goes on.
+      }
+      const nlohmann::json done = read_finished(r.dir);
+      std::lock_guard lock(print_mutex);
+      if (options.verbose)
+        fmt::print("  {} seed {}: val_binary_accuracy {:.4f}  val_loss {:.4f}{}\n",
+                   cell_name(r.config.optimizer, r.config.activation), r.config.seed,
+                   number_or_nan(done, "val_binary_accuracy"), number_or_nan(done, "val_loss"),
+                   done.value("diverged", false) ? "  (diverged)" : "");
+      std::fflush(stdout);
+    } catch (...) {
+      std::lock_guard lock(print_mutex);
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+
+  nlohmann::json cells = nlohmann::json::array();
+  std::size_t i = 0;
+  for (const auto& opt : options.optimizers)
+    for (const auto& act : options.activations) {
+      nlohmann::json cell = {{"optimizer", opt}, {"activation", act}, {"runs", nlohmann::json::array()}};
+      nlohmann::json sums = nlohmann::json::object();
+      for (int k = 0; k < options.repeats; ++k, ++i) {
+        nlohmann::json run = read_finished(runs[i].dir);
+        run["seed"] = runs[i].config.seed;
+        run["run_dir"] = runs[i].dir.string();
+        cell["runs"].push_back(run);
+      }
+      for (const char* m : kMeasures) {
+        double sum = 0;  // NaN in any run makes the average NaN, as in the seed's table
+        for (const auto& run : cell["runs"]) sum += number_or_nan(run, m);
+        sums[m] = sum / options.repeats;
+      }
+      cell["average"] = sums;
+      cells.push_back(cell);
+    }
+  nlohmann::json sweep = {{"optimizers", options.optimizers},
+                          {"activations", options.activations},
+                          {"repeats", options.repeats},
+                          {"base_config", options.base.to_json()},
+                          {"cells", cells}};
+  write_json_atomic(out_dir / "sweep.json", sweep);
+  write_file_atomic(out_dir / "sweep.md", format_sweep(sweep));
+  return sweep;
+}
+
+std::string format_sweep(const nlohmann::json& sweep) {
+  auto cell_text = [](const nlohmann::json& j, const char* key, int digits) {
+    const double v = number_or_nan(j, key);
+    return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : std::string("NAN");
+  };
+  const int repeats = sweep.at("repeats").get<int>();
+  std::string out;
+  for (const char* m : kMeasures) {
+    out += fmt::format("### final {}\n\n| optimizer | activation |", m);
+    for (int k = 1; k <= repeats; ++k) out += fmt::format(" run {} |", k);
+    out += " average |\n|---|---|";
+    for (int k = 0; k <= repeats; ++k) out += "---|";
+    out += "\n";
+    for (const auto& cell : sweep.at("cells")) {
+      out += fmt::format("| {} | {} |", cell.at("optimizer").get<std::string>(),
+                         cell.at("activation").get<std::string>());
+      for (const auto& run : cell.at("runs")) out += " " + cell_text(run, m, 4) + " |";
+      out += " " + cell_text(cell.at("average"), m, 5) + " |\n";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace dn

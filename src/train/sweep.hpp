@@ -1,0 +1,31 @@
+#pragma once
+// The seed's sweep: every (optimizer, activation) cell trained `repeats` times
+// with a different seed per repeat; final val_binary_accuracy, val_loss and
+// PSNR per run and their averages, laid out as the seed's table.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "train/denoiser.hpp"
+
+namespace dn {
+
+struct SweepOptions {
+  std::vector<std::string> optimizers = {"sgd", "adadelta"};
+  std::vector<std::string> activations = {"relu", "softmax"};
+  int repeats = 5;
+  TrainConfig base;  // epochs, data, noise, first seed ...; optimizer and activation are set per cell
+  int parallel = 0;  // runs trained at once (0 = one per core)
+  int verbose = 1;
+};
+
+// Trains what is missing under out_dir (finished runs are reused), writes
+// sweep.json and sweep.md there, and returns sweep.json's content.
+nlohmann::json run_sweep(const SweepOptions& options, const std::filesystem::path& out_dir);
+
+// The three tables (val_binary_accuracy, val_loss, psnr) in the seed's layout, as Markdown.
+std::string format_sweep(const nlohmann::json& sweep);
+
+}  // namespace dn

@@ -1,0 +1,395 @@
+// The fast kernels against the plain reference loops (kernels/reference), on random
+// data over many shapes. Agreement: max over elements of |fast - ref| / max(|ref|, rms)
+// at most 1e-5, rms the root mean square of the whole reference array. That is the
+// relative error, except that values smaller than the array's typical size are judged
+// against that size: a value that came out of cancellation in a long float sum can only
+// be as exact as the terms that cancelled (|fast - ref| / max(1, |ref|) would instead
+// depend on the data's units, and fails for 784-term dot products of values near 1).
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "kernels/activation.hpp"
+#include "kernels/conv.hpp"
+#include "kernels/pool.hpp"
+#include "kernels/reference/reference.hpp"
+
+namespace dn {
+namespace {
+
+constexpr double kTol = 1e-5;
+
+std::vector<float> random_floats(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& f : v) f = static_cast<float>(rng.uniform(lo, hi));
+  return v;
+}
+
+double max_rel_error(const std::vector<float>& fast, const std::vector<float>& ref) {
+  EXPECT_EQ(fast.size(), ref.size());
+  double sum_sq = 0.0;
+  for (float v : ref) sum_sq += double(v) * v;
+  const double rms = std::sqrt(sum_sq / std::max<std::size_t>(ref.size(), 1));
+  double worst = 0.0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    const double diff = std::abs(double(fast[i]) - ref[i]);
+    if (diff == 0.0) continue;
+    const double err = diff / std::max(std::abs(double(ref[i])), rms);
+    worst = std::isnan(err) ? INFINITY : std::max(worst, err);
+  }
+  return worst;
+}
+
+const char* act_name(Activation a) {
+  switch (a) {
+    case Activation::linear: return "linear";
+    case Activation::relu: return "relu";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::tanh: return "tanh";
+    case Activation::softmax: return "softmax";
+  }
+  return "?";
+}
+
+constexpr Activation kAllActivations[] = {Activation::linear, Activation::relu, Activation::sigmoid,
+                                          Activation::tanh, Activation::softmax};
+
+// --- geometry ---
+
+TEST(ConvGeometry, FollowsTensorFlowPadding) {
+  struct Row {
+    int in, k, s;
+    Padding p;
+    int out, pad_before;
+  };
+  const Row rows[] = {
+      {28, 3, 1, Padding::same, 28, 1}, {28, 3, 2, Padding::same, 14, 0}, {7, 3, 2, Padding::same, 4, 1},
+      {5, 5, 1, Padding::same, 5, 2},   {6, 4, 1, Padding::same, 6, 1},   {9, 5, 2, Padding::valid, 3, 0},
+      {9, 9, 1, Padding::valid, 1, 0},  {28, 2, 2, Padding::valid, 14, 0}, {7, 2, 2, Padding::valid, 3, 0},
+  };
+  for (const Row& r : rows) {
+    const ConvGeometry g = conv_geometry(1, r.in, 3, 1, 1, r.k, 1, r.s, 1, r.p);
+    SCOPED_TRACE(fmt::format("in {} k {} s {} {}", r.in, r.k, r.s, padding_name(r.p)));
+    EXPECT_EQ(g.OH, r.out);
+    EXPECT_EQ(g.pad_top, r.pad_before);
+  }
+  EXPECT_THROW(conv_geometry(1, 4, 4, 1, 1, 5, 5, 1, 1, Padding::valid), UsageError);
+  EXPECT_THROW(conv_geometry(1, 4, 4, 1, 1, 3, 3, 0, 1, Padding::same), UsageError);
+}
+
+TEST(ConvGeometry, TransposeFollowsKerasOutputRules) {
+  // Seed decoder: 14x14x14 -> 28x28x12, stride 2 same: nothing padded before, one row after.
+  ConvGeometry g = conv_transpose_geometry(1, 14, 14, 14, 12, 3, 3, 2, 2, Padding::same);
+  EXPECT_EQ(g.H, 28);
+  EXPECT_EQ(g.C, 12);
+  EXPECT_EQ(g.OH, 14);
+  EXPECT_EQ(g.O, 14);
+  EXPECT_EQ(g.pad_top, 0);
+  // valid: (in-1)*s + k when k >= s; in*s when k < s.
+  EXPECT_EQ(conv_transpose_geometry(1, 5, 5, 1, 1, 3, 3, 2, 2, Padding::valid).H, 11);
+  EXPECT_EQ(conv_transpose_geometry(1, 5, 5, 1, 1, 1, 1, 2, 2, Padding::valid).H, 10);
+  EXPECT_EQ(conv_transpose_geometry(1, 5, 5, 1, 1, 3, 3, 1, 1, Padding::same).pad_top, 1);
+  EXPECT_EQ(parse_padding("same"), Padding::same);
+  EXPECT_THROW(parse_padding("full"), UsageError);
+}
+
+// --- activations ---
+
+TEST(ActivationKernels, MatchReference) {
+  for (int channels : {1, 14}) {
+    const std::size_t rows = 33 * 7 * 5;
+    const std::size_t n = rows * channels;
+    const auto z = random_floats(n, 1, -8.0, 8.0);
+    const auto dy = random_floats(n, 2);
+    for (Activation act : kAllActivations) {
+      SCOPED_TRACE(fmt::format("{} channels {}", act_name(act), channels));
+      std::vector<float> y = z, y_ref = z;
+      kernels::activation_forward(act, y.data(), rows, channels);
+      reference::activation_forward(act, y_ref.data(), rows, channels);
+      EXPECT_LE(max_rel_error(y, y_ref), kTol);
+      std::vector<float> dz(n), dz_ref(n);
+      kernels::activation_backward(act, y_ref.data(), dy.data(), dz.data(), rows, channels);
+      reference::activation_backward(act, y_ref.data(), dy.data(), dz_ref.data(), rows, channels);
+      EXPECT_LE(max_rel_error(dz, dz_ref), kTol);
+    }
+  }
+}
+
+TEST(ActivationKernels, SoftmaxIsStableForLargeInputs) {
+  std::vector<float> y = {1000.0f, 999.0f, -1000.0f, 88.0f, 90.0f, 89.0f};
+  kernels::activation_forward(Activation::softmax, y.data(), 2, 3);
+  for (float v : y) EXPECT_TRUE(std::isfinite(v));
+  EXPECT_NEAR(y[0] + y[1] + y[2], 1.0, 1e-6);
+  EXPECT_NEAR(y[3] + y[4] + y[5], 1.0, 1e-6);
+  EXPECT_NEAR(y[0], 1.0 / (1.0 + std::exp(-1.0)), 1e-6);
+}
+
+TEST(ActivationKernels, ChannelSumsAdd) {
+  const auto x = random_floats(1000 * 70, 3);
+  std::vector<float> sums(70, 1.0f);
+  kernels::add_channel_sums(x.data(), 1000, 70, sums.data());
+  for (int c = 0; c < 70; ++c) {
+    double s = 1.0;
+    for (int r = 0; r < 1000; ++r) s += x[r * 70 + c];
+    EXPECT_NEAR(sums[c], s, 1e-5 * std::max(1.0, std::abs(s)));
+  }
+}
+
+// --- convolution ---
+
+struct ConvCase {
+  int N, H, W, C, O, KH, KW, sh, sw;
+  Padding padding;
+  Activation act;
+};
+
+std::string describe(const ConvCase& c) {
+  return fmt::format("N{} {}x{}x{} -> {} k{}x{} s{}x{} {} {}", c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw,
+                     padding_name(c.padding), act_name(c.act));
+}
+
+const ConvCase kConvCases[] = {
+    {1, 7, 5, 1, 14, 3, 3, 1, 1, Padding::same, Activation::relu},
+    {33, 9, 9, 14, 1, 5, 5, 2, 2, Padding::valid, Activation::sigmoid},
+    {33, 7, 5, 14, 14, 3, 3, 2, 2, Padding::same, Activation::tanh},
+    {1, 9, 9, 1, 1, 5, 5, 1, 1, Padding::valid, Activation::linear},
+    {33, 9, 9, 1, 14, 5, 5, 1, 1, Padding::same, Activation::softmax},
+    {2, 28, 28, 1, 12, 3, 3, 1, 1, Padding::same, Activation::relu},     // seed conv 1
+    {3, 14, 14, 12, 14, 3, 3, 1, 1, Padding::same, Activation::softmax},  // seed conv 2
+    {2, 28, 28, 3, 4, 3, 3, 2, 2, Padding::same, Activation::linear},
+    {2, 23, 21, 14, 6, 5, 5, 1, 1, Padding::same, Activation::relu},  // a sample spans several chunks
+    {4, 8, 6, 3, 5, 3, 1, 1, 2, Padding::same, Activation::sigmoid},  // non-square kernel and strides
+    {5, 6, 7, 4, 3, 1, 1, 1, 1, Padding::valid, Activation::tanh},    // 1x1: GEMM straight on x
+    {33, 5, 5, 14, 14, 3, 3, 1, 1, Padding::valid, Activation::relu},
+};
+
+TEST(ConvKernels, ForwardMatchesReference) {
+  Workspace ws;
+  for (const ConvCase& c : kConvCases) {
+    SCOPED_TRACE(describe(c));
+    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+    const auto x = random_floats(g.input_size(), 10);
+    const auto w = random_floats(g.patch() * g.O, 11);
+    const auto b = random_floats(g.O, 12);
+    std::vector<float> y(g.output_size()), y_ref(g.output_size());
+    kernels::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y.data(), ws);
+    reference::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y_ref.data());
+    EXPECT_LE(max_rel_error(y, y_ref), kTol);
+  }
+}
+
+TEST(ConvKernels, BackwardDataMatchesReference) {
+  Workspace ws;
+  for (const ConvCase& c : kConvCases) {
+    SCOPED_TRACE(describe(c));
+    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+    const auto dy = random_floats(g.output_size(), 20);
+    const auto w = random_floats(g.patch() * g.O, 21);
+    std::vector<float> dx(g.input_size(), 7.0f), dx_ref(g.input_size());
+    kernels::conv2d_backward_data(g, dy.data(), w.data(), nullptr, Activation::linear, dx.data(), ws);
+    reference::conv2d_backward_data(g, dy.data(), w.data(), dx_ref.data());
+    EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
+  }
+}
+
+TEST(ConvKernels, BackwardWeightsAddsAndMatchesReference) {
+  Workspace ws;
+  for (const ConvCase& c : kConvCases) {
+    SCOPED_TRACE(describe(c));
+    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+    const auto x = random_floats(g.input_size(), 30);
+    const auto dy = random_floats(g.output_size(), 31);
+    // Start from non-zero grads: the kernel must add to them.
+    std::vector<float> dw = random_floats(g.patch() * g.O, 32), db = random_floats(g.O, 33);
+    std::vector<float> dw_ref = dw, db_ref = db;
+    kernels::conv2d_backward_weights(g, x.data(), dy.data(), dw.data(), db.data(), ws);
+    reference::conv2d_backward_weights(g, x.data(), dy.data(), dw_ref.data(), db_ref.data());
+    EXPECT_LE(max_rel_error(dw, dw_ref), kTol);
+    EXPECT_LE(max_rel_error(db, db_ref), kTol);
+  }
+}
+
+// --- transposed convolution: the conv kernels with roles swapped vs its own definition ---
+
+struct TransposeCase {
+  int N, IH, IW, CI, CO, KH, KW, sh, sw;
+  Padding padding;
+  Activation act;
+};
+
+const TransposeCase kTransposeCases[] = {
+    {2, 14, 14, 14, 12, 3, 3, 2, 2, Padding::same, Activation::relu},  // seed decoder 1
+    {3, 28, 28, 12, 1, 3, 3, 1, 1, Padding::same, Activation::sigmoid},  // seed decoder 2
+    {33, 4, 3, 14, 1, 5, 5, 2, 2, Padding::valid, Activation::tanh},
+    {1, 7, 5, 1, 14, 3, 3, 2, 2, Padding::same, Activation::softmax},
+    {5, 3, 4, 3, 2, 1, 1, 2, 2, Padding::valid, Activation::linear},  // k < stride: rows only bias reaches
+    {2, 5, 5, 6, 4, 3, 3, 3, 3, Padding::same, Activation::relu},
+    {1, 9, 9, 1, 1, 5, 5, 1, 1, Padding::valid, Activation::linear},
+    {4, 5, 7, 2, 3, 4, 4, 2, 2, Padding::same, Activation::linear},  // even kernel: pad 1 before, 1 after
+    {33, 9, 9, 14, 14, 3, 3, 2, 1, Padding::same, Activation::relu},
+};
+
+// The transposed shape from Keras's rules, worked out here without the conv geometry code.
+reference::TransposeShape keras_transpose_shape(const TransposeCase& c) {
+  auto out = [&](int in, int k, int s) { return c.padding == Padding::same ? in * s : in * s + std::max(k - s, 0); };
+  auto pad = [&](int k, int s) { return c.padding == Padding::same ? std::max(k - s, 0) / 2 : 0; };
+  return {c.N,   c.IH,  c.IW, c.CI, out(c.IH, c.KH, c.sh), out(c.IW, c.KW, c.sw), c.CO, c.KH, c.KW, c.sh, c.sw,
+          pad(c.KH, c.sh), pad(c.KW, c.sw)};
+}
+
+TEST(ConvTransposeKernels, ConvRolesSwappedMatchTransposeReference) {
+  Workspace ws;
+  for (const TransposeCase& c : kTransposeCases) {
+    const reference::TransposeShape t = keras_transpose_shape(c);
+    SCOPED_TRACE(fmt::format("N{} {}x{}x{} -> {}x{}x{} k{}x{} s{}x{} {} {}", c.N, c.IH, c.IW, c.CI, t.OH, t.OW,
+                             c.CO, c.KH, c.KW, c.sh, c.sw, padding_name(c.padding), act_name(c.act)));
+    const ConvGeometry g =
+        conv_transpose_geometry(c.N, c.IH, c.IW, c.CI, c.CO, c.KH, c.KW, c.sh, c.sw, c.padding);
+    ASSERT_EQ(g.H, t.OH);
+    ASSERT_EQ(g.W, t.OW);
+    ASSERT_EQ(g.pad_top, t.pad_top);
+    ASSERT_EQ(g.pad_left, t.pad_left);
+    const std::size_t in_size = std::size_t(c.N) * c.IH * c.IW * c.CI;
+    const std::size_t out_size = std::size_t(c.N) * t.OH * t.OW * c.CO;
+    const std::size_t out_rows = out_size / c.CO;
+    const auto x = random_floats(in_size, 40);
+    const auto k = random_floats(std::size_t(c.KH) * c.KW * c.CO * c.CI, 41);
+    const auto b = random_floats(c.CO, 42);
+
+    // forward = conv backward-data with bias and activation fused
+    std::vector<float> y(out_size, 3.0f), y_ref(out_size);
+    kernels::conv2d_backward_data(g, x.data(), k.data(), b.data(), c.act, y.data(), ws);
+    reference::conv2d_transpose_forward(t, x.data(), k.data(), b.data(), c.act, y_ref.data());
+    EXPECT_LE(max_rel_error(y, y_ref), kTol) << "forward";
+
+    // dx = conv forward of dz
+    const auto dz = random_floats(out_size, 43);
+    std::vector<float> dx(in_size), dx_ref(in_size);
+    kernels::conv2d_forward(g, dz.data(), k.data(), nullptr, Activation::linear, dx.data(), ws);
+    reference::conv2d_transpose_backward_data(t, dz.data(), k.data(), dx_ref.data());
+    EXPECT_LE(max_rel_error(dx, dx_ref), kTol) << "backward data";
+
+    // dK = conv backward-weights with dz as the input and x as the output gradient
+    std::vector<float> dk = random_floats(k.size(), 44), db = random_floats(c.CO, 45);
+    std::vector<float> dk_ref = dk, db_ref = db;
+    kernels::conv2d_backward_weights(g, dz.data(), x.data(), dk.data(), nullptr, ws);
+    kernels::add_channel_sums(dz.data(), out_rows, c.CO, db.data());
+    reference::conv2d_transpose_backward_weights(t, x.data(), dz.data(), dk_ref.data(), db_ref.data());
+    EXPECT_LE(max_rel_error(dk, dk_ref), kTol) << "backward weights";
+    EXPECT_LE(max_rel_error(db, db_ref), kTol) << "backward bias";
+  }
+}
+
+// --- dense (the 1x1 convolution over rows) ---
+
+TEST(DenseKernels, OneByOneConvMatchesDenseReference) {
+  Workspace ws;
+  for (int rows : {1, 33, 300}) {
+    for (auto [in, out] : {std::pair{1, 1}, {14, 10}, {784, 14}, {3, 128}}) {
+      for (Activation act : {Activation::linear, Activation::softmax, Activation::relu}) {
+        SCOPED_TRACE(fmt::format("{} rows {} -> {} {}", rows, in, out, act_name(act)));
+        const ConvGeometry g = conv_geometry(rows, 1, 1, in, out, 1, 1, 1, 1, Padding::valid);
+        const auto x = random_floats(std::size_t(rows) * in, 50);
+        const auto w = random_floats(std::size_t(in) * out, 51);
+        const auto b = random_floats(out, 52);
+        std::vector<float> y(std::size_t(rows) * out), y_ref(y.size());
+        kernels::conv2d_forward(g, x.data(), w.data(), b.data(), act, y.data(), ws);
+        reference::dense_forward(rows, in, out, x.data(), w.data(), b.data(), act, y_ref.data());
+        EXPECT_LE(max_rel_error(y, y_ref), kTol);
+
+        const auto dz = random_floats(y.size(), 53);
+        std::vector<float> dx(x.size()), dx_ref(x.size());
+        kernels::conv2d_backward_data(g, dz.data(), w.data(), nullptr, Activation::linear, dx.data(), ws);
+        reference::dense_backward_data(rows, in, out, dz.data(), w.data(), dx_ref.data());
+        EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
+
+        std::vector<float> dw(w.size(), 0.5f), db(out, -0.5f), dw_ref = dw, db_ref = db;
+        kernels::conv2d_backward_weights(g, x.data(), dz.data(), dw.data(), db.data(), ws);
+        reference::dense_backward_weights(rows, in, out, x.data(), dz.data(), dw_ref.data(), db_ref.data());
+        EXPECT_LE(max_rel_error(dw, dw_ref), kTol);
+        EXPECT_LE(max_rel_error(db, db_ref), kTol);
+      }
+    }
+  }
+}
+
+// --- max pooling ---
+
+struct PoolCase {
+  int N, H, W, C, pool, stride;
+  Padding padding;
+};
+
+TEST(PoolKernels, MatchReferenceIncludingTies) {
+  const PoolCase cases[] = {
+      {33, 28, 28, 12, 2, 2, Padding::valid}, {1, 7, 5, 1, 2, 2, Padding::valid},
+      {2, 9, 9, 14, 3, 2, Padding::same},     {3, 7, 5, 14, 3, 3, Padding::valid},
+      {2, 5, 7, 3, 2, 1, Padding::valid},     {4, 7, 9, 2, 2, 2, Padding::same},
+  };
+  for (const PoolCase& c : cases) {
+    for (bool ties : {false, true}) {
+      SCOPED_TRACE(fmt::format("N{} {}x{}x{} pool {} stride {} {}{}", c.N, c.H, c.W, c.C, c.pool, c.stride,
+                               padding_name(c.padding), ties ? " ties" : ""));
+      const ConvGeometry g = pool_geometry(c.N, c.H, c.W, c.C, c.pool, c.pool, c.stride, c.stride, c.padding);
+      auto x = random_floats(g.input_size(), 60, -1.0, 1.0);
+      if (ties)  // few distinct values, so most windows hold several maxima
+        for (float& v : x) v = std::floor(v * 2.0f);
+      std::vector<float> y(g.output_size()), y_ref(g.output_size());
+      kernels::maxpool_forward(g, x.data(), y.data());
+      reference::maxpool_forward(g, x.data(), y_ref.data());
+      EXPECT_EQ(y, y_ref);
+      const auto dy = random_floats(g.output_size(), 61);
+      std::vector<float> dx(g.input_size(), 5.0f), dx_ref(g.input_size());
+      kernels::maxpool_backward(g, x.data(), y.data(), dy.data(), dx.data());
+      reference::maxpool_backward(g, x.data(), dy.data(), dx_ref.data());
+      EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
+    }
+  }
+}
+
+// --- determinism ---
+
+struct ThreadCount {
+  explicit ThreadCount(int n) : saved(omp_get_max_threads()) { omp_set_num_threads(n); }
+  ~ThreadCount() { omp_set_num_threads(saved); }
+  int saved;
+};
+
+std::vector<std::vector<float>> run_all(const ConvGeometry& g, int threads) {
+  ThreadCount tc(threads);
+  Workspace ws;
+  const auto x = random_floats(g.input_size(), 70);
+  const auto w = random_floats(g.patch() * g.O, 71);
+  const auto b = random_floats(g.O, 72);
+  const auto b_in = random_floats(g.C, 74);  // a bias on the input side, as Conv2DTranspose has
+  const auto dy = random_floats(g.output_size(), 73);
+  std::vector<float> y(g.output_size()), dx(g.input_size()), dw(w.size()), db(g.O);
+  kernels::conv2d_forward(g, x.data(), w.data(), b.data(), Activation::relu, y.data(), ws);
+  kernels::conv2d_backward_data(g, dy.data(), w.data(), b_in.data(), Activation::sigmoid, dx.data(), ws);
+  kernels::conv2d_backward_weights(g, x.data(), dy.data(), dw.data(), db.data(), ws);
+  return {y, dx, dw, db};
+}
+
+TEST(ConvKernels, BitIdenticalForAnyThreadCountAndRun) {
+  for (const ConvGeometry& g : {conv_geometry(32, 28, 28, 1, 12, 3, 3, 1, 1, Padding::same),
+                                conv_geometry(33, 14, 14, 14, 12, 3, 3, 2, 2, Padding::same),
+                                conv_geometry(2, 23, 21, 14, 6, 5, 5, 1, 1, Padding::same)}) {
+    const auto one = run_all(g, 1);
+    EXPECT_EQ(one, run_all(g, 1));
+    EXPECT_EQ(one, run_all(g, 2));
+    EXPECT_EQ(one, run_all(g, 3));
+  }
+}
+
+}  // namespace
+}  // namespace dn
