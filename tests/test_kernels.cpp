@@ -300,7 +300,10 @@ TEST(DenseKernels, OneByOneConvMatchesDenseReference) {
         SCOPED_TRACE(fmt::format("{} rows {} -> {} {}", rows, in, out, act_name(act)));
         const ConvGeometry g = conv_geometry(rows, 1, 1, in, out, 1, 1, 1, 1, Padding::valid);
         const auto x = random_floats(std::size_t(rows) * in, 50);
-        const auto w = random_floats(std::size_t(in) * out, 51);
+        // Glorot-range weights, as layers start with: logits of order one. (Softmax turns
+        // the absolute error of its logits into relative error of its outputs.)
+        const double limit = std::sqrt(6.0 / (in + out));
+        const auto w = random_floats(std::size_t(in) * out, 51, -limit, limit);
         const auto b = random_floats(out, 52);
         std::vector<float> y(std::size_t(rows) * out), y_ref(y.size());
         kernels::conv2d_forward(g, x.data(), w.data(), b.data(), act, y.data(), ws);

@@ -58,7 +58,9 @@ ConvGeometry conv_geometry(int N, int H, int W, int C, int O, int KH, int KW, in
 
 ConvGeometry conv_transpose_geometry(int N, int H, int W, int C, int filters, int KH, int KW, int stride_h,
                                      int stride_w, Padding padding) {
-  auto out = [padding](int in, int k, int s) { return padding == Padding::same ? in * s : in * s + std::max(k - s, 0); };
+  auto out = [padding](int in, int k, int s) {
+    return padding == Padding::same ? in * s : in * s + std::max(k - s, 0);
+  };
   ConvGeometry g = conv_geometry(N, out(H, KH, stride_h), out(W, KW, stride_w), filters, C, KH, KW, stride_h,
                                  stride_w, padding);
   // Keras's output-size rule is the inverse of the conv rule for every size.
@@ -104,7 +106,8 @@ Chunks plan(const ConvGeometry& g) {
     c.max_rows = (per_sample + c.parts - 1) / c.parts;
   } else {
     const std::size_t spread = std::max<std::size_t>(n / kMinChunks, (kMinChunkRows + per_sample - 1) / per_sample);
-    const std::size_t s = std::clamp<std::size_t>(std::min(target / per_sample, spread), 1, std::max<std::size_t>(n, 1));
+    const std::size_t s =
+        std::clamp<std::size_t>(std::min(target / per_sample, spread), 1, std::max<std::size_t>(n, 1));
     c.samples = static_cast<int>(s);
     c.max_rows = s * per_sample;
   }
@@ -235,7 +238,7 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
   const std::size_t partial_size = weights + (dbias ? g.O : 0);
   float* cols = ws.floats(slice * omp_get_max_threads() + partial_size * c.count());
   float* partials = cols + slice * omp_get_max_threads();
-#pragma omp parallel
+#pragma omp parallel if (c.count() > 1)
   {
     // Each chunk's contribution goes to its own slot; slots are then summed in chunk order.
 #pragma omp for schedule(static)

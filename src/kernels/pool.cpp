@@ -12,9 +12,12 @@ ConvGeometry pool_geometry(int N, int H, int W, int C, int pool_h, int pool_w, i
 
 namespace kernels {
 
+// Below this many outputs a parallel region costs more than the loop.
+constexpr std::size_t kParallelMinOutputs = 16384;
+
 void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
   const std::size_t C = static_cast<std::size_t>(g.C);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
     for (int oh = 0; oh < g.OH; ++oh) {
       const int ih0 = oh * g.stride_h - g.pad_top;
@@ -24,7 +27,9 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
         const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
         float* out = y + ((static_cast<std::size_t>(n) * g.OH + oh) * g.OW + ow) * C;
         // Every window holds at least one real pixel: TF pads less than a window.
-        auto tap = [&](int kh, int kw) { return x + ((static_cast<std::size_t>(n) * g.H + ih0 + kh) * g.W + iw0 + kw) * C; };
+        auto tap = [&](int kh, int kw) {
+          return x + ((static_cast<std::size_t>(n) * g.H + ih0 + kh) * g.W + iw0 + kw) * C;
+        };
         std::memcpy(out, tap(kh0, kw0), C * sizeof(float));
         for (int kh = kh0; kh < kh1; ++kh) {
           for (int kw = kw0; kw < kw1; ++kw) {
@@ -41,7 +46,7 @@ void maxpool_backward(const ConvGeometry& g, const float* x, const float* y, con
   const std::size_t C = static_cast<std::size_t>(g.C);
   const std::size_t sample = static_cast<std::size_t>(g.H) * g.W * C;
   // Parallel over samples: overlapping windows (stride < pool) then never race.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
     const float* xn = x + n * sample;
     float* dxn = dx + n * sample;

@@ -37,14 +37,15 @@ double batch_metric(const std::string& metric, const Tensor& y_pred, const Tenso
 }
 
 nlohmann::json History::to_json() const {
-  // NaN becomes JSON null (nlohmann's choice), which readers treat as missing.
+  // JSON has no NaN: a diverged value is written as null.
+  auto value = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
   nlohmann::json out = nlohmann::json::array();
   for (const EpochLog& e : epochs)
     out.push_back({{"epoch", e.epoch},
-                   {"loss", e.loss},
-                   {metric, e.metric},
-                   {"val_loss", e.val_loss},
-                   {"val_" + metric, e.val_metric},
+                   {"loss", value(e.loss)},
+                   {metric, value(e.metric)},
+                   {"val_loss", value(e.val_loss)},
+                   {"val_" + metric, value(e.val_metric)},
                    {"seconds", e.seconds}});
   return out;
 }

@@ -42,8 +42,9 @@ void MaxPooling2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, 
 }
 
 nlohmann::json MaxPooling2D::config() const {
-  return layer_config(*this,
-                      {{"pool_size", pool_size_.json()}, {"strides", strides_.json()}, {"padding", padding_name(padding_)}});
+  return layer_config(*this, {{"pool_size", pool_size_.json()},
+                              {"strides", strides_.json()},
+                              {"padding", padding_name(padding_)}});
 }
 
 }  // namespace dn

@@ -26,7 +26,8 @@ Shape Reshape::build(const Shape& input_shape, Rng& /*rng*/) {
   const auto inferred = std::find(out.begin(), out.end(), -1);
   if (inferred != out.end() && known > 0 && total % known == 0) *inferred = static_cast<int>(total / known);
   if (shape_size(out) != total || std::count(out.begin(), out.end(), -1))
-    throw UsageError(fmt::format("{} cannot reshape {} to {}", type(), shape_str(input_shape), shape_str(target_shape_)));
+    throw UsageError(
+        fmt::format("{} cannot reshape {} to {}", type(), shape_str(input_shape), shape_str(target_shape_)));
   input_shape_ = input_shape;
   output_shape_ = out;
   return output_shape_;

@@ -1,0 +1,138 @@
+// `denoise train | eval | show | sweep` on a small synthetic IDX folder the test writes.
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "core/file_io.hpp"
+#include "data/dataset.hpp"
+#include "io/png.hpp"
+#include "support/test_support.hpp"
+
+namespace dn {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CliTrain : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // 1,200 training images: 1,100 train / 100 validation (the last twelfth), 100 test.
+    write_data_folder(tmp / "data", make_synthetic_digits(1200, 1), make_synthetic_digits(100, 2), true);
+  }
+  std::vector<std::string> data_flags() const { return {"--data-dir", (tmp / "data").string()}; }
+  // Quick runs by default: the first 240 images of each split, 2 epochs.
+  test::CliResult train(std::vector<std::string> extra, const std::string& limit = "240",
+                        const std::string& epochs = "2") {
+    std::vector<std::string> args = {"train", "--epochs", epochs, "--threads", "1", "--limit", limit};
+    for (auto& a : data_flags()) args.push_back(a);
+    for (auto& a : extra) args.push_back(a);
+    return test::run_denoise(args);
+  }
+  test::TempDir tmp;
+};
+
+TEST_F(CliTrain, WritesACompleteRunFolderAndKerasLikeOutput) {
+  const fs::path run = tmp / "run";
+  const auto r = train({"--out", run.string()}, "0", "3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Train on 1100 samples, validate on 100 samples"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Epoch 3/3"), std::string::npos);
+  EXPECT_NE(r.output.find("us/sample - loss: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("val_binary_accuracy: "), std::string::npos);
+  for (const char* f : {"config.json", "history.json", "model.safetensors", "metrics.json", "reconstructions.png"})
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  for (auto& entry : fs::directory_iterator(run))
+    EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << "left-over " << entry.path();
+
+  const auto config = read_json(run / "config.json");
+  EXPECT_EQ(config["optimizer"], "adadelta");
+  EXPECT_EQ(config["noise"], "gaussian:0.5");
+  EXPECT_EQ(config["batch_size"], 32);
+  EXPECT_EQ(read_json(run / "history.json").size(), 3u);
+  const auto metrics = read_json(run / "metrics.json");
+  for (const char* k : {"bce", "mse", "psnr", "ssim", "binary_accuracy", "binary_accuracy_ceiling"}) {
+    EXPECT_TRUE(metrics[k].is_number()) << k;
+    EXPECT_TRUE(metrics["noisy"][k].is_number()) << k;
+  }
+  EXPECT_EQ(metrics["split"], "validation");
+  const Image png = read_image(run / "reconstructions.png");
+  EXPECT_GT(png.width, 10 * 28);
+
+  // eval on the test split writes the same keys; show draws the picture.
+  const auto e = test::run_denoise({"eval", run.string(), "--split", "test", "--out", (tmp / "test.json").string()});
+  ASSERT_EQ(e.status, 0) << e.output;
+  const auto test_metrics = read_json(tmp / "test.json");
+  EXPECT_EQ(test_metrics["split"], "test");
+  EXPECT_EQ(test_metrics["count"], 100);
+  // The denoiser must actually denoise: clearly better than its noisy input.
+  EXPECT_LT(test_metrics["mse"].get<double>(), 0.5 * test_metrics["noisy"]["mse"].get<double>());
+  EXPECT_GT(test_metrics["psnr"].get<double>(), test_metrics["noisy"]["psnr"].get<double>() + 3.0);
+  EXPECT_GT(test_metrics["ssim"].get<double>(), test_metrics["noisy"]["ssim"].get<double>());
+  const auto s = test::run_denoise({"show", run.string(), "--count", "5", "--out", (tmp / "show.png").string()});
+  ASSERT_EQ(s.status, 0) << s.output;
+  EXPECT_TRUE(fs::exists(tmp / "show.png"));
+}
+
+TEST_F(CliTrain, SameSeedOneThreadGivesBitIdenticalWeights) {
+  ASSERT_EQ(train({"--out", (tmp / "a").string(), "--seed", "4"}).status, 0);
+  ASSERT_EQ(train({"--out", (tmp / "b").string(), "--seed", "4"}).status, 0);
+  EXPECT_EQ(read_file_bytes(tmp / "a" / "model.safetensors"), read_file_bytes(tmp / "b" / "model.safetensors"));
+  EXPECT_EQ(read_json(tmp / "a" / "history.json")[1]["loss"], read_json(tmp / "b" / "history.json")[1]["loss"]);
+}
+
+TEST_F(CliTrain, DivergenceStopsWithStatus3AndKeepsTheRecord) {
+  const fs::path run = tmp / "nan";
+  const auto r = train({"--out", run.string(), "--optimizer", "sgd", "--lr", "1e30"});
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("NaN"), std::string::npos) << r.output;
+  const auto history = read_json(run / "history.json");
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_TRUE(history[0]["loss"].is_null());
+  EXPECT_TRUE(read_json(run / "metrics.json")["diverged"].get<bool>());
+}
+
+TEST_F(CliTrain, BadFlagsAreUsageErrors) {
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--optimizer", "adamax"},
+                                       {"--noise", "blur:1"},
+                                       {"--epochs", "0"},
+                                       {"--lr", "-1"},
+                                       {"--on-nan", "maybe"},
+                                       {"--frobnicate"}}) {
+    bad.push_back("--out");
+    bad.push_back((tmp / "bad").string());
+    const auto r = train(bad);
+    EXPECT_EQ(r.status, 2) << bad[0] << ": " << r.output;
+    EXPECT_FALSE(fs::exists(tmp / "bad")) << bad[0];
+  }
+}
+
+TEST_F(CliTrain, MissingDataIsADataError) {
+  const auto r = test::run_denoise({"train", "--data-dir", (tmp / "nowhere").string(), "--out", (tmp / "x").string()});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("nowhere"), std::string::npos) << r.output;
+  const auto e = test::run_denoise({"eval", (tmp / "no-run").string()});
+  EXPECT_EQ(e.status, 1) << e.output;
+}
+
+TEST_F(CliTrain, SweepPrintsTheSeedsTableAndSkipsFinishedRuns) {
+  std::vector<std::string> args = {"sweep", "--optimizers", "sgd,adadelta", "--activations", "relu,softmax",
+                                   "--repeats", "2", "--epochs", "1", "--limit", "240",
+                                   "--out", (tmp / "sweep").string()};
+  for (auto& a : data_flags()) args.push_back(a);
+  const auto r = test::run_denoise(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("| sgd | relu |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| adadelta | softmax |"), std::string::npos);
+  const auto sweep = read_json(tmp / "sweep" / "sweep.json");
+  ASSERT_EQ(sweep["cells"].size(), 4u);
+  for (const auto& cell : sweep["cells"]) EXPECT_EQ(cell["runs"].size(), 2u);
+  EXPECT_TRUE(fs::exists(tmp / "sweep" / "sweep.md"));
+
+  const auto again = test::run_denoise(args);
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_NE(again.output.find("8 already finished"), std::string::npos) << again.output;
+  EXPECT_EQ(read_json(tmp / "sweep" / "sweep.json"), sweep);
+}
+
+}  // namespace
+}  // namespace dn

@@ -1,0 +1,104 @@
+// Sequential, Keras default names, the built-in models and their summary.
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "nn/inference.hpp"
+#include "nn/models.hpp"
+#include "nn/summary.hpp"
+#include "support/test_support.hpp"
+
+namespace dn {
+namespace {
+
+TEST(Models, SeedModelHasTheSeedsParameterCounts) {
+  auto model = make_model({"seed", "relu", 28, 28}, 0);
+  ASSERT_EQ(model->children().size(), 2u);
+  EXPECT_EQ(model->children()[0]->param_count(), 1646u);
+  EXPECT_EQ(model->children()[1]->param_count(), 1633u);
+  EXPECT_EQ(model->param_count(), 3279u);
+  EXPECT_EQ(model->output_shape(), (Shape{28, 28}));
+}
+
+TEST(Models, KerasDefaultNamesAndSavedParameterNames) {
+  auto model = make_model({"seed", "relu", 28, 28}, 0);
+  std::vector<std::string> names;
+  for (auto& [name, p] : named_params(*model)) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"conv2d/kernel", "conv2d/bias", "conv2d_1/kernel", "conv2d_1/bias",
+                                             "conv2d_transpose/kernel", "conv2d_transpose/bias",
+                                             "conv2d_transpose_1/kernel", "conv2d_transpose_1/bias"}));
+  // Keras layouts: Conv2D (kh, kw, in, out); Conv2DTranspose (kh, kw, out, in).
+  auto params = named_params(*model);
+  EXPECT_EQ(params[2].second->value.shape(), (Shape{3, 3, 12, 14}));
+  EXPECT_EQ(params[4].second->value.shape(), (Shape{3, 3, 12, 14}));
+  EXPECT_EQ(params[6].second->value.shape(), (Shape{3, 3, 1, 12}));
+}
+
+TEST(Models, ClassifierIsKerasSimpleConvnet) {
+  auto model = make_model({"classifier", "relu", 28, 28}, 0);
+  EXPECT_EQ(model->param_count(), 34826u);
+  EXPECT_EQ(model->output_shape(), (Shape{10}));
+}
+
+TEST(Models, SameSeedSameWeightsOtherSeedOtherWeights) {
+  auto a = make_model({"seed", "relu", 28, 28}, 7);
+  auto b = make_model({"seed", "relu", 28, 28}, 7);
+  auto c = make_model({"seed", "relu", 28, 28}, 8);
+  auto pa = a->params(), pb = b->params(), pc = c->params();
+  bool all_equal = true, any_differs = false;
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    for (std::size_t j = 0; j < pa[i]->value.size(); ++j) {
+      all_equal &= pa[i]->value[j] == pb[i]->value[j];
+      any_differs |= pa[i]->value[j] != pc[i]->value[j];
+    }
+  EXPECT_TRUE(all_equal);
+  EXPECT_TRUE(any_differs);
+}
+
+TEST(Models, UnknownNameOrActivationIsAUsageError) {
+  EXPECT_THROW(make_model({"resnet", "relu", 28, 28}, 0), UsageError);
+  EXPECT_THROW(make_model({"seed", "swish9", 28, 28}, 0), UsageError);
+}
+
+TEST(Models, SoftmaxHiddenActivationKeepsOutputInUnitInterval) {
+  auto model = make_model({"seed", "softmax", 28, 28}, 1);
+  Tensor x({3, 28, 28});
+  Rng rng(3);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform());
+  Tensor y;
+  predict(*model, x, y, 2);
+  ASSERT_EQ(y.shape(), (Shape{3, 28, 28}));
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    ASSERT_GT(y[i], 0.0f);
+    ASSERT_LT(y[i], 1.0f);
+  }
+}
+
+TEST(Summary, PrintsTheSeedsTable) {
+  auto model = make_model({"seed", "relu", 28, 28}, 0);
+  const std::string text = summary(*model, true);
+  EXPECT_NE(text.find("encoder (Sequential)         (None, 14, 14, 14)        1646"), std::string::npos) << text;
+  EXPECT_NE(text.find("decoder (Sequential)         (None, 28, 28)            1633"), std::string::npos) << text;
+  EXPECT_NE(text.find("Total params: 3,279"), std::string::npos);
+  EXPECT_NE(text.find("Total params: 1,646"), std::string::npos);
+  EXPECT_NE(text.find("Total params: 1,633"), std::string::npos);
+  EXPECT_NE(text.find("conv2d_1 (Conv2D)            (None, 14, 14, 14)        1526"), std::string::npos) << text;
+}
+
+TEST(Summary, CommandPrintsIt) {
+  const auto r = test::run_denoise({"summary"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("Total params: 3,279"), std::string::npos) << r.output;
+  const auto bad = test::run_denoise({"summary", "--activation", "nope"});
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("nope"), std::string::npos) << bad.output;
+}
+
+TEST(Summary, WithCommas) {
+  EXPECT_EQ(with_commas(0), "0");
+  EXPECT_EQ(with_commas(999), "999");
+  EXPECT_EQ(with_commas(3279), "3,279");
+  EXPECT_EQ(with_commas(1234567), "1,234,567");
+}
+
+}  // namespace
+}  // namespace dn
