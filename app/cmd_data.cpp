@@ -101,7 +101,7 @@ static void add_show(CLI::App& data_cmd) {
     Tensor noisy;
     add_noise(noise, shown.images, noisy, f->seed);
     write_png_atomic(f->out, make_grid({shown.images, noisy}, {"clean", noise.str()}, f->scale));
-    fmt::print("Wrote {} ({} test digits of {}, clean above {} noise, seed {})\n", f->out, shown.size(),
+    fmt::print("Wrote {} ({} test images of {}, clean above {} noise, seed {})\n", f->out, shown.size(),
                f->data.dataset, noise.str(), f->seed);
   });
 }

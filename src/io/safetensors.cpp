@@ -187,7 +187,7 @@ void save_safetensors(const fs::path& path, const std::vector<std::pair<std::str
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((static_cast<std::uint64_t>(text.size()) >> (8 * i)) & 0xff));
   out += text;
   for (const auto& [name, tensor] : tensors)
-    out.append(reinterpret_cast<const char*>(tensor->data()), tensor->size() * sizeof(float));
+    if (!tensor->empty()) out.append(reinterpret_cast<const char*>(tensor->data()), tensor->size() * sizeof(float));
   write_file_atomic(path, out);
 }
 

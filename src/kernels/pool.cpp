@@ -42,9 +42,10 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
   }
 }
 
-void maxpool_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, float* dx) {
+void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx) {
   const std::size_t C = static_cast<std::size_t>(g.C);
   const std::size_t sample = static_cast<std::size_t>(g.H) * g.W * C;
+  constexpr std::size_t kBlock = 64;
   // Parallel over samples: overlapping windows (stride < pool) then never race.
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
@@ -58,18 +59,26 @@ void maxpool_backward(const ConvGeometry& g, const float* x, const float* y, con
         const int iw0 = ow * g.stride_w - g.pad_left;
         const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
         const std::size_t o = ((static_cast<std::size_t>(n) * g.OH + oh) * g.OW + ow) * C;
-        for (std::size_t c = 0; c < C; ++c) {
-          [&] {
-            for (int kh = kh0; kh < kh1; ++kh) {
-              for (int kw = kw0; kw < kw1; ++kw) {
-                const std::size_t i = (static_cast<std::size_t>(ih0 + kh) * g.W + iw0 + kw) * C + c;
-                if (xn[i] == y[o + c]) {
-                  dxn[i] += dy[o + c];
-                  return;
-                }
+        // Channels in blocks so the running max and its pixel live on the stack; strict >
+        // keeps the first max. Select instead of branch: the winning tap is data-dependent.
+        for (std::size_t c0 = 0; c0 < C; c0 += kBlock) {
+          const std::size_t cn = std::min(kBlock, C - c0);
+          float best[kBlock];
+          int where[kBlock];
+          const int first = (ih0 + kh0) * g.W + iw0 + kw0;
+          for (std::size_t c = 0; c < cn; ++c) best[c] = xn[first * C + c0 + c], where[c] = first;
+          for (int kh = kh0; kh < kh1; ++kh) {
+            for (int kw = kw0; kw < kw1; ++kw) {
+              const int pixel = (ih0 + kh) * g.W + iw0 + kw;
+              const float* in = xn + pixel * C + c0;
+              for (std::size_t c = 0; c < cn; ++c) {
+                const bool greater = in[c] > best[c];
+                best[c] = greater ? in[c] : best[c];
+                where[c] = greater ? pixel : where[c];
               }
             }
-          }();
+          }
+          for (std::size_t c = 0; c < cn; ++c) dxn[where[c] * C + c0 + c] += dy[o + c0 + c];
         }
       }
     }

@@ -15,8 +15,8 @@ namespace kernels {
 void maxpool_forward(const ConvGeometry& g, const float* x, float* y);
 
 // dx = dy routed to the first maximum of each window in scan order (kh, then kw), as
-// TensorFlow does; found as the first tap equal to the forward output y.
-void maxpool_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, float* dx);
+// TensorFlow does.
+void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx);
 
 }  // namespace kernels
 }  // namespace dn

@@ -173,8 +173,11 @@ TrainResult train_denoiser(const TrainConfig& config, const fs::path& out_dir, i
 LoadedRun load_run(const fs::path& run_dir) {
   if (!fs::is_directory(run_dir)) throw DataError(run_dir.string() + ": not a run folder (no such directory)");
   LoadedRun run;
+  const nlohmann::json config = read_json(run_dir / "config.json");  // its errors name the file
+  if (config.is_object() && config.contains("task") && config["task"] != "denoise")
+    throw DataError(run_dir.string() + ": a " + config["task"].dump() + " run folder, not a denoiser's");
   try {
-    run.config = TrainConfig::from_json(read_json(run_dir / "config.json"));
+    run.config = TrainConfig::from_json(config);
   } catch (const DataError& e) {
     throw DataError(run_dir.string() + "/" + e.what());
   }

@@ -38,7 +38,7 @@ void MaxPooling2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, 
   check_output_grad(*this, y, dy);
   if (!dx) return;
   dx->resize(x.shape());
-  kernels::maxpool_backward(g, x.data(), y.data(), dy.data(), dx->data());
+  kernels::maxpool_backward(g, x.data(), dy.data(), dx->data());
 }
 
 nlohmann::json MaxPooling2D::config() const {

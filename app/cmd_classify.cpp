@@ -1,0 +1,88 @@
+// denoise classify train | eval: digit classifiers and their accuracy under noise.
+#include <fmt/core.h>
+
+#include "commands.hpp"
+#include "options.hpp"
+#include "train/classifier.hpp"
+
+namespace dn::app {
+
+static void add_train(CLI::App& classify) {
+  struct Flags {
+    ClassifierConfig config;
+    double lr = 0;
+    int threads = 0;
+    std::string out;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* cmd = classify.add_subcommand("train", "train a digit classifier (Keras's simple MNIST convnet, Adam)");
+  ClassifierConfig& c = f->config;
+  cmd->add_option("--on", c.on, "train on clean, noisy or denoised images")->capture_default_str();
+  cmd->add_option("--denoiser", c.denoiser, "denoiser run folder (for --on denoised)");
+  cmd->add_option("--noise", c.noise,
+                  "noise for --on noisy|denoised, drawn afresh every epoch (default: the denoiser's, else gaussian:0.5)");
+  cmd->add_option("--epochs", c.epochs)->capture_default_str();
+  cmd->add_option("--batch-size", c.batch_size)->capture_default_str();
+  auto* lr = cmd->add_option("--lr", f->lr, "Adam's learning rate (default 0.001)");
+  add_data_flags(*cmd, c.data);
+  cmd->add_option("--seed", c.seed, "seeds initial weights, dropout, noise and shuffling")->capture_default_str();
+  add_threads_flag(*cmd, f->threads);
+  cmd->add_option("--out", f->out, "run folder")->required();
+  cmd->callback([f, lr] {
+    apply_threads(f->threads);
+    ClassifierConfig config = f->config;
+    if (lr->count()) config.lr = f->lr;
+    const ClassifierResult r = train_classifier(config, f->out);
+    std::string line = fmt::format("\nTest accuracy: {:.2f}% on {} clean test images",
+                                   100 * r.metrics["test_accuracy"].get<double>(), r.metrics["count"].get<int>());
+    const std::string on_input = "test_accuracy_" + config.on;
+    if (r.metrics.contains(on_input))
+      line += fmt::format(", {:.2f}% with {} noise{}", 100 * r.metrics[on_input].get<double>(),
+                          r.metrics["noise"].get<std::string>(), config.on == "denoised" ? ", denoised" : "");
+    fmt::print("{}\nRun folder: {}\n", line, f->out);
+  });
+}
+
+static void add_eval(CLI::App& classify) {
+  struct Flags {
+    ClassifyEvalRequest request;
+    std::string classifier, noisy_classifier, denoiser, levels = "0,0.1,...,1.0", out;
+    int threads = 0;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* cmd = classify.add_subcommand("eval", "digit accuracy of each pipeline at a series of noise levels");
+  ClassifyEvalRequest& r = f->request;
+  cmd->add_option("--classifier", f->classifier, "run folder of the classifier trained on clean images")->required();
+  cmd->add_option("--noisy-classifier", f->noisy_classifier, "run folder of a classifier trained on noisy images");
+  cmd->add_option("--denoiser", f->denoiser, "denoiser run folder: adds the clean classifier on denoised images");
+  cmd->add_option("--noise-levels", f->levels, "comma-separated levels; '...' continues a step, as in 0,0.1,...,1.0")
+      ->capture_default_str();
+  cmd->add_option("--noise-kind", r.noise.kind, "gaussian, salt-pepper, speckle or poisson; a level is its parameter")
+      ->capture_default_str();
+  cmd->add_option("--dataset", r.dataset, "mnist or fashion-mnist (default: the classifier's)")
+      ->check(CLI::IsMember({"mnist", "fashion-mnist"}));
+  cmd->add_option("--data-dir", r.data_dir, "folder with the IDX files (default: the classifier's)");
+  cmd->add_option("--limit", r.limit, "first N test images (0 = all)")->capture_default_str();
+  cmd->add_option("--seed", r.noise.seed, "seeds the noise")->capture_default_str();
+  add_threads_flag(*cmd, f->threads);
+  cmd->add_option("--out", f->out, "folder for classify.json, classify.md and classify.png")->required();
+  cmd->callback([f] {
+    apply_threads(f->threads);
+    ClassifyEvalRequest request = f->request;
+    request.classifier = f->classifier;
+    request.noisy_classifier = f->noisy_classifier;
+    request.denoiser = f->denoiser;
+    request.noise.levels = parse_noise_levels(f->levels);
+    const nlohmann::json result = run_classify_eval(request, f->out);
+    fmt::print("\n{}\nWrote {}/classify.json, classify.md, classify.png\n", format_classify_table(result), f->out);
+  });
+}
+
+static RegisterCommand reg(45, [](CLI::App& app) {
+  auto* classify = app.add_subcommand("classify", "digit classifiers: train one, or measure accuracy under noise");
+  classify->require_subcommand(1);
+  add_train(*classify);
+  add_eval(*classify);
+});
+
+}  // namespace dn::app

@@ -1,0 +1,294 @@
+// Times the seed model as `denoise train` runs it (DESIGN.md section 5, issue 5).
+//
+//   bench_train --mode train   one epoch's worth of training steps after a warm-up
+//   bench_train --mode infer   denoising throughput (images per second)
+//   bench_train --mode layers  where a training step's time goes, layer by layer
+//
+// One configuration per run, so that each run's peak memory is its own; bench/run.sh
+// runs the set and prints the table. A step is the one in train/fit.cpp: gather a
+// shuffled batch, forward, loss and metric, loss backward, zero grads, backward, update.
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "core/rng.hpp"
+#include "data/dataset.hpp"
+#include "data/noise.hpp"
+#include "eval/image_metrics.hpp"
+#include "nn/inference.hpp"
+#include "nn/models.hpp"
+#include "train/losses.hpp"
+#include "train/optimizers.hpp"
+
+namespace dn::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// A field of /proc/self/status in MB (VmHWM: peak resident set, VmRSS: current).
+double status_mb(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) / 1024.0;
+  return 0.0;
+}
+
+// Restarts VmHWM from the current RSS (Linux >= 4.0), so that the peak read after
+// training belongs to training, not to loading the data files.
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+// Noisy inputs and clean targets held as `denoise train` holds them: float [N, 28, 28].
+struct Data {
+  Tensor noisy, clean;
+  std::string source;
+};
+
+Data load_data(const std::string& data_dir, std::size_t samples) {
+  Data d;
+  if (!data_dir.empty() && std::filesystem::exists(std::filesystem::path(data_dir) / kTrainImagesFile)) {
+    DataOptions options;
+    options.data_dir = data_dir;
+    options.limit = samples;
+    d.clean = std::move(load_splits(options).train.images);
+    d.source = "mnist";
+  } else {
+    d.clean = std::move(make_synthetic_digits(samples, 0).images);
+    d.source = "synthetic";
+  }
+  add_noise(parse_noise("gaussian:0.5"), d.clean, d.noisy, 0);
+  return d;
+}
+
+// The leaf layers in forward order (the seed model nests encoder and decoder).
+void collect_leaves(Layer& layer, std::vector<Layer*>& out) {
+  const auto children = layer.children();
+  if (children.empty()) out.push_back(&layer);
+  for (Layer* child : children) collect_leaves(*child, out);
+}
+
+struct Trainer {
+  std::unique_ptr<Sequential> model = make_model({"seed", "relu", 28, 28}, 0);
+  std::unique_ptr<Loss> loss = make_loss("binary_crossentropy");
+  std::unique_ptr<Optimizer> optimizer = make_optimizer("adadelta", std::nullopt);
+  std::vector<Param*> params = model->params();
+  std::vector<std::size_t> order;
+  Tensor xb, yb, pred, d_pred;
+  double loss_sum = 0, metric_sum = 0;
+  std::size_t seen = 0;
+
+  explicit Trainer(std::size_t n) : order(n) {
+    std::iota(order.begin(), order.end(), 0);
+    Rng rng(0, 1);
+    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  }
+
+  // One step on the batch at `begin` of the shuffled order (wrapping around).
+  void step(const Data& d, std::size_t begin, std::size_t batch) {
+    begin %= order.size();
+    const std::size_t count = std::min(batch, order.size() - begin);
+    gather_rows(d.noisy, order, begin, count, xb);
+    gather_rows(d.clean, order, begin, count, yb);
+    model->forward(xb, pred, true);
+    loss_sum += loss->forward(pred, yb) * static_cast<double>(count);
+    metric_sum += binary_accuracy(pred, yb) * static_cast<double>(count);
+    seen += count;
+    loss->backward(pred, yb, d_pred);
+    for (Param* p : params) p->grad.zero();
+    model->backward(xb, pred, d_pred, nullptr);
+    optimizer->step(params);
+  }
+};
+
+nlohmann::json run_train(const Data& d, std::size_t batch, int warmup) {
+  Trainer t(d.clean.dim(0));
+  const std::size_t n = t.order.size();
+  for (int s = 0; s < warmup; ++s) t.step(d, static_cast<std::size_t>(s) * batch, batch);
+  t.loss_sum = t.metric_sum = 0;
+  t.seen = 0;
+  reset_peak_rss();
+  const double cpu0 = cpu_seconds();
+  const auto start = Clock::now();
+  std::size_t steps = 0;
+  for (std::size_t begin = 0; begin < n; begin += batch, ++steps) t.step(d, begin, batch);
+  const double wall = seconds_since(start);
+  const double cpu = cpu_seconds() - cpu0;
+  return {{"seconds_per_epoch", wall},
+          {"cpu_seconds_per_epoch", cpu},
+          {"steps", steps},
+          {"samples", n},
+          {"us_per_sample", wall / static_cast<double>(n) * 1e6},
+          {"epoch_loss", t.loss_sum / static_cast<double>(t.seen)},
+          {"epoch_binary_accuracy", t.metric_sum / static_cast<double>(t.seen)},
+          {"peak_rss_mb", status_mb("VmHWM")},
+          {"data_mb", static_cast<double>(d.noisy.size() + d.clean.size()) * sizeof(float) / (1 << 20)}};
+}
+
+nlohmann::json run_infer(const Data& d, std::size_t batch, int repeats) {
+  auto model = make_model({"seed", "relu", 28, 28}, 0);
+  Tensor out;
+  predict(*model, d.noisy, out, static_cast<int>(batch));  // warm-up: workspaces grow once
+  double best = INFINITY;  // best of a few passes: other work on the machine only ever adds time
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = Clock::now();
+    predict(*model, d.noisy, out, static_cast<int>(batch));
+    best = std::min(best, seconds_since(start));
+  }
+  const double images = static_cast<double>(d.noisy.dim(0));
+  return {{"images", d.noisy.dim(0)}, {"best_seconds", best}, {"images_per_second", images / best}};
+}
+
+// Each leaf layer's forward and backward timed on its own, as Sequential would run them.
+nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int steps) {
+  Trainer t(d.clean.dim(0));
+  std::vector<Layer*> leaves;
+  collect_leaves(*t.model, leaves);
+  const std::size_t L = leaves.size();
+  std::vector<Tensor> outs(L), grads(L);
+  std::vector<double> fwd(L, 0.0), bwd(L, 0.0);
+  double gather = 0, loss = 0, zero = 0, update = 0;
+  const auto total_start = Clock::now();
+  for (int s = -warmup; s < steps; ++s) {
+    const bool timed = s >= 0;
+    auto tick = Clock::now();
+    auto lap = [&](double& acc) {
+      const auto now = Clock::now();
+      if (timed) acc += std::chrono::duration<double>(now - tick).count();
+      tick = now;
+    };
+    const std::size_t begin = (static_cast<std::size_t>(s + warmup) * batch) % t.order.size();
+    const std::size_t count = std::min(batch, t.order.size() - begin);
+    gather_rows(d.noisy, t.order, begin, count, t.xb);
+    gather_rows(d.clean, t.order, begin, count, t.yb);
+    lap(gather);
+    const Tensor* in = &t.xb;
+    for (std::size_t i = 0; i < L; ++i) {
+      leaves[i]->forward(*in, outs[i], true);
+      in = &outs[i];
+      lap(fwd[i]);
+    }
+    Tensor& pred = outs[L - 1];
+    t.loss->forward(pred, t.yb);
+    binary_accuracy(pred, t.yb);
+    t.loss->backward(pred, t.yb, t.d_pred);
+    lap(loss);
+    for (Param* p : t.params) p->grad.zero();
+    lap(zero);
+    const Tensor* d_out = &t.d_pred;
+    for (std::size_t i = L; i-- > 0;) {
+      const Tensor& x = i == 0 ? t.xb : outs[i - 1];
+      Tensor* d_in = i == 0 ? nullptr : &grads[i - 1];
+      leaves[i]->backward(x, outs[i], *d_out, d_in);
+      d_out = d_in;
+      lap(bwd[i]);
+    }
+    t.optimizer->step(t.params);
+    lap(update);
+  }
+  const double total = seconds_since(total_start);
+  nlohmann::json rows = nlohmann::json::array();
+  double step_sum = gather + loss + zero + update;
+  for (std::size_t i = 0; i < L; ++i) step_sum += fwd[i] + bwd[i];
+  auto ms = [&](double v) { return v / steps * 1e3; };
+  auto row = [&](const std::string& name, const std::string& phase, double v) {
+    rows.push_back({{"part", name}, {"phase", phase}, {"ms_per_step", ms(v)}, {"percent", 100.0 * v / step_sum}});
+  };
+  row("gather batch", "", gather);
+  for (std::size_t i = 0; i < L; ++i) row(leaves[i]->name() + " (" + leaves[i]->type() + ")", "forward", fwd[i]);
+  row("loss + metric", "forward+backward", loss);
+  row("zero grads", "", zero);
+  for (std::size_t i = L; i-- > 0;) row(leaves[i]->name() + " (" + leaves[i]->type() + ")", "backward", bwd[i]);
+  row("optimizer", "step", update);
+  const double epoch_steps = std::ceil(static_cast<double>(t.order.size()) / static_cast<double>(batch));
+  return {{"steps", steps},
+          {"ms_per_step", ms(step_sum)},
+          {"seconds_per_epoch_estimate", step_sum / steps * epoch_steps},
+          {"wall_seconds", total},
+          {"rows", rows}};
+}
+
+void print_layers(const nlohmann::json& r) {
+  fmt::print("{:<40} {:<18} {:>10} {:>8}\n", "part", "phase", "ms/step", "share");
+  for (const auto& row : r["rows"])
+    fmt::print("{:<40} {:<18} {:>10.4f} {:>7.1f}%\n", row["part"].get<std::string>(),
+               row["phase"].get<std::string>(), row["ms_per_step"].get<double>(), row["percent"].get<double>());
+  fmt::print("{:<40} {:<18} {:>10.4f}   ({:.2f} s/epoch)\n", "total", "", r["ms_per_step"].get<double>(),
+             r["seconds_per_epoch_estimate"].get<double>());
+}
+
+}  // namespace
+}  // namespace dn::bench
+
+int main(int argc, char** argv) {
+  using namespace dn::bench;
+  CLI::App app{"Times training and inference of the seed model (one configuration per run)."};
+  std::string mode = "train", data_dir, json_path;
+  int threads = 2, warmup = 50, steps = 200, repeats = 3;
+  std::size_t batch = 32, samples = 55000;
+  app.add_option("--mode", mode, "train, infer or layers")
+      ->check(CLI::IsMember({"train", "infer", "layers"}))
+      ->capture_default_str();
+  app.add_option("--data-dir", data_dir, "folder with MNIST's raw IDX files; synthetic digits when absent");
+  app.add_option("--threads", threads, "OpenMP threads")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--samples", samples, "samples in an epoch (train) or images denoised (infer)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--steps", steps, "timed steps (layers mode)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--repeats", repeats, "timed passes, best kept (infer mode)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--json", json_path, "also write the result here");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    omp_set_num_threads(threads);
+    const Data data = load_data(data_dir, samples);
+    nlohmann::json result = {{"mode", mode},         {"threads", threads},
+                             {"batch", batch},       {"data", data.source},
+                             {"load_average_before", load_average()}};
+    if (mode == "train") result.update(run_train(data, batch, warmup));
+    if (mode == "infer") result.update(run_infer(data, batch, repeats));
+    if (mode == "layers") {
+      result.update(run_layers(data, batch, warmup, steps));
+      print_layers(result);
+    }
+    result["load_average_after"] = load_average();
+    if (!json_path.empty()) std::ofstream(json_path) << result.dump(2) << "\n";
+    std::cout << result.dump(2) << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "bench_train: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,63 @@
+#pragma once
+// Digit accuracy under noise: each classification pipeline evaluated on the
+// test set at a series of noise levels, with a confusion matrix per level,
+// written as classify.json, a Markdown table (classify.md) and a plot
+// (classify.png).
+//
+// Pipelines, by their JSON names:
+//   clean_on_noisy     the clean-trained classifier on noisy images
+//   clean_on_denoised  the clean-trained classifier on the denoiser's output for them
+//   noisy_on_noisy     the noisy-trained classifier on noisy images
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/dataset.hpp"
+#include "io/png.hpp"
+#include "nn/layer.hpp"
+
+namespace dn {
+
+struct ClassifyModels {
+  Layer* clean_classifier = nullptr;  // required
+  Layer* denoiser = nullptr;          // adds clean_on_denoised
+  Layer* noisy_classifier = nullptr;  // adds noisy_on_noisy
+};
+
+struct NoiseLevels {
+  std::string kind = "gaussian";  // a noise kind of parse_noise; each level is its parameter
+  std::vector<double> levels = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
+  // Image i draws its noise from Rng(seed, i) at every level, so levels differ
+  // only in strength and the accuracy curve is not blurred by fresh noise.
+  std::uint64_t seed = 0;
+};
+
+// "0,0.25,0.5" or, with "..." continuing the step of the two numbers before it,
+// "0,0.1,...,1.0" (values rounded to 1e-9 so they print as written). UsageError
+// for a malformed or negative number, a "..." without two numbers before and one
+// after, or an end the step does not reach.
+std::vector<double> parse_noise_levels(const std::string& text);
+
+// Evaluates every pipeline the models allow at every level. UsageError for a
+// level that is not a valid parameter of the kind. verbose prints a line per level.
+// {"noise_kind", "seed", "count", "pipelines": [names],
+//  "levels": [{"level", "accuracy": {name: fraction}, "confusion": {name: [[10 x 10]]}}]}
+// where confusion[name][truth][predicted] counts images.
+nlohmann::json evaluate_classify_pipelines(const ClassifyModels& models, const Dataset& test,
+                                           const NoiseLevels& noise, int verbose = 1);
+
+// Markdown table: a row per level, a column per pipeline (accuracy in %), and
+// when denoising was evaluated, the percentage points it recovers for the
+// clean-trained classifier.
+std::string format_classify_table(const nlohmann::json& result);
+
+// Accuracy (%) against noise level, a line per pipeline.
+Image plot_classify(const nlohmann::json& result);
+
+// dir/classify.json, dir/classify.md and dir/classify.png.
+void write_classify_report(const nlohmann::json& result, const std::filesystem::path& dir);
+
+}  // namespace dn

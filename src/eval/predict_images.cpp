@@ -1,0 +1,179 @@
+#include "eval/predict_images.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/core.h>
+
+#include "core/error.hpp"
+#include "nn/inference.hpp"
+
+namespace dn {
+
+namespace {
+
+constexpr int kField = 28;           // MNIST's image side
+constexpr int kBox = 20;             // the side MNIST scaled each digit's longer side to
+constexpr float kInkThreshold = 0.25f;  // share of the peak that counts as ink for the bounding box
+constexpr float kBlankPeak = 0.05f;     // a picture whose ink never rises this far above the background is blank
+
+// Gray in [0, 1]; transparency shows white, as a viewer on a white page shows it.
+std::vector<float> gray_pixels(const Image& image) {
+  const std::size_t n = std::size_t(image.width) * std::size_t(image.height), c = std::size_t(image.channels);
+  std::vector<float> out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* p = &image.pixels[i * c];
+    float v = c >= 3 ? 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2] : float(p[0]);
+    if (c == 2 || c == 4) {
+      const float alpha = p[c - 1] / 255.0f;
+      v = alpha * v + (1.0f - alpha) * 255.0f;
+    }
+    out[i] = v / 255.0f;
+  }
+  return out;
+}
+
+// The median of the outermost rows and columns: the background, even where the ink touches the edge.
+float border_median(const std::vector<float>& v, int w, int h) {
+  std::vector<float> border;
+  for (int x = 0; x < w; ++x) border.push_back(v[std::size_t(x)]), border.push_back(v[std::size_t((h - 1) * w + x)]);
+  for (int y = 1; y + 1 < h; ++y) border.push_back(v[std::size_t(y * w)]), border.push_back(v[std::size_t(y * w + w - 1)]);
+  auto mid = border.begin() + std::ptrdiff_t(border.size() / 2);
+  std::nth_element(border.begin(), mid, border.end());
+  return *mid;
+}
+
+// For each of n_out output cells, the source cells it covers and the share of
+// each (overlap / cell width), so scaling averages areas in both directions.
+std::vector<std::vector<std::pair<int, float>>> area_weights(int n_in, int n_out) {
+  const double scale = double(n_in) / n_out;
+  std::vector<std::vector<std::pair<int, float>>> weights(static_cast<std::size_t>(n_out));
+  for (int o = 0; o < n_out; ++o) {
+    const double lo = o * scale, hi = (o + 1) * scale;
+    for (int j = int(std::floor(lo)); j < std::min(n_in, int(std::ceil(hi))); ++j) {
+      const double overlap = std::min(hi, j + 1.0) - std::max(lo, double(j));
+      if (overlap > 0) weights[std::size_t(o)].emplace_back(j, float(overlap / scale));
+    }
+  }
+  return weights;
+}
+
+}  // namespace
+
+Tensor mnist_frame(const Image& image) {
+  const int w = image.width, h = image.height;
+  if (w <= 0 || h <= 0) throw DataError("empty picture");
+  std::vector<float> v = gray_pixels(image);
+  float background = border_median(v, w, h);
+  if (background > 0.5f) {  // dark ink on a light page: MNIST digits are light on black
+    for (float& x : v) x = 1.0f - x;
+    background = 1.0f - background;
+  }
+  if (w == kField && h == kField) {
+    Tensor t({kField, kField});
+    std::copy(v.begin(), v.end(), t.data());
+    return t;
+  }
+
+  float peak = 0;
+  for (float& x : v) x = std::max(0.0f, x - background), peak = std::max(peak, x);
+  if (peak < kBlankPeak) throw DataError("no digit found: the picture is blank");
+  int x0 = w, y0 = h, x1 = -1, y1 = -1;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      float& p = v[std::size_t(y * w + x)];
+      p /= peak;
+      if (p >= kInkThreshold) x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+    }
+  const int cw = x1 - x0 + 1, ch = y1 - y0 + 1;
+  const double scale = double(kBox) / std::max(cw, ch);
+  const int nw = std::max(1, int(std::lround(cw * scale))), nh = std::max(1, int(std::lround(ch * scale)));
+
+  // Scale the bounding box to nw x nh: rows first, then columns.
+  const auto wx = area_weights(cw, nw), wy = area_weights(ch, nh);
+  std::vector<float> rows(std::size_t(ch) * std::size_t(nw), 0.0f), box(std::size_t(nh) * std::size_t(nw), 0.0f);
+  for (int y = 0; y < ch; ++y)
+    for (int o = 0; o < nw; ++o)
+      for (auto [j, share] : wx[std::size_t(o)])
+        rows[std::size_t(y * nw + o)] += share * v[std::size_t((y0 + y) * w + x0 + j)];
+  for (int o = 0; o < nh; ++o)
+    for (auto [i, share] : wy[std::size_t(o)])
+      for (int x = 0; x < nw; ++x) box[std::size_t(o * nw + x)] += share * rows[std::size_t(i * nw + x)];
+
+  // Thin strokes thin out when a large picture shrinks; MNIST's strokes peak at full intensity.
+  const float box_peak = *std::max_element(box.begin(), box.end());
+  double mass = 0, mx = 0, my = 0;
+  for (int y = 0; y < nh; ++y)
+    for (int x = 0; x < nw; ++x) {
+      float& p = box[std::size_t(y * nw + x)];
+      p /= box_peak;
+      mass += p, mx += p * (x + 0.5), my += p * (y + 0.5);
+    }
+  const int left = int(std::lround(kField / 2.0 - mx / mass)), top = int(std::lround(kField / 2.0 - my / mass));
+
+  Tensor t({kField, kField});
+  for (int y = 0; y < nh; ++y)
+    for (int x = 0; x < nw; ++x) {
+      const int fx = left + x, fy = top + y;
+      if (fx >= 0 && fx < kField && fy >= 0 && fy < kField) t[std::size_t(fy * kField + fx)] = box[std::size_t(y * nw + x)];
+    }
+  return t;
+}
+
+std::vector<DigitPrediction> predict_digit_files(Layer& classifier, Layer* denoiser,
+                                                 const std::vector<std::filesystem::path>& paths) {
+  std::vector<DigitPrediction> out(paths.size());
+  std::vector<std::size_t> framed;  // indices of the files that became digits
+  std::vector<Tensor> digits;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    out[i].path = paths[i];
+    Image image;
+    try {
+      image = read_image(paths[i]);  // its errors name the file
+    } catch (const DataError& e) {
+      out[i].error = e.what();
+      continue;
+    }
+    try {
+      digits.push_back(mnist_frame(image));
+      framed.push_back(i);
+    } catch (const DataError& e) {
+      out[i].error = paths[i].string() + ": " + e.what();
+    }
+  }
+  if (framed.empty()) return out;
+
+  const std::size_t pixels = std::size_t(kField) * kField;
+  Tensor x({int(framed.size()), kField, kField});
+  for (std::size_t k = 0; k < framed.size(); ++k) std::copy_n(digits[k].data(), pixels, x.data() + k * pixels);
+  if (denoiser) {
+    Tensor denoised;
+    predict(*denoiser, x, denoised);
+    denoised.reshape(x.shape());
+    x = std::move(denoised);
+  }
+  Tensor probs;
+  predict(classifier, x, probs);
+  const std::size_t classes = probs.size() / framed.size();
+  if (classes != 10) throw std::invalid_argument(fmt::format("predict_digit_files: {} classifier outputs, not 10", classes));
+  for (std::size_t k = 0; k < framed.size(); ++k) {
+    DigitPrediction& p = out[framed[k]];
+    std::copy_n(probs.data() + k * classes, classes, p.probabilities.begin());
+    p.digit = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) - p.probabilities.begin());
+  }
+  return out;
+}
+
+std::string format_digit_prediction(const DigitPrediction& p) {
+  std::string line = fmt::format("{}: {}  ", p.path.string(), p.digit);
+  for (int d = 0; d < 10; ++d) line += fmt::format(" {}:{:.4f}", d, p.probabilities[std::size_t(d)]);
+  return line;
+}
+
+nlohmann::json digit_prediction_json(const DigitPrediction& p) {
+  if (!p.error.empty()) return {{"path", p.path.string()}, {"error", p.error}};
+  return {{"path", p.path.string()}, {"digit", p.digit}, {"probabilities", p.probabilities}};
+}
+
+}  // namespace dn

@@ -1,0 +1,102 @@
+#pragma once
+// Digit classifiers (issue 6): train Keras's simple MNIST convnet on clean,
+// noisy or denoised images into a run folder, load it back, evaluate the
+// classification pipelines from run folders, and the main job's whole
+// classification experiment.
+//
+// A classifier run folder holds what a denoiser's does: config.json ("task":
+// "classify" and everything to rerun), history.json (loss, accuracy,
+// val_loss, val_accuracy, seconds per epoch), model.safetensors, metrics.json
+// and predictions.png (the first test digits as the classifier saw them, each
+// with its predicted digit, green when right, red when wrong).
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/dataset.hpp"
+#include "eval/classify_pipelines.hpp"
+#include "nn/sequential.hpp"
+#include "train/fit.hpp"
+
+namespace dn {
+
+// Everything needed to rerun a classifier's training; stored as config.json.
+// Model ("classifier"), loss (categorical cross-entropy) and optimizer (Adam)
+// are fixed and recorded there too. Defaults are Keras's example's.
+struct ClassifierConfig {
+  std::string on = "clean";  // what it trains on: clean, noisy or denoised images
+  // noisy, denoised: the noise, drawn afresh every epoch. Empty: the denoiser
+  // run's noise for denoised, gaussian:0.5 for noisy; train_classifier records
+  // the resolved spec.
+  std::string noise;
+  std::string denoiser;      // denoised: the denoiser's run folder
+  int epochs = 15;
+  int batch_size = 128;
+  std::optional<double> lr;  // Adam's 0.001 when empty
+  DataOptions data;
+  std::uint64_t seed = 0;
+
+  nlohmann::json to_json() const;
+  static ClassifierConfig from_json(const nlohmann::json& j);  // DataError on missing or mistyped keys
+  void validate() const;                                        // UsageError on any bad value
+};
+
+// metrics.json: test_accuracy and test_loss on the clean test set, count; for
+// noisy and denoised runs also test_accuracy_noisy or test_accuracy_denoised on
+// the test set with the run's noise (denoised by its denoiser), and noise;
+// diverged. Throws DivergedError (after writing the folder) when the loss
+// became NaN.
+struct ClassifierResult {
+  History history;
+  nlohmann::json metrics;
+};
+ClassifierResult train_classifier(const ClassifierConfig& config, const std::filesystem::path& out_dir,
+                                  int verbose = 1);
+
+struct LoadedClassifier {
+  ClassifierConfig config;
+  std::unique_ptr<Sequential> model;
+};
+// DataError naming the folder when it is missing, is not a classifier's run
+// folder, or its weights do not match.
+LoadedClassifier load_classifier(const std::filesystem::path& run_dir);
+
+// `denoise classify eval`: the pipelines of classify_pipelines.hpp from run
+// folders, on the test set of the clean classifier's dataset (or the one
+// given), written to out_dir (classify.json, classify.md, classify.png).
+struct ClassifyEvalRequest {
+  std::filesystem::path classifier;        // trained on clean images
+  std::filesystem::path noisy_classifier;  // optional
+  std::filesystem::path denoiser;          // optional
+  NoiseLevels noise;
+  std::string dataset, data_dir;  // empty: the classifier run's
+  std::size_t limit = 0;          // first N test images; 0 = all
+};
+nlohmann::json run_classify_eval(const ClassifyEvalRequest& request, const std::filesystem::path& out_dir,
+                                 int verbose = 1);
+
+// The main job's classification part: trains a classifier on clean images
+// (out_dir/classifier-clean) and one on noisy images (out_dir/classifier-noisy,
+// with the denoiser's noise, else gaussian:0.5), evaluates the pipelines at
+// every level of that noise kind (with clean_on_denoised when a denoiser run is
+// given) and writes out_dir/classify.{json,md,png}. Prints the table and the
+// accuracies at the training noise. Returns classify.json's content plus
+// "test_accuracy": {"clean": ..., "noisy": ...} (the clean test set) and
+// "at_training_noise": {"noise": spec, "accuracy": {pipeline: fraction}}.
+struct ClassificationExperiment {
+  std::filesystem::path denoiser_run;  // optional
+  DataOptions data;
+  std::uint64_t seed = 0;
+  int epochs = 15;
+  std::vector<double> levels = NoiseLevels{}.levels;
+  int verbose = 1;
+};
+nlohmann::json run_classification_experiment(const ClassificationExperiment& experiment,
+                                             const std::filesystem::path& out_dir);
+
+}  // namespace dn

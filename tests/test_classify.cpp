@@ -1,0 +1,363 @@
+// Digit prediction (issue 6): classifier run folders, the accuracy-vs-noise
+// pipelines, MNIST framing of picture files, `denoise predict`, and the plot.
+// Everything runs on small synthetic digit sets so that it takes seconds.
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+#include "data/dataset.hpp"
+#include "eval/classify_pipelines.hpp"
+#include "eval/predict_images.hpp"
+#include "io/plot.hpp"
+#include "io/png.hpp"
+#include "support/test_support.hpp"
+#include "train/classifier.hpp"
+#include "train/denoiser.hpp"
+
+namespace dn {
+namespace {
+
+namespace fs = std::filesystem;
+using test::CliResult;
+using test::run_denoise;
+using test::TempDir;
+using test::write_bytes;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Synthetic seven-segment digits: 300 in the training file (275 train, 25
+// validation) and 200 test images.
+fs::path make_data_folder(const TempDir& dir) {
+  const fs::path folder = dir / "data";
+  write_data_folder(folder, make_synthetic_digits(300, 1), make_synthetic_digits(200, 2));
+  return folder;
+}
+
+// Small batches and a higher learning rate than Adam's default, so that two
+// epochs on the tiny set give a classifier far above chance (about 85%).
+std::vector<std::string> train_args(const fs::path& data, const fs::path& out) {
+  return {"classify", "train", "--data-dir", data.string(), "--epochs", "2",       "--batch-size",
+          "16",       "--lr",  "0.003",     "--threads",   "2",           "--out", out.string()};
+}
+
+ClassifierConfig small_config(const fs::path& data) {
+  ClassifierConfig c;
+  c.data.data_dir = data.string();
+  c.epochs = 2;
+  c.batch_size = 16;
+  c.lr = 0.003;
+  return c;
+}
+
+std::int64_t matrix_sum(const nlohmann::json& m) {
+  std::int64_t sum = 0;
+  for (const auto& row : m) {
+    EXPECT_EQ(row.size(), 10u);
+    for (const auto& v : row) sum += v.get<std::int64_t>();
+  }
+  return sum;
+}
+
+TEST(ClassifyCli, TrainsRunFoldersAndEvaluatesEveryPipelineUnderNoise) {
+  TempDir dir;
+  const fs::path data = make_data_folder(dir);
+  CliResult r = run_denoise(train_args(data, dir / "clean"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "Train on 275 samples, validate on 25 samples")) << r.output;
+  EXPECT_TRUE(contains(r.output, "Epoch 2/2")) << r.output;
+  EXPECT_TRUE(contains(r.output, "val_accuracy")) << r.output;
+  EXPECT_TRUE(contains(r.output, "Test accuracy:")) << r.output;
+  for (const char* file : {"config.json", "history.json", "model.safetensors", "metrics.json", "predictions.png"})
+    EXPECT_TRUE(fs::exists(dir / "clean" / file)) << file;
+  const auto config = read_json(dir / "clean" / "config.json");
+  EXPECT_EQ(config["task"], "classify");
+  EXPECT_EQ(config["model"], "classifier");
+  EXPECT_EQ(config["optimizer"], "adam");
+  EXPECT_EQ(config["loss"], "categorical_crossentropy");
+  EXPECT_EQ(config["on"], "clean");
+  const auto history = read_json(dir / "clean" / "history.json");
+  ASSERT_EQ(history.size(), 2u);
+  for (const char* key : {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"})
+    EXPECT_TRUE(history[0].contains(key)) << key;
+  const double clean_accuracy = read_json(dir / "clean" / "metrics.json")["test_accuracy"].get<double>();
+  EXPECT_GT(clean_accuracy, 0.5);  // chance is 0.1
+  EXPECT_LE(clean_accuracy, 1.0);
+
+  std::vector<std::string> noisy_args = train_args(data, dir / "noisy");
+  noisy_args.insert(noisy_args.begin() + 2, {"--on", "noisy", "--noise", "gaussian:0.3"});
+  r = run_denoise(noisy_args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto noisy_metrics = read_json(dir / "noisy" / "metrics.json");
+  EXPECT_EQ(noisy_metrics["noise"], "gaussian:0.3");
+  EXPECT_TRUE(noisy_metrics.contains("test_accuracy_noisy"));
+
+  r = run_denoise({"train", "--data-dir", data.string(), "--epochs", "1", "--out", (dir / "den").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+
+  r = run_denoise({"classify", "eval", "--classifier", (dir / "clean").string(), "--noisy-classifier",
+                   (dir / "noisy").string(), "--denoiser", (dir / "den").string(), "--noise-levels", "0,0.4,...,1.6",
+                   "--out", (dir / "eval").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "| gaussian noise | clean-trained on noisy | clean-trained on denoised |"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "recovered by denoising")) << r.output;
+  const auto result = read_json(dir / "eval" / "classify.json");
+  EXPECT_EQ(result["noise_kind"], "gaussian");
+  EXPECT_EQ(result["count"], 200);
+  ASSERT_EQ(result["levels"].size(), 5u);
+  const std::vector<std::string> pipelines = {"clean_on_noisy", "clean_on_denoised", "noisy_on_noisy"};
+  std::vector<double> mean_by_level;
+  for (const auto& level : result["levels"]) {
+    double sum = 0;
+    for (const auto& name : pipelines) {
+      const double a = level["accuracy"][name].get<double>();
+      EXPECT_GE(a, 0.0);
+      EXPECT_LE(a, 1.0);
+      sum += a;
+      const auto& m = level["confusion"][name];
+      ASSERT_EQ(m.size(), 10u);
+      EXPECT_EQ(matrix_sum(m), 200);
+      std::int64_t diagonal = 0;
+      for (int k = 0; k < 10; ++k) diagonal += m[k][k].get<std::int64_t>();
+      EXPECT_DOUBLE_EQ(a, diagonal / 200.0);
+    }
+    mean_by_level.push_back(sum / 3);
+  }
+  EXPECT_DOUBLE_EQ(result["levels"][0]["accuracy"]["clean_on_noisy"].get<double>(), clean_accuracy);  // level 0 = clean
+  // Accuracy falls as the noise rises, on average over the pipelines and over the two halves.
+  EXPECT_GT(mean_by_level.front(), mean_by_level.back() + 0.2);
+  EXPECT_GT(mean_by_level[0] + mean_by_level[1], mean_by_level[3] + mean_by_level[4]);
+
+  const std::string md = read_file_text(dir / "eval" / "classify.md");
+  EXPECT_TRUE(contains(md, "| 1.6 |")) << md;
+  EXPECT_TRUE(contains(md, "classify.png")) << md;
+  const Image plot = read_image(dir / "eval" / "classify.png");
+  EXPECT_EQ(plot.width, 900);
+  EXPECT_EQ(plot.height, 520);
+
+  // Each kind of run folder refuses to stand in for the other.
+  r = run_denoise({"classify", "eval", "--classifier", (dir / "den").string(), "--out", (dir / "x").string()});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "not a classifier's")) << r.output;
+  r = run_denoise({"eval", (dir / "clean").string()});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "not a denoiser's")) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "x"));
+}
+
+TEST(ClassifyCli, BadFlagValuesAreUsageErrors) {
+  TempDir dir;
+  const fs::path data = make_data_folder(dir);
+  const std::vector<std::vector<std::string>> bad = {
+      {"classify", "train", "--on", "sideways", "--data-dir", data.string(), "--out", (dir / "a").string()},
+      {"classify", "train", "--on", "denoised", "--data-dir", data.string(), "--out", (dir / "b").string()},
+      {"classify", "train", "--noise", "gaussian:0.5", "--data-dir", data.string(), "--out", (dir / "c").string()},
+      {"classify", "train", "--on", "noisy", "--noise", "fog", "--data-dir", data.string(), "--out",
+       (dir / "d").string()},
+      {"classify", "train", "--epochs", "0", "--data-dir", data.string(), "--out", (dir / "e").string()}};
+  for (const auto& args : bad) {
+    const CliResult r = run_denoise(args);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_TRUE(contains(r.output, "error")) << r.output;
+  }
+  for (const char* out : {"a", "b", "c", "d", "e"}) EXPECT_FALSE(fs::exists(dir / out)) << out;
+  const CliResult r = run_denoise({"classify", "eval", "--classifier", (dir / "missing").string(), "--out",
+                                   (dir / "f").string()});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "missing")) << r.output;
+}
+
+TEST(ClassifyLevels, ParsesListsAndContinuedSteps) {
+  const auto levels = parse_noise_levels("0,0.1,...,1.0");
+  ASSERT_EQ(levels.size(), 11u);
+  EXPECT_EQ(levels[3], 0.3);  // rounded, not 0.30000000000000004
+  EXPECT_EQ(levels.back(), 1.0);
+  EXPECT_EQ(parse_noise_levels("0.5"), std::vector<double>({0.5}));
+  EXPECT_EQ(parse_noise_levels("0, 0.25 ,0.5"), std::vector<double>({0, 0.25, 0.5}));
+  EXPECT_EQ(parse_noise_levels("0,0.5,...,1,2"), std::vector<double>({0, 0.5, 1, 2}));
+  for (const char* bad : {"", "a", "-1", "0,...,1", "0,0.3,...,1", "0.2,0.1,...,1", "0,0.1,...", "1e9,1e9,...,1",
+                          "0,1e-9,...,1"})
+    EXPECT_THROW(parse_noise_levels(bad), UsageError) << bad;
+}
+
+// A picture of one pixel-art digit: dark ink on a light, slightly coloured page.
+Image light_page_picture(int width, int height, const std::vector<std::array<int, 4>>& ink_rects) {
+  Image img(width, height, 3, 0);
+  fill_rect(img, 0, 0, width, height, {240, 238, 225});
+  for (const auto& [x, y, w, h] : ink_rects) fill_rect(img, x, y, w, h, {20, 20, 60});
+  return img;
+}
+
+struct InkBox {
+  int x0 = 28, y0 = 28, x1 = -1, y1 = -1;
+  double mass = 0, cx = 0, cy = 0;
+};
+InkBox ink_box(const Tensor& t) {
+  InkBox b;
+  for (int y = 0; y < 28; ++y)
+    for (int x = 0; x < 28; ++x) {
+      const float v = t[std::size_t(y * 28 + x)];
+      if (v > 0) b.x0 = std::min(b.x0, x), b.x1 = std::max(b.x1, x), b.y0 = std::min(b.y0, y), b.y1 = std::max(b.y1, y);
+      b.mass += v, b.cx += v * (x + 0.5), b.cy += v * (y + 0.5);
+    }
+  b.cx /= b.mass, b.cy /= b.mass;
+  return b;
+}
+
+TEST(MnistFrame, InvertsALightPageAndCentresTheDigitByMass) {
+  // An "L" 20 wide and 40 tall, off to the left of a 90x60 page.
+  const Image img = light_page_picture(90, 60, {{10, 10, 6, 40}, {10, 44, 20, 6}});
+  const Tensor t = mnist_frame(img);
+  ASSERT_EQ(t.shape(), Shape({28, 28}));
+  const InkBox b = ink_box(t);
+  EXPECT_EQ(b.y1 - b.y0 + 1, 20);  // the longer side scaled to 20
+  EXPECT_EQ(b.x1 - b.x0 + 1, 10);  // aspect ratio kept
+  EXPECT_NEAR(b.cx, 14.0, 0.5);
+  EXPECT_NEAR(b.cy, 14.0, 0.5);
+  EXPECT_FLOAT_EQ(*std::max_element(t.data(), t.data() + t.size()), 1.0f);  // white ink
+  EXPECT_EQ(t[0], 0.0f);                                                     // on black
+  EXPECT_EQ(t[27 * 28 + 27], 0.0f);
+  // The L's mass sits low and left, so its box is shifted up and right of the centre.
+  EXPECT_GT(b.x0 + b.x1, 27);
+  EXPECT_LT(b.y0 + b.y1, 27);
+}
+
+TEST(MnistFrame, SmallPicturesAreScaledUpAndTransparencyShowsWhite) {
+  Image img(12, 10, 4, 0);  // fully transparent black: a white page once composited
+  fill_rect(img, 5, 2, 2, 6, {0, 0, 0});  // opaque black bar, 2 wide and 6 tall
+  const Tensor t = mnist_frame(img);
+  const InkBox b = ink_box(t);
+  EXPECT_EQ(b.y1 - b.y0 + 1, 20);
+  EXPECT_EQ(b.x1 - b.x0 + 1, 7);  // 2 * 20 / 6, rounded
+  EXPECT_NEAR(b.cx, 14.0, 0.5);
+  EXPECT_NEAR(b.cy, 14.0, 0.5);
+}
+
+TEST(MnistFrame, A28x28PictureIsOnlyInverted) {
+  Image img(28, 28, 1, 255);
+  img.pixels[3 * 28 + 3] = 0;
+  const Tensor t = mnist_frame(img);
+  EXPECT_FLOAT_EQ(t[3 * 28 + 3], 1.0f);
+  EXPECT_FLOAT_EQ(std::accumulate(t.data(), t.data() + t.size(), 0.0f), 1.0f);
+}
+
+TEST(MnistFrame, ABlankPictureIsADataError) {
+  EXPECT_THROW(mnist_frame(Image(40, 30, 3, 128)), DataError);
+}
+
+// Synthetic digit i (label i % 10) as dark ink on a 100x120 light page, drawn 3x larger and off-centre.
+void write_digit_picture(const Dataset& digits, std::size_t i, const fs::path& png) {
+  Image img(100, 120, 3, 250);
+  for (int y = 0; y < 28; ++y)
+    for (int x = 0; x < 28; ++x)
+      if (digits.images[i * 784 + std::size_t(y * 28 + x)] > 0.5f) fill_rect(img, 5 + 3 * x, 20 + 3 * y, 3, 3, {30, 30, 30});
+  write_png_atomic(png, img);
+}
+
+TEST(Predict, PredictsEveryReadablePictureAndNamesTheOthers) {
+  TempDir dir;
+  const fs::path data = make_data_folder(dir);
+  train_classifier(small_config(data), dir / "clean", 0);
+  const Dataset digits = make_synthetic_digits(10, 7);
+  write_digit_picture(digits, 3, dir / "three.png");
+  write_digit_picture(digits, 7, dir / "seven.png");
+  write_bytes(dir / "broken.png", "\x89PNG\r\n\x1a\n this is not a picture");
+
+  const std::string three = (dir / "three.png").string(), seven = (dir / "seven.png").string(),
+                    broken = (dir / "broken.png").string(), missing = (dir / "missing.png").string();
+  CliResult r = run_denoise({"predict", "--classifier", (dir / "clean").string(), three, broken, seven, missing});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, broken + ": cannot read as an image")) << r.output;
+  EXPECT_TRUE(contains(r.output, missing + ": file not found")) << r.output;
+  EXPECT_TRUE(contains(r.output, "2 of 4 pictures could not be predicted")) << r.output;
+  for (const std::string& path : {three, seven}) {
+    const auto at = r.output.find(path + ": ");
+    ASSERT_NE(at, std::string::npos) << r.output;
+    const std::string line = r.output.substr(at, r.output.find('\n', at) - at);
+    EXPECT_TRUE(contains(line, " 0:0.") && contains(line, " 9:")) << line;
+  }
+
+  r = run_denoise({"predict", "--json", "--classifier", (dir / "clean").string(), three, broken, seven});
+  EXPECT_EQ(r.status, 1) << r.output;
+  const auto begin = r.output.find("[\n"), end = r.output.rfind(']');
+  ASSERT_NE(begin, std::string::npos) << r.output;
+  const auto j = nlohmann::json::parse(r.output.substr(begin, end - begin + 1));
+  ASSERT_EQ(j.size(), 3u);
+  EXPECT_EQ(j[0]["path"], three);
+  EXPECT_TRUE(contains(j[1]["error"].get<std::string>(), broken));
+  for (int k : {0, 2}) {
+    ASSERT_EQ(j[k]["probabilities"].size(), 10u);
+    double sum = 0;
+    for (const auto& p : j[k]["probabilities"]) sum += p.get<double>();
+    EXPECT_NEAR(sum, 1.0, 1e-4);
+    EXPECT_GE(j[k]["digit"].get<int>(), 0);
+    EXPECT_LE(j[k]["digit"].get<int>(), 9);
+  }
+
+  r = run_denoise({"predict", "--classifier", (dir / "clean").string(), three});
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+TEST(ClassificationExperiment, TrainsBothClassifiersAndWritesTheReport) {
+  TempDir dir;
+  const fs::path data = make_data_folder(dir);
+  ClassificationExperiment e;
+  e.data.data_dir = data.string();
+  e.epochs = 1;
+  e.levels = {0, 0.5, 1.0};
+  e.verbose = 0;
+  const nlohmann::json result = run_classification_experiment(e, dir / "exp");
+  for (const char* path : {"classifier-clean/model.safetensors", "classifier-noisy/metrics.json", "classify.json",
+                           "classify.md", "classify.png"})
+    EXPECT_TRUE(fs::exists(dir / "exp" / path)) << path;
+  EXPECT_EQ(read_json(dir / "exp" / "classifier-noisy" / "config.json")["noise"], "gaussian:0.5");
+  EXPECT_EQ(result["count"], 200);
+  EXPECT_EQ(result["pipelines"], nlohmann::json({"clean_on_noisy", "noisy_on_noisy"}));
+  EXPECT_TRUE(result["test_accuracy"].contains("clean"));
+  EXPECT_EQ(result["at_training_noise"]["noise"], "gaussian:0.5");
+  EXPECT_EQ(result["at_training_noise"]["accuracy"], result["levels"][1]["accuracy"]);
+}
+
+TEST(LinePlot, RendersAtTheRequestedSizeWithEachSeriesInItsColour) {
+  LinePlot plot;
+  plot.title = "accuracy";
+  plot.x_label = "noise level";
+  plot.y_label = "accuracy (%)";
+  plot.width = 640;
+  plot.height = 400;
+  plot.series = {{"first", {0, 0.5, 1}, {99, 90, 40}}, {"second", {0, 0.5, 1}, {98, 97, NAN}}};
+  const Image img = render_line_plot(plot);
+  EXPECT_EQ(img.width, 640);
+  EXPECT_EQ(img.height, 400);
+  EXPECT_EQ(img.channels, 3);
+  const auto has_colour = [&](Rgb c) {
+    for (std::size_t i = 0; i < img.pixels.size(); i += 3)
+      if (img.pixels[i] == c.r && img.pixels[i + 1] == c.g && img.pixels[i + 2] == c.b) return true;
+    return false;
+  };
+  EXPECT_TRUE(has_colour({31, 119, 180}));  // the first series' blue
+  EXPECT_TRUE(has_colour({255, 127, 14}));  // the second's orange
+  TempDir dir;
+  write_png_atomic(dir / "plot.png", img);
+  const Image back = read_image(dir / "plot.png");
+  EXPECT_EQ(back.width, 640);
+  EXPECT_EQ(back.height, 400);
+
+  plot.series[0].y.pop_back();
+  EXPECT_THROW(render_line_plot(plot), std::invalid_argument);
+  plot.series.clear();
+  plot.width = 100;
+  EXPECT_THROW(render_line_plot(plot), std::invalid_argument);
+  plot.width = 300;
+  EXPECT_NO_THROW(render_line_plot(plot));  // no data: empty axes
+}
+
+}  // namespace
+}  // namespace dn
