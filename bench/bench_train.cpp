@@ -38,6 +38,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr double kEpochSamples = 55000;  // the seed's training split
+
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 double cpu_seconds() {
@@ -228,8 +230,9 @@ nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int step
   row("zero grads", "", zero);
   for (std::size_t i = L; i-- > 0;) row(leaves[i]->name() + " (" + leaves[i]->type() + ")", "backward", bwd[i]);
   row("optimizer", "step", update);
-  const double epoch_steps = std::ceil(static_cast<double>(t.order.size()) / static_cast<double>(batch));
+  const double epoch_steps = std::ceil(kEpochSamples / static_cast<double>(batch));
   return {{"steps", steps},
+          {"epoch_samples", kEpochSamples},
           {"ms_per_step", ms(step_sum)},
           {"seconds_per_epoch_estimate", step_sum / steps * epoch_steps},
           {"wall_seconds", total},

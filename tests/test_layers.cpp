@@ -38,9 +38,10 @@ std::vector<float> to_vector(const Tensor& t) { return {t.data(), t.data() + t.s
 // difference fd = (L+ - L-) / (2 eps) is compared with the backward's value g:
 //   |g - fd| <= 2e-3 * max(1, |fd|) + |L+ - 2 L0 + L-| / (2 eps).
 // The first term covers float rounding of the forward (about 1e-7 relative per output,
-// divided by 2 eps; the worst case seen here is 3e-4). The second is exactly the central difference's error when a kink
-// (a relu crossing zero, a max changing its winner) lies within +-eps, and only
-// eps |f''| / 2, far below any real gradient bug, where the loss is smooth.
+// divided by 2 eps; the worst case seen here is 3e-4, and a 1% error in a gradient fails).
+// The second is exactly the central difference's error when a kink (a relu crossing
+// zero, a max changing its winner) lies within +-eps, and only eps |f''| / 2, far below
+// any real gradient bug, where the loss is smooth.
 
 constexpr double kEps = 1e-3;
 constexpr double kTol = 2e-3;

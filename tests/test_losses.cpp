@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "eval/image_metrics.hpp"
 #include "train/losses.hpp"
 
 namespace dn {
@@ -61,6 +62,20 @@ TEST(Losses, ShapeMismatchAndEmptyBatchAreRejected) {
   EXPECT_THROW(bce->backward(a, b, d), std::invalid_argument);
   Tensor empty({0, 3});
   EXPECT_THROW(bce->forward(empty, empty), std::invalid_argument);
+}
+
+// As Keras squeezes it, a trailing 1 may stand on either side: [N, H, W, 1] predictions
+// go with [N, H, W] targets.
+TEST(Losses, TrailingOneIsIgnored) {
+  EXPECT_TRUE(keras_shapes_match({2, 3, 1}, {2, 3}));
+  EXPECT_TRUE(keras_shapes_match({2, 3}, {2, 3, 1}));
+  EXPECT_FALSE(keras_shapes_match({2, 3, 2}, {2, 3}));
+  EXPECT_FALSE(keras_shapes_match({6}, {2, 3}));
+  const auto mse = make_loss("mse");
+  Tensor p({2, 3, 1}, 0.5f), y({2, 3}, 0.25f), d;
+  EXPECT_DOUBLE_EQ(mse->forward(p, y), 0.0625);
+  mse->backward(p, y, d);
+  EXPECT_EQ(d.shape(), p.shape());
 }
 
 // -(y ln p + (1-y) ln(1-p)) per element: -ln .9, -ln .8, ln 2, -(.6 ln .7 + .4 ln .3),

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "core/error.hpp"
 
@@ -16,11 +15,20 @@ namespace fs = std::filesystem;
 std::vector<std::uint8_t> read_file_bytes(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw DataError(path.string() + ": file not found");
-  if (fs::is_directory(path, ec)) throw DataError(path.string() + ": is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(path.string() + ": cannot open: " + std::strerror(errno));
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw DataError(path.string() + ": read error");
+  if (fs::is_directory(path, ec)) throw DataError(path.string() + ": is a folder, expected a file");
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw DataError(path.string() + ": cannot open: " + std::strerror(errno));
+  // Chunked fread into a reserved vector: far faster than stream iterators on
+  // the 47 MB MNIST images, and still right when the size changes under us.
+  std::vector<std::uint8_t> bytes;
+  const auto size = fs::file_size(path, ec);
+  if (!ec) bytes.reserve(size);
+  std::uint8_t chunk[1 << 16];
+  std::size_t n;
+  while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
+  const bool failed = std::ferror(f);
+  std::fclose(f);
+  if (failed) throw DataError(path.string() + ": read error");
   return bytes;
 }
 

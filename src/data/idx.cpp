@@ -35,21 +35,7 @@ static std::string describe_magic(std::uint32_t magic) {
 }
 
 std::vector<std::uint8_t> read_idx_bytes(const fs::path& path) {
-  // One sized read: far faster than stream iterators on the 47 MB training images.
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw DataError(path.string() + ": file not found");
-  if (fs::is_directory(path, ec)) throw DataError(path.string() + ": is a folder, expected an IDX file");
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw DataError(path.string() + ": cannot open: " + std::strerror(errno));
-  std::vector<std::uint8_t> bytes;
-  std::uint8_t chunk[1 << 16];
-  const auto size = fs::file_size(path, ec);
-  if (!ec) bytes.reserve(size);
-  std::size_t n;
-  while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + n);
-  const bool failed = std::ferror(f);
-  std::fclose(f);
-  if (failed) throw DataError(path.string() + ": read error");
+  std::vector<std::uint8_t> bytes = read_file_bytes(path);
   if (is_gzip(bytes)) return gunzip(bytes, path.string());
   return bytes;
 }

@@ -95,7 +95,7 @@ nlohmann::json evaluate_classify_pipelines(const ClassifyModels& models, const D
   if (models.denoiser) pipelines.push_back("clean_on_denoised");
   if (models.noisy_classifier) pipelines.push_back("noisy_on_noisy");
   nlohmann::json result = {{"noise_kind", noise.kind},
-                           {"seed", noise.seed},
+                           {"noise_seed", noise.seed},
                            {"count", test.size()},
                            {"pipelines", pipelines},
                            {"levels", nlohmann::json::array()}};

@@ -43,7 +43,7 @@ std::vector<double> parse_noise_levels(const std::string& text);
 
 // Evaluates every pipeline the models allow at every level. UsageError for a
 // level that is not a valid parameter of the kind. verbose prints a line per level.
-// {"noise_kind", "seed", "count", "pipelines": [names],
+// {"noise_kind", "noise_seed", "count", "pipelines": [names],
 //  "levels": [{"level", "accuracy": {name: fraction}, "confusion": {name: [[10 x 10]]}}]}
 // where confusion[name][truth][predicted] counts images.
 nlohmann::json evaluate_classify_pipelines(const ClassifyModels& models, const Dataset& test,

@@ -6,14 +6,13 @@
 #include <string>
 
 #include "core/error.hpp"
-#include "train/losses.hpp"
 
 namespace dn {
 
 namespace {
 
-void check_same_shape(const char* what, const Tensor& y_pred, const Tensor& y_true) {
-  if (y_pred.shape() != y_true.shape())
+void check_shapes(const char* what, const Tensor& y_pred, const Tensor& y_true) {
+  if (!keras_shapes_match(y_pred.shape(), y_true.shape()))
     throw std::invalid_argument(std::string(what) + ": y_pred has shape " + shape_str(y_pred.shape()) +
                                 " but y_true has shape " + shape_str(y_true.shape()));
 }
@@ -38,6 +37,20 @@ std::size_t count_exact(const float* y, std::size_t n) {
   std::size_t exact = 0;
   for (std::size_t i = 0; i < n; ++i) exact += (y[i] == 0.0f || y[i] == 1.0f);
   return exact;
+}
+
+// Binary cross-entropy summed over n pixels, as the binary_crossentropy loss defines it
+// (train/losses.hpp: float32 clip to [1e-7, 1 - 1e-7], 1e-7 inside each log), here in
+// double: evaluation is not on the training path, and the metric layer stays below it.
+double cross_entropy(const float* p, const float* y, std::size_t n) {
+  constexpr float eps = 1e-7f, lo = eps, hi = 1.0f - eps;
+  double s = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float c = p[i] < lo ? lo : p[i] > hi ? hi : p[i];  // a NaN stays NaN
+    const double t = y[i];
+    s -= t * std::log(static_cast<double>(c) + eps) + (1.0 - t) * std::log(1.0 - c + eps);
+  }
+  return s;
 }
 
 double squared_error(const float* p, const float* y, std::size_t n) {
@@ -77,8 +90,16 @@ const std::array<double, kTaps>& gaussian_window() {
 
 }  // namespace
 
+bool keras_shapes_match(const Shape& y_pred, const Shape& y_true) {
+  const auto with_one = [](Shape s) {
+    s.push_back(1);
+    return s;
+  };
+  return y_pred == y_true || y_pred == with_one(y_true) || with_one(y_pred) == y_true;
+}
+
 double binary_accuracy(const Tensor& y_pred, const Tensor& y_true) {
-  check_same_shape("binary_accuracy", y_pred, y_true);
+  check_shapes("binary_accuracy", y_pred, y_true);
   if (y_pred.empty()) throw std::invalid_argument("binary_accuracy: empty tensors");
   return static_cast<double>(count_matches(y_pred.data(), y_true.data(), y_pred.size())) /
          static_cast<double>(y_pred.size());
@@ -90,7 +111,7 @@ double binary_accuracy_ceiling(const Tensor& y_true) {
 }
 
 double mse(const Tensor& y_pred, const Tensor& y_true) {
-  check_same_shape("mse", y_pred, y_true);
+  check_shapes("mse", y_pred, y_true);
   if (y_pred.empty()) throw std::invalid_argument("mse: empty tensors");
   return squared_error(y_pred.data(), y_true.data(), y_pred.size()) / static_cast<double>(y_pred.size());
 }
@@ -146,11 +167,11 @@ double ssim(const float* x, const float* y, int height, int width) {
 }
 
 void ImageMetrics::add(const Tensor& y_pred, const Tensor& y_true) {
-  check_same_shape("image metrics", y_pred, y_true);
+  check_shapes("image metrics", y_pred, y_true);
   const ImageDims d = image_dims(y_true);
   if (d.n == 0) return;
   const std::size_t pixels = d.h * d.w;
-  std::vector<double> se(d.n), sim(d.n);
+  std::vector<double> ce(d.n), se(d.n), sim(d.n);
   std::vector<std::size_t> matches(d.n), exact(d.n);
   const float* p = y_pred.data();
   const float* y = y_true.data();
@@ -160,14 +181,14 @@ void ImageMetrics::add(const Tensor& y_pred, const Tensor& y_true) {
   for (std::size_t i = 0; i < d.n; ++i) {
     const float* pi = p + i * pixels;
     const float* yi = y + i * pixels;
+    ce[i] = cross_entropy(pi, yi, pixels);
     se[i] = squared_error(pi, yi, pixels);
     matches[i] = count_matches(pi, yi, pixels);
     exact[i] = count_exact(yi, pixels);
     sim[i] = ssim(pi, yi, height, width);
   }
-  static const auto bce = make_loss("binary_crossentropy");
-  bce_sum_ += bce->forward(y_pred, y_true) * static_cast<double>(y_pred.size());
   for (std::size_t i = 0; i < d.n; ++i) {
+    cross_entropy_ += ce[i];
     squared_error_ += se[i];
     psnr_sum_ += psnr_from_mse(se[i] / static_cast<double>(pixels));
     ssim_sum_ += sim[i];
@@ -183,7 +204,7 @@ ImageQuality ImageMetrics::result() const {
   const double px = static_cast<double>(pixels_), n = static_cast<double>(images_);
   ImageQuality q;
   q.count = images_;
-  q.bce = bce_sum_ / px;
+  q.bce = cross_entropy_ / px;
   q.mse = squared_error_ / px;
   q.psnr = psnr_sum_ / n;
   q.psnr_set = psnr_from_mse(q.mse);

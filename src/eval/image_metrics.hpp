@@ -1,7 +1,8 @@
 #pragma once
 // Image-quality and classification metrics.
 //
-// Image tensors are batches [N, H, W] or [N, H, W, 1] with values in [0, 1] (data range 1).
+// Image tensors are batches [N, H, W] or [N, H, W, 1] with values in [0, 1] (data range 1);
+// y_pred and y_true may differ by that trailing 1, as in Keras (keras_shapes_match).
 // - binary_accuracy: Keras's metric, mean(y_true == (y_pred > 0.5)) with y_true NOT
 //   thresholded, so only exact-0 and exact-1 target pixels can match; its ceiling is the
 //   fraction of such pixels (DESIGN.md section 1).
@@ -25,7 +26,12 @@ namespace dn {
 
 inline constexpr double kPsnrCap = 100.0;
 
-// Element-wise over any shape (equal shapes required).
+// Whether y_pred and y_true go together: equal shapes, or equal but for a trailing
+// dimension of size 1 on one side, which Keras squeezes away ([N, 28, 28] targets with
+// [N, 28, 28, 1] predictions). Metrics and losses throw std::invalid_argument otherwise.
+bool keras_shapes_match(const Shape& y_pred, const Shape& y_true);
+
+// Element-wise over any shape.
 double binary_accuracy(const Tensor& y_pred, const Tensor& y_true);
 double binary_accuracy_ceiling(const Tensor& y_true);
 double mse(const Tensor& y_pred, const Tensor& y_true);
@@ -38,7 +44,7 @@ double ssim(const float* x, const float* y, int height, int width);
 
 struct ImageQuality {
   std::int64_t count = 0;   // images
-  double bce = 0;           // binary cross-entropy (Keras clipping), mean over pixels
+  double bce = 0;           // binary cross-entropy as the loss computes it, mean over pixels
   double mse = 0;           // mean over all pixels
   double psnr = 0;          // mean over images of each image's PSNR
   double psnr_set = 0;      // PSNR of the whole set's MSE
@@ -55,7 +61,7 @@ class ImageMetrics {
 
  private:
   std::int64_t images_ = 0, pixels_ = 0, matches_ = 0, exact_ = 0;
-  double bce_sum_ = 0, squared_error_ = 0, psnr_sum_ = 0, ssim_sum_ = 0;
+  double cross_entropy_ = 0, squared_error_ = 0, psnr_sum_ = 0, ssim_sum_ = 0;
 };
 
 // All metrics of one set held whole.

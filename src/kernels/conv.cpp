@@ -3,7 +3,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
 #include <stdexcept>
 
 #include <fmt/core.h>
@@ -105,6 +104,8 @@ Chunks plan(const ConvGeometry& g) {
     c.parts = static_cast<int>((per_sample + target - 1) / target);
     c.max_rows = (per_sample + c.parts - 1) / c.parts;
   } else {
+    // As many samples as fit the cache budget, but no more than leaves kMinChunks
+    // chunks, unless that would make chunks shorter than kMinChunkRows.
     const std::size_t spread = std::max<std::size_t>(n / kMinChunks, (kMinChunkRows + per_sample - 1) / per_sample);
     const std::size_t s =
         std::clamp<std::size_t>(std::min(target / per_sample, spread), 1, std::max<std::size_t>(n, 1));
@@ -127,9 +128,9 @@ Rows chunk_rows(const ConvGeometry& g, const Chunks& c, int chunk) {
   return {group * per_sample + part * per_sample / c.parts, group * per_sample + (part + 1) * per_sample / c.parts};
 }
 
-// Calls fn(row r, kh, first kw, end kw, x or dx offset of tap (r, kh, first kw)) for every
-// kernel row that lands inside the input; taps kw in [kw_begin, kw_end) are then
-// contiguous in memory (KW neighbours are neighbouring pixels).
+// For output row r, calls fn(kh, kw_begin, kw_end, offset) for every kernel row kh that
+// lands inside the input: taps kw in [kw_begin, kw_end) fall inside too and are
+// contiguous in memory from x[offset] (KW neighbours are neighbouring pixels).
 template <class Fn>
 void for_each_tap_run(const ConvGeometry& g, std::size_t r, Fn&& fn) {
   const std::size_t per_sample = static_cast<std::size_t>(g.OH) * g.OW;
@@ -146,16 +147,22 @@ void for_each_tap_run(const ConvGeometry& g, std::size_t r, Fn&& fn) {
   }
 }
 
-// col[r - rows.begin] = the patch of x under output row r, in (kh, kw, c) order.
+// col[r - rows.begin] = the patch of x under output row r, in (kh, kw, c) order, with
+// zeros for taps in the padding (written once: only the gaps between copied runs).
 void im2col(const ConvGeometry& g, const float* x, Rows rows, float* col) {
   const std::size_t K = g.patch();
-  std::memset(col, 0, rows.size() * K * sizeof(float));
+  const std::size_t kernel_row = static_cast<std::size_t>(g.KW) * g.C;
   for (std::size_t r = rows.begin; r < rows.end; ++r) {
     float* dst = col + (r - rows.begin) * K;
+    float* filled = dst;  // everything before this is written
     for_each_tap_run(g, r, [&](int kh, int kw0, int kw1, std::size_t src) {
-      std::memcpy(dst + (static_cast<std::size_t>(kh) * g.KW + kw0) * g.C, x + src,
-                  static_cast<std::size_t>(kw1 - kw0) * g.C * sizeof(float));
+      float* run = dst + kh * kernel_row + static_cast<std::size_t>(kw0) * g.C;
+      const std::size_t len = static_cast<std::size_t>(kw1 - kw0) * g.C;
+      std::fill(filled, run, 0.0f);
+      std::copy(x + src, x + src + len, run);
+      filled = run + len;
     });
+    std::fill(filled, dst + K, 0.0f);
   }
 }
 

@@ -69,11 +69,13 @@ LoadedClassifier load_classifier(const std::filesystem::path& run_dir);
 // `denoise classify eval`: the pipelines of classify_pipelines.hpp from run
 // folders, on the test set of the clean classifier's dataset (or the one
 // given), written to out_dir (classify.json, classify.md, classify.png).
+// The result is evaluate_classify_pipelines's plus "seed" and the three run
+// folders ("classifier", "noisy_classifier", "denoiser"; empty when not given).
 struct ClassifyEvalRequest {
   std::filesystem::path classifier;        // trained on clean images
   std::filesystem::path noisy_classifier;  // optional
   std::filesystem::path denoiser;          // optional
-  NoiseLevels noise;
+  NoiseLevels noise;  // its seed as a run's: the images get the noise a run with that seed tests on
   std::string dataset, data_dir;  // empty: the classifier run's
   std::size_t limit = 0;          // first N test images; 0 = all
 };

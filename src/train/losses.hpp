@@ -19,7 +19,8 @@ class Loss {
 
   // Keras name, e.g. "binary_crossentropy".
   virtual std::string name() const = 0;
-  // Mean loss over the batch. y_pred and y_true have the same shape.
+  // Mean loss over the batch; y_pred and y_true shaped as keras_shapes_match
+  // (eval/image_metrics.hpp) allows, else std::invalid_argument.
   virtual double forward(const Tensor& y_pred, const Tensor& y_true) const = 0;
   // d(mean loss)/d y_pred, written to d_pred (resized to y_pred's shape).
   virtual void backward(const Tensor& y_pred, const Tensor& y_true, Tensor& d_pred) const = 0;
