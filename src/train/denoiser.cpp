@@ -132,7 +132,7 @@ TrainResult train_denoiser(const TrainConfig& config, const fs::path& out_dir, i
   config.validate();
   const NoiseSpec noise = parse_noise(config.noise);
   const Splits data = load_splits(config.data);
-  const Tensor x_train_noisy = noisy_images(data.train.images, noise, config.seed, Split::train);
+  Tensor x_train_noisy = noisy_images(data.train.images, noise, config.seed, Split::train);
   const Tensor x_val_noisy = noisy_images(data.validation.images, noise, config.seed, Split::validation);
 
   auto model = make_model({config.model, config.activation, data.train.images.dim(1), data.train.images.dim(2)},
@@ -149,9 +149,9 @@ TrainResult train_denoiser(const TrainConfig& config, const fs::path& out_dir, i
   if (verbose)
     fmt::print("Train on {} samples, validate on {} samples\n", data.train.images.dim(0),
                data.validation.images.dim(0));
-  Tensor x = x_train_noisy;
   TrainResult result;
-  result.history = fit(*model, *loss, *optimizer, x, data.train.images, x_val_noisy, data.validation.images, options);
+  result.history =
+      fit(*model, *loss, *optimizer, x_train_noisy, data.train.images, x_val_noisy, data.validation.images, options);
 
   nlohmann::json cfg = config.to_json();
   cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
