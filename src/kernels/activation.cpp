@@ -1,11 +1,37 @@
 #include "kernels/activation.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 namespace dn::kernels {
 
 namespace {
+
+// Elementwise work on a whole batch runs on all threads from this many floats on;
+// blocks of rows are independent, so the result does not depend on the thread count.
+constexpr std::size_t kParallelMinFloats = 1 << 16;
+
+// e^x, written without branches so that loops over it vectorise (glibc's expf does
+// not, and the seed's output layer takes a sigmoid of every pixel at every step):
+// Cephes' expf, x = n ln2 + r with |r| <= ln2 / 2, a degree-6 polynomial for e^r and
+// 2^n from the exponent bits. Relative error below 2e-7; NaN stays NaN. Inputs are
+// clamped where e^x leaves the normal floats, which a sigmoid does not notice.
+inline float fast_exp(float x) {
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln 2 in two parts keeps r exact
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = p * r * r + r + 1.0f;
+  return e * std::bit_cast<float>((static_cast<std::int32_t>(n) + 127) << 23);
+}
 
 void softmax_row(float* y, int channels) {
   // Subtracting the row max keeps exp from overflowing; the result is unchanged.
@@ -19,9 +45,7 @@ void softmax_row(float* y, int channels) {
   for (int c = 0; c < channels; ++c) y[c] *= inv;
 }
 
-}  // namespace
-
-void activation_forward(Activation act, float* y, std::size_t rows, int channels) {
+void forward_rows(Activation act, float* y, std::size_t rows, int channels) {
   const std::size_t n = rows * static_cast<std::size_t>(channels);
   switch (act) {
     case Activation::linear:
@@ -31,7 +55,7 @@ void activation_forward(Activation act, float* y, std::size_t rows, int channels
       for (std::size_t i = 0; i < n; ++i) y[i] = y[i] < 0.0f ? 0.0f : y[i];
       return;
     case Activation::sigmoid:
-      for (std::size_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-y[i]));
+      for (std::size_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + fast_exp(-y[i]));
       return;
     case Activation::tanh:
       for (std::size_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]);
@@ -42,8 +66,7 @@ void activation_forward(Activation act, float* y, std::size_t rows, int channels
   }
 }
 
-void activation_backward(Activation act, const float* y, const float* dy, float* dz, std::size_t rows,
-                         int channels) {
+void backward_rows(Activation act, const float* y, const float* dy, float* dz, std::size_t rows, int channels) {
   const std::size_t n = rows * static_cast<std::size_t>(channels);
   switch (act) {
     case Activation::linear:
@@ -70,6 +93,33 @@ void activation_backward(Activation act, const float* y, const float* dy, float*
   }
 }
 
+// fn(first row, row count) over the rows, in blocks on all threads when there are many.
+template <class Fn>
+void over_rows(std::size_t rows, int channels, Fn&& fn) {
+  const std::size_t n = rows * static_cast<std::size_t>(channels);
+  if (n < kParallelMinFloats) return fn(0, rows);
+  const std::size_t block = std::max<std::size_t>(1, kParallelMinFloats / 8 / channels);
+  const std::size_t blocks = (rows + block - 1) / block;
+#pragma omp parallel for schedule(static)
+  for (std::size_t b = 0; b < blocks; ++b) fn(b * block, std::min(block, rows - b * block));
+}
+
+}  // namespace
+
+void activation_forward(Activation act, float* y, std::size_t rows, int channels) {
+  if (act == Activation::linear) return;
+  over_rows(rows, channels,
+            [&](std::size_t first, std::size_t count) { forward_rows(act, y + first * channels, count, channels); });
+}
+
+void activation_backward(Activation act, const float* y, const float* dy, float* dz, std::size_t rows,
+                         int channels) {
+  over_rows(rows, channels, [&](std::size_t first, std::size_t count) {
+    const std::size_t o = first * channels;
+    backward_rows(act, y + o, dy + o, dz + o, count, channels);
+  });
+}
+
 void bias_activation(float* y, std::size_t rows, int channels, const float* bias, Activation act) {
   if (bias) {
     for (std::size_t r = 0; r < rows; ++r) {
@@ -81,16 +131,41 @@ void bias_activation(float* y, std::size_t rows, int channels, const float* bias
 }
 
 void add_channel_sums(const float* x, std::size_t rows, int channels, float* sums) {
-  // Channels in blocks of a fixed size so the double accumulators live on the stack.
-  constexpr int kBlock = 64;
-  for (int c0 = 0; c0 < channels; c0 += kBlock) {
-    const int cn = std::min(kBlock, channels - c0);
-    double acc[kBlock] = {};
-    for (std::size_t r = 0; r < rows; ++r) {
-      const float* row = x + r * channels + c0;
-      for (int c = 0; c < cn; ++c) acc[c] += row[c];
+  // Float partial sums over blocks of rows, added into double totals block by block so
+  // that long sums stay accurate. With few channels, 16 rows at a time are added as one
+  // flat run into 16 partials per channel: a plain vector add, which a loop over one
+  // row's few channels would not be.
+  constexpr std::size_t kBlockRows = 1024;
+  constexpr int kMaxFlat = 64;       // channels summed in flat runs of 16 rows
+  constexpr std::size_t kRun = 16;
+  const std::size_t C = static_cast<std::size_t>(channels);
+  if (channels <= kMaxFlat) {
+    double total[kMaxFlat] = {};
+    for (std::size_t r0 = 0; r0 < rows; r0 += kBlockRows) {
+      const std::size_t r1 = std::min(rows, r0 + kBlockRows);
+      float run[kRun * kMaxFlat] = {};
+      std::size_t r = r0;
+      for (; r + kRun <= r1; r += kRun) {
+        const float* in = x + r * C;
+        for (std::size_t i = 0; i < kRun * C; ++i) run[i] += in[i];
+      }
+      for (; r < r1; ++r)
+        for (std::size_t c = 0; c < C; ++c) run[c] += x[r * C + c];
+      for (std::size_t k = 0; k < kRun; ++k)
+        for (std::size_t c = 0; c < C; ++c) total[c] += run[k * C + c];
     }
-    for (int c = 0; c < cn; ++c) sums[c0 + c] += static_cast<float>(acc[c]);
+    for (std::size_t c = 0; c < C; ++c) sums[c] += static_cast<float>(total[c]);
+    return;
+  }
+  // Many channels: each row is long enough to vectorise on its own.
+  for (std::size_t c0 = 0; c0 < C; c0 += kMaxFlat) {
+    const std::size_t cn = std::min<std::size_t>(kMaxFlat, C - c0);
+    double acc[kMaxFlat] = {};
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* row = x + r * C + c0;
+      for (std::size_t c = 0; c < cn; ++c) acc[c] += row[c];
+    }
+    for (std::size_t c = 0; c < cn; ++c) sums[c0 + c] += static_cast<float>(acc[c]);
   }
 }
 

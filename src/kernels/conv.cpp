@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
+#include "kernels/direct.hpp"
 #include "kernels/gemm.hpp"
 
 namespace dn {
@@ -184,6 +185,8 @@ float* thread_slice(float* base, std::size_t floats) { return base + omp_get_thr
 
 }  // namespace
 
+namespace portable {
+
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                     float* y, Workspace& ws) {
   const Chunks c = plan(g);
@@ -275,6 +278,32 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
         dbias[e - weights] += sum;
     }
   }
+}
+
+}  // namespace portable
+
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                    float* y, Workspace& ws) {
+  if (direct::available() && direct::forward_fits(g))
+    direct::conv2d_forward(g, x, w, bias, act, y, ws);
+  else
+    portable::conv2d_forward(g, x, w, bias, act, y, ws);
+}
+
+void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
+                          Activation act, float* dx, Workspace& ws) {
+  if (direct::available() && direct::backward_data_fits(g))
+    direct::conv2d_backward_data(g, dy, w, bias, act, dx, ws);
+  else
+    portable::conv2d_backward_data(g, dy, w, bias, act, dx, ws);
+}
+
+void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                             Workspace& ws) {
+  if (direct::available() && direct::backward_weights_fits(g))
+    direct::conv2d_backward_weights(g, x, dy, dw, dbias, ws);
+  else
+    portable::conv2d_backward_weights(g, x, dy, dw, dbias, ws);
 }
 
 }  // namespace kernels

@@ -5,10 +5,12 @@
 // its backward is that convolution's forward (for dx) and backward-weights with the
 // roles of input and output swapped (for dK). Dense is the 1x1 case.
 //
-// Fast path: im2col + one single-threaded sgemm per chunk of output rows, with bias
-// and activation fused after the GEMM, OpenMP over chunks. Chunks are cut from the
-// geometry alone, never from the thread count, and reduced in a fixed order, so the
-// results are bit-identical for any number of threads.
+// Two implementations, each bit-identical for any number of threads (work is cut
+// from the geometry alone, never from the thread count, and reduced in a fixed order):
+// - portable: im2col + one single-threaded sgemm per chunk of output rows, with bias
+//   and activation fused after the GEMM, OpenMP over chunks; any shape, any CPU.
+// - direct (kernels/direct.hpp): AVX-512 loops for few channels, where im2col costs
+//   more than the multiplications; taken when the CPU and the shape allow.
 #include <string>
 
 #include "kernels/activation.hpp"
@@ -66,6 +68,16 @@ void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w
 // dw += dL/dw and, if dbias is not null, dbias += dL/dbias, for y = conv(x, w) + bias.
 void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
                              Workspace& ws);
+
+// The im2col + GEMM implementation of the three above, whatever the shape and CPU.
+namespace portable {
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                    float* y, Workspace& ws);
+void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
+                          Activation act, float* dx, Workspace& ws);
+void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                             Workspace& ws);
+}  // namespace portable
 
 }  // namespace kernels
 }  // namespace dn

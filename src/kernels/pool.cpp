@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/direct.hpp"
+
 namespace dn {
 
 ConvGeometry pool_geometry(int N, int H, int W, int C, int pool_h, int pool_w, int stride_h, int stride_w,
@@ -11,6 +13,22 @@ ConvGeometry pool_geometry(int N, int H, int W, int C, int pool_h, int pool_w, i
 }
 
 namespace kernels {
+
+void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
+  if (direct::available() && direct::pool_fits(g))
+    direct::maxpool_forward(g, x, y);
+  else
+    portable::maxpool_forward(g, x, y);
+}
+
+void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx) {
+  if (direct::available() && direct::pool_fits(g))
+    direct::maxpool_backward(g, x, dy, dx);
+  else
+    portable::maxpool_backward(g, x, dy, dx);
+}
+
+namespace portable {
 
 // Below this many outputs a parallel region costs more than the loop.
 constexpr std::size_t kParallelMinOutputs = 16384;
@@ -85,5 +103,6 @@ void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, fl
   }
 }
 
+}  // namespace portable
 }  // namespace kernels
 }  // namespace dn

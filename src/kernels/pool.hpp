@@ -18,5 +18,12 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y);
 // TensorFlow does.
 void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx);
 
+// Plain loops for the two above, whatever the shape and CPU; the dispatchers above take
+// kernels/direct.hpp instead where it fits.
+namespace portable {
+void maxpool_forward(const ConvGeometry& g, const float* x, float* y);
+void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx);
+}  // namespace portable
+
 }  // namespace kernels
 }  // namespace dn

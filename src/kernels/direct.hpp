@@ -1,0 +1,36 @@
+#pragma once
+// Direct AVX-512 kernels for the few channels of the seed model (1, 12 and 14), where
+// im2col + GEMM spends more time copying patches than multiplying. One 16-float vector
+// holds the channels of one pixel, so NHWC needs no reorder, and up to 14 pixels
+// accumulate in registers at once, so each weight vector is loaded once per block.
+//
+// kernels/conv.cpp and kernels/pool.cpp call these when the CPU has AVX-512 and the
+// shape fits; the contracts are those of kernels/conv.hpp and kernels/pool.hpp, and so
+// is the determinism: per-sample work is independent, and weight gradients are summed
+// over chunks cut from the geometry alone, in chunk order, so results are bit-identical
+// for any thread count. Compiled for AVX-512 whatever the build's -march, so that every
+// build, the sanitizer one included, tests them.
+#include "kernels/conv.hpp"
+
+namespace dn::kernels::direct {
+
+bool available();  // the CPU runs AVX-512F
+
+// Whether the kernel below covers g: few channels on the vector side (at most 16),
+// strides the blocks handle, and not a 1x1 convolution (GEMM runs straight on x there).
+bool forward_fits(const ConvGeometry& g);
+bool backward_data_fits(const ConvGeometry& g);
+bool backward_weights_fits(const ConvGeometry& g);
+bool pool_fits(const ConvGeometry& g);
+
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                    float* y, Workspace& ws);
+void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
+                          Activation act, float* dx, Workspace& ws);
+void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                             Workspace& ws);
+
+void maxpool_forward(const ConvGeometry& g, const float* x, float* y);
+void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx);
+
+}  // namespace dn::kernels::direct
