@@ -46,7 +46,7 @@ static void add_train(CLI::App& classify) {
 static void add_eval(CLI::App& classify) {
   struct Flags {
     ClassifyEvalRequest request;
-    std::string classifier, noisy_classifier, denoiser, levels = "0,0.1,...,1.0", out;
+    std::string classifier, noisy_classifier, denoiser, denoised_classifier, levels = "0,0.1,...,1.0", out;
     int threads = 0;
   };
   auto f = std::make_shared<Flags>();
@@ -55,6 +55,8 @@ static void add_eval(CLI::App& classify) {
   cmd->add_option("--classifier", f->classifier, "run folder of the classifier trained on clean images")->required();
   cmd->add_option("--noisy-classifier", f->noisy_classifier, "run folder of a classifier trained on noisy images");
   cmd->add_option("--denoiser", f->denoiser, "denoiser run folder: adds the clean classifier on denoised images");
+  cmd->add_option("--denoised-classifier", f->denoised_classifier,
+                  "run folder of a classifier trained on denoised images (needs --denoiser)");
   cmd->add_option("--noise-levels", f->levels, "comma-separated levels; '...' continues a step, as in 0,0.1,...,1.0")
       ->capture_default_str();
   cmd->add_option("--noise-kind", r.noise.kind, "gaussian, salt-pepper, speckle or poisson; a level is its parameter")
@@ -72,6 +74,7 @@ static void add_eval(CLI::App& classify) {
     request.classifier = f->classifier;
     request.noisy_classifier = f->noisy_classifier;
     request.denoiser = f->denoiser;
+    request.denoised_classifier = f->denoised_classifier;
     request.noise.levels = parse_noise_levels(f->levels);
     const nlohmann::json result = run_classify_eval(request, f->out);
     fmt::print("\n{}\nWrote {}/classify.json, classify.md, classify.png\n", format_classify_table(result), f->out);

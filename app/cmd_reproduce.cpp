@@ -17,6 +17,8 @@ static RegisterCommand reg(5, [](CLI::App& app) {
   cmd->add_option("--sweep-repeats", f->exp.sweep_repeats, "repeats per sweep cell (0 = no sweep)")
       ->capture_default_str();
   cmd->add_option("--sweep-epochs", f->exp.sweep_epochs)->capture_default_str();
+  cmd->add_option("--classify-epochs", f->exp.classify_epochs, "epochs per digit classifier (0 = none)")
+      ->capture_default_str();
   add_data_flags(*cmd, f->exp.train.data);
   add_threads_flag(*cmd, f->threads);
   cmd->add_option("--out", f->out)->capture_default_str();

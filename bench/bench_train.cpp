@@ -169,83 +169,108 @@ nlohmann::json run_infer(const Data& d, std::size_t batch, int repeats) {
   return {{"images", d.noisy.dim(0)}, {"best_seconds", best}, {"images_per_second", images / best}};
 }
 
+// Wall and process CPU time of one part of a training step, summed over the timed steps.
+// CPU time counts every thread's work and nothing of other processes': on a busy machine
+// it shows where the work goes when the wall clock only shows the waiting.
+struct Part {
+  std::string name, phase;
+  double wall = 0, cpu = 0;
+};
+
 // Each leaf layer's forward and backward timed on its own, as Sequential would run them.
 nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int steps) {
   Trainer t(d.clean.dim(0));
   std::vector<Layer*> leaves;
   collect_leaves(*t.model, leaves);
   const std::size_t L = leaves.size();
+  auto label = [&](std::size_t i) { return leaves[i]->name() + " (" + leaves[i]->type() + ")"; };
+  std::vector<Part> parts;  // in the order a step runs them
+  parts.push_back({"gather batch", ""});
+  for (std::size_t i = 0; i < L; ++i) parts.push_back({label(i), "forward"});
+  parts.push_back({"loss + metric", "forward+backward"});
+  parts.push_back({"zero grads", ""});
+  for (std::size_t i = L; i-- > 0;) parts.push_back({label(i), "backward"});
+  parts.push_back({"optimizer", "step"});
+
   std::vector<Tensor> outs(L), grads(L);
-  std::vector<double> fwd(L, 0.0), bwd(L, 0.0);
-  double gather = 0, loss = 0, zero = 0, update = 0;
   const auto total_start = Clock::now();
   for (int s = -warmup; s < steps; ++s) {
-    const bool timed = s >= 0;
-    auto tick = Clock::now();
-    auto lap = [&](double& acc) {
-      const auto now = Clock::now();
-      if (timed) acc += std::chrono::duration<double>(now - tick).count();
-      tick = now;
+    std::size_t part = 0;
+    auto wall = Clock::now();
+    double cpu = cpu_seconds();
+    auto lap = [&] {  // the time since the last lap goes to the next part
+      const auto wall_now = Clock::now();
+      const double cpu_now = cpu_seconds();
+      if (s >= 0) {
+        parts[part].wall += std::chrono::duration<double>(wall_now - wall).count();
+        parts[part].cpu += cpu_now - cpu;
+      }
+      ++part, wall = wall_now, cpu = cpu_now;
     };
     const std::size_t begin = (static_cast<std::size_t>(s + warmup) * batch) % t.order.size();
     const std::size_t count = std::min(batch, t.order.size() - begin);
     gather_rows(d.noisy, t.order, begin, count, t.xb);
     gather_rows(d.clean, t.order, begin, count, t.yb);
-    lap(gather);
+    lap();
     const Tensor* in = &t.xb;
     for (std::size_t i = 0; i < L; ++i) {
       leaves[i]->forward(*in, outs[i], true);
       in = &outs[i];
-      lap(fwd[i]);
+      lap();
     }
     Tensor& pred = outs[L - 1];
     t.loss->forward(pred, t.yb);
     binary_accuracy(pred, t.yb);
     t.loss->backward(pred, t.yb, t.d_pred);
-    lap(loss);
+    lap();
     for (Param* p : t.params) p->grad.zero();
-    lap(zero);
+    lap();
     const Tensor* d_out = &t.d_pred;
     for (std::size_t i = L; i-- > 0;) {
       const Tensor& x = i == 0 ? t.xb : outs[i - 1];
       Tensor* d_in = i == 0 ? nullptr : &grads[i - 1];
       leaves[i]->backward(x, outs[i], *d_out, d_in);
       d_out = d_in;
-      lap(bwd[i]);
+      lap();
     }
     t.optimizer->step(t.params);
-    lap(update);
+    lap();
   }
   const double total = seconds_since(total_start);
-  nlohmann::json rows = nlohmann::json::array();
-  double step_sum = gather + loss + zero + update;
-  for (std::size_t i = 0; i < L; ++i) step_sum += fwd[i] + bwd[i];
+  double wall_sum = 0, cpu_sum = 0;
+  for (const Part& p : parts) wall_sum += p.wall, cpu_sum += p.cpu;
   auto ms = [&](double v) { return v / steps * 1e3; };
-  auto row = [&](const std::string& name, const std::string& phase, double v) {
-    rows.push_back({{"part", name}, {"phase", phase}, {"ms_per_step", ms(v)}, {"percent", 100.0 * v / step_sum}});
-  };
-  row("gather batch", "", gather);
-  for (std::size_t i = 0; i < L; ++i) row(leaves[i]->name() + " (" + leaves[i]->type() + ")", "forward", fwd[i]);
-  row("loss + metric", "forward+backward", loss);
-  row("zero grads", "", zero);
-  for (std::size_t i = L; i-- > 0;) row(leaves[i]->name() + " (" + leaves[i]->type() + ")", "backward", bwd[i]);
-  row("optimizer", "step", update);
+  nlohmann::json rows = nlohmann::json::array();
+  for (const Part& p : parts)
+    rows.push_back({{"part", p.name},
+                    {"phase", p.phase},
+                    {"ms_per_step", ms(p.wall)},
+                    {"percent", 100.0 * p.wall / wall_sum},
+                    {"cpu_ms_per_step", ms(p.cpu)},
+                    {"cpu_percent", 100.0 * p.cpu / cpu_sum}});
   const double epoch_steps = std::ceil(kEpochSamples / static_cast<double>(batch));
   return {{"steps", steps},
           {"epoch_samples", kEpochSamples},
-          {"ms_per_step", ms(step_sum)},
-          {"seconds_per_epoch_estimate", step_sum / steps * epoch_steps},
+          {"epoch_steps", epoch_steps},
+          {"ms_per_step", ms(wall_sum)},
+          {"cpu_ms_per_step", ms(cpu_sum)},
+          {"seconds_per_epoch_estimate", wall_sum / steps * epoch_steps},
+          {"cpu_seconds_per_epoch_estimate", cpu_sum / steps * epoch_steps},
           {"wall_seconds", total},
           {"rows", rows}};
 }
 
 void print_layers(const nlohmann::json& r) {
-  fmt::print("{:<40} {:<18} {:>10} {:>8}\n", "part", "phase", "ms/step", "share");
+  fmt::print("{:<40} {:<18} {:>9} {:>7} {:>9} {:>7}\n", "part", "phase", "ms/step", "share", "cpu ms", "share");
   for (const auto& row : r["rows"])
-    fmt::print("{:<40} {:<18} {:>10.4f} {:>7.1f}%\n", row["part"].get<std::string>(),
-               row["phase"].get<std::string>(), row["ms_per_step"].get<double>(), row["percent"].get<double>());
-  fmt::print("{:<40} {:<18} {:>10.4f}   ({:.2f} s/epoch)\n", "total", "", r["ms_per_step"].get<double>(),
-             r["seconds_per_epoch_estimate"].get<double>());
+    fmt::print("{:<40} {:<18} {:>9.4f} {:>6.1f}% {:>9.4f} {:>6.1f}%\n", row["part"].get<std::string>(),
+               row["phase"].get<std::string>(), row["ms_per_step"].get<double>(), row["percent"].get<double>(),
+               row["cpu_ms_per_step"].get<double>(), row["cpu_percent"].get<double>());
+  fmt::print("{:<40} {:<18} {:>9.4f} {:>7} {:>9.4f}\n", "total", "", r["ms_per_step"].get<double>(), "",
+             r["cpu_ms_per_step"].get<double>());
+  const std::string per_epoch = fmt::format("  as s/epoch ({} steps)", r["epoch_steps"].get<double>());
+  fmt::print("{:<40} {:<18} {:>9.2f} {:>7} {:>9.2f}\n", per_epoch, "", r["seconds_per_epoch_estimate"].get<double>(),
+             "", r["cpu_seconds_per_epoch_estimate"].get<double>());
 }
 
 }  // namespace

@@ -149,6 +149,11 @@ TEST(ClassifyCli, TrainsRunFoldersAndEvaluatesEveryPipelineUnderNoise) {
   r = run_denoise({"eval", (dir / "clean").string()});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "not a denoiser's")) << r.output;
+  // Images denoised for a classifier trained on denoised images need the denoiser.
+  r = run_denoise({"classify", "eval", "--classifier", (dir / "clean").string(), "--denoised-classifier",
+                   (dir / "clean").string(), "--out", (dir / "x").string()});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "--denoiser")) << r.output;
   EXPECT_FALSE(fs::exists(dir / "x"));
 }
 
@@ -305,24 +310,34 @@ TEST(Predict, PredictsEveryReadablePictureAndNamesTheOthers) {
   EXPECT_EQ(r.status, 0) << r.output;
 }
 
-TEST(ClassificationExperiment, TrainsBothClassifiersAndWritesTheReport) {
+TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {
   TempDir dir;
   const fs::path data = make_data_folder(dir);
+  TrainConfig denoiser;
+  denoiser.data.data_dir = data.string();
+  denoiser.epochs = 1;
+  train_denoiser(denoiser, dir / "den", 0);
   ClassificationExperiment e;
+  e.denoiser_run = dir / "den";
   e.data.data_dir = data.string();
   e.epochs = 1;
   e.levels = {0, 0.5, 1.0};
   e.verbose = 0;
   const nlohmann::json result = run_classification_experiment(e, dir / "exp");
-  for (const char* path : {"classifier-clean/model.safetensors", "classifier-noisy/metrics.json", "classify.json",
-                           "classify.md", "classify.png"})
+  for (const char* path : {"classifier-clean/model.safetensors", "classifier-noisy/metrics.json",
+                           "classifier-denoised/config.json", "classify.json", "classify.md", "classify.png"})
     EXPECT_TRUE(fs::exists(dir / "exp" / path)) << path;
   EXPECT_EQ(read_json(dir / "exp" / "classifier-noisy" / "config.json")["noise"], "gaussian:0.5");
   EXPECT_EQ(result["count"], 200);
-  EXPECT_EQ(result["pipelines"], nlohmann::json({"clean_on_noisy", "noisy_on_noisy"}));
-  EXPECT_TRUE(result["test_accuracy"].contains("clean"));
-  EXPECT_EQ(result["at_training_noise"]["noise"], "gaussian:0.5");
-  EXPECT_EQ(result["at_training_noise"]["accuracy"], result["levels"][1]["accuracy"]);
+  EXPECT_EQ(read_json(dir / "exp" / "classifier-denoised" / "config.json")["denoiser"], (dir / "den").string());
+  const nlohmann::json pipelines = {"clean_on_noisy", "clean_on_denoised", "noisy_on_noisy", "denoised_on_denoised"};
+  EXPECT_EQ(result["pipelines"], pipelines);
+  EXPECT_EQ(result["test_accuracy"].size(), 3u);
+  const auto& at = result["at_training_noise"];
+  EXPECT_EQ(at["noise"], "gaussian:0.5");
+  EXPECT_EQ(at["accuracy"], result["levels"][1]["accuracy"]);
+  for (const auto& name : pipelines)
+    EXPECT_GE(at["accuracy"][at["best"].get<std::string>()].get<double>(), at["accuracy"][name.get<std::string>()].get<double>());
 }
 
 TEST(LinePlot, RendersAtTheRequestedSizeWithEachSeriesInItsColour) {

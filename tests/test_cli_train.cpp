@@ -134,5 +134,25 @@ TEST_F(CliTrain, SweepPrintsTheSeedsTableAndSkipsFinishedRuns) {
   EXPECT_EQ(read_json(tmp / "sweep" / "sweep.json"), sweep);
 }
 
+TEST_F(CliTrain, ReproduceRunsTheWholeExperimentAndWritesTheReport) {
+  const fs::path out = tmp / "exp";
+  std::vector<std::string> args = {"reproduce", "--epochs", "1", "--sweep-repeats", "1", "--sweep-epochs", "1",
+                                   "--classify-epochs", "1", "--limit", "240", "--threads", "1",
+                                   "--out", out.string()};
+  for (auto& a : data_flags()) args.push_back(a);
+  const auto r = test::run_denoise(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("| loss after epoch 1 | 0.1275 |"), std::string::npos) << r.output;
+  for (const char* f : {"report.md", "report.json", "seed-run/model.safetensors", "seed-run/test_metrics.json",
+                        "seed-run/test_reconstructions.png", "sweep/sweep.json", "classify/classify.json",
+                        "classify/classify.png"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  const auto report = read_json(out / "report.json");
+  EXPECT_EQ(report["seed"]["val_loss"], 0.0957);
+  EXPECT_TRUE(report["denoise"]["val_loss"].is_number());
+  EXPECT_EQ(report["sweep"]["cells"].size(), 4u);
+  EXPECT_TRUE(report["classify"]["levels"].is_array());
+}
+
 }  // namespace
 }  // namespace dn

@@ -26,7 +26,8 @@ struct Pipeline {
 };
 constexpr Pipeline kPipelines[] = {{"clean_on_noisy", "clean-trained on noisy"},
                                    {"clean_on_denoised", "clean-trained on denoised"},
-                                   {"noisy_on_noisy", "noisy-trained on noisy"}};
+                                   {"noisy_on_noisy", "noisy-trained on noisy"},
+                                   {"denoised_on_denoised", "denoised-trained on denoised"}};
 
 double parse_level(const std::string& token, const std::string& text) {
   double v = 0;
@@ -88,12 +89,15 @@ nlohmann::json evaluate_classify_pipelines(const ClassifyModels& models, const D
                                            const NoiseLevels& noise, int verbose) {
   if (!models.clean_classifier) throw std::invalid_argument("evaluate_classify_pipelines: no clean classifier");
   if (noise.levels.empty()) throw UsageError("no noise levels to evaluate");
+  if (models.denoised_classifier && !models.denoiser)
+    throw UsageError("a classifier trained on denoised images needs the denoiser (--denoiser)");
   std::vector<NoiseSpec> specs;  // all checked before the first (slow) evaluation
   for (double level : noise.levels) specs.push_back(parse_noise(fmt::format("{}:{}", noise.kind, level)));
 
   nlohmann::json pipelines = {"clean_on_noisy"};
   if (models.denoiser) pipelines.push_back("clean_on_denoised");
   if (models.noisy_classifier) pipelines.push_back("noisy_on_noisy");
+  if (models.denoised_classifier) pipelines.push_back("denoised_on_denoised");
   nlohmann::json result = {{"noise_kind", noise.kind},
                            {"noise_seed", noise.seed},
                            {"count", test.size()},
@@ -115,6 +119,7 @@ nlohmann::json evaluate_classify_pipelines(const ClassifyModels& models, const D
       predict(*models.denoiser, noisy, denoised);
       denoised.reshape(noisy.shape());
       score("clean_on_denoised", *models.clean_classifier, denoised);
+      if (models.denoised_classifier) score("denoised_on_denoised", *models.denoised_classifier, denoised);
     }
     if (models.noisy_classifier) score("noisy_on_noisy", *models.noisy_classifier, noisy);
     if (verbose) {
@@ -166,6 +171,7 @@ Image plot_classify(const nlohmann::json& result) {
                            result.at("count").get<std::size_t>());
   plot.x_label = "noise level";
   plot.y_label = "accuracy (%)";
+  plot.y_min = 0.0;
   plot.y_max = 100.0;
   plot.width = 900;
   for (const Pipeline& p : kPipelines) {

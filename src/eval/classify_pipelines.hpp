@@ -8,6 +8,7 @@
 //   clean_on_noisy     the clean-trained classifier on noisy images
 //   clean_on_denoised  the clean-trained classifier on the denoiser's output for them
 //   noisy_on_noisy     the noisy-trained classifier on noisy images
+//   denoised_on_denoised  a classifier trained on denoised images, on the denoiser's output
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -25,6 +26,7 @@ struct ClassifyModels {
   Layer* clean_classifier = nullptr;  // required
   Layer* denoiser = nullptr;          // adds clean_on_denoised
   Layer* noisy_classifier = nullptr;  // adds noisy_on_noisy
+  Layer* denoised_classifier = nullptr;  // with a denoiser: adds denoised_on_denoised
 };
 
 struct NoiseLevels {
@@ -42,7 +44,8 @@ struct NoiseLevels {
 std::vector<double> parse_noise_levels(const std::string& text);
 
 // Evaluates every pipeline the models allow at every level. UsageError for a
-// level that is not a valid parameter of the kind. verbose prints a line per level.
+// level that is not a valid parameter of the kind, or a denoised classifier
+// without a denoiser. verbose prints a line per level.
 // {"noise_kind", "noise_seed", "count", "pipelines": [names],
 //  "levels": [{"level", "accuracy": {name: fraction}, "confusion": {name: [[10 x 10]]}}]}
 // where confusion[name][truth][predicted] counts images.

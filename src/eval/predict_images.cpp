@@ -15,7 +15,7 @@ namespace {
 
 constexpr int kField = 28;           // MNIST's image side
 constexpr int kBox = 20;             // the side MNIST scaled each digit's longer side to
-constexpr float kInkThreshold = 0.1f;  // share of the peak that counts as ink for the bounding box
+constexpr float kInkThreshold = 0.05f;  // share of the peak that counts as ink for the bounding box
 constexpr float kBlankPeak = 0.05f;     // a picture whose ink never rises this far above the background is blank
 
 // Gray in [0, 1]; transparency shows white, as a viewer on a white page shows it.

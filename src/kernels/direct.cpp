@@ -571,13 +571,19 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
 void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx) {
   const __mmask16 m = first_lanes(g.C);
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.C;
-  // Parallel over samples: overlapping windows (stride < pool) then never race.
+  // Windows that do not overlap write their pixels' gradients outright (zero where not
+  // the maximum); only pixels outside every window need zeroing first. Overlapping
+  // windows add into zeros.
+  const bool disjoint = g.stride_h >= g.KH && g.stride_w >= g.KW;
+  const bool covered = disjoint && g.pad_top == 0 && g.pad_left == 0 && g.OH * g.stride_h == g.H &&
+                       g.OW * g.stride_w == g.W && g.stride_h == g.KH && g.stride_w == g.KW;
+  // Parallel over samples: overlapping windows then never race.
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
     const float* xn = x + n * in_sample;
     const float* d = dy + n * out_sample;
     float* dxn = dx + n * in_sample;
-    std::memset(dxn, 0, in_sample * sizeof(float));
+    if (!covered) std::memset(dxn, 0, in_sample * sizeof(float));
     for (int oh = 0; oh < g.OH; ++oh) {
       const int ih0 = oh * g.stride_h - g.pad_top;
       const int kh0 = std::max(0, -ih0), kh1 = std::min(g.KH, g.H - ih0);
@@ -599,10 +605,10 @@ void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, fl
         const __m512 grad = _mm512_maskz_loadu_ps(m, d);
         for (int kh = kh0; kh < kh1; ++kh)
           for (int kw = kw0; kw < kw1; ++kw) {
-            const __mmask16 mine = _mm512_mask_cmpeq_epi32_mask(m, where, _mm512_set1_epi32(kh * g.KW + kw));
-            if (!mine) continue;
+            const __mmask16 mine = _mm512_cmpeq_epi32_mask(where, _mm512_set1_epi32(kh * g.KW + kw));
             float* out = dxn + pixel(kh, kw);
-            _mm512_mask_storeu_ps(out, mine, _mm512_add_ps(_mm512_maskz_loadu_ps(mine, out), grad));
+            const __m512 before = disjoint ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, out);
+            _mm512_mask_storeu_ps(out, m, _mm512_mask_add_ps(before, mine, before, grad));
           }
       }
     }

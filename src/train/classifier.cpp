@@ -230,10 +230,11 @@ LoadedClassifier load_classifier(const fs::path& run_dir) {
 
 nlohmann::json run_classify_eval(const ClassifyEvalRequest& request, const fs::path& out_dir, int verbose) {
   const LoadedClassifier clean = load_classifier(request.classifier);
-  LoadedClassifier noisy;
+  LoadedClassifier noisy, denoised;
   LoadedRun denoiser;
   if (!request.noisy_classifier.empty()) noisy = load_classifier(request.noisy_classifier);
   if (!request.denoiser.empty()) denoiser = load_run(request.denoiser);
+  if (!request.denoised_classifier.empty()) denoised = load_classifier(request.denoised_classifier);
 
   DataOptions options = clean.config.data;
   if (!request.dataset.empty()) options.dataset = request.dataset;
@@ -243,12 +244,13 @@ nlohmann::json run_classify_eval(const ClassifyEvalRequest& request, const fs::p
 
   NoiseLevels noise = request.noise;
   noise.seed = split_noise_seed(request.noise.seed, Split::test);  // the test noise of a run with this seed
-  nlohmann::json result = evaluate_classify_pipelines({clean.model.get(), denoiser.model.get(), noisy.model.get()},
-                                                      test, noise, verbose);
+  nlohmann::json result = evaluate_classify_pipelines(
+      {clean.model.get(), denoiser.model.get(), noisy.model.get(), denoised.model.get()}, test, noise, verbose);
   result["seed"] = request.noise.seed;
   result["classifier"] = request.classifier.string();
   result["noisy_classifier"] = request.noisy_classifier.string();
   result["denoiser"] = request.denoiser.string();
+  result["denoised_classifier"] = request.denoised_classifier.string();
   write_classify_report(result, out_dir);
   return result;
 }
@@ -270,27 +272,44 @@ nlohmann::json run_classification_experiment(const ClassificationExperiment& e, 
   const ClassifierResult clean = train_classifier(clean_config, out_dir / "classifier-clean", e.verbose);
   if (e.verbose) fmt::print("\n== Training the digit classifier on noisy images ({}, {} epochs)\n", spec.str(), e.epochs);
   const ClassifierResult noisy = train_classifier(noisy_config, out_dir / "classifier-noisy", e.verbose);
+  ClassifierResult denoised;
+  if (!e.denoiser_run.empty()) {
+    ClassifierConfig denoised_config = noisy_config;
+    denoised_config.on = "denoised";
+    denoised_config.denoiser = e.denoiser_run.string();
+    if (e.verbose)
+      fmt::print("\n== Training the digit classifier on denoised images ({}, {} epochs)\n", spec.str(), e.epochs);
+    denoised = train_classifier(denoised_config, out_dir / "classifier-denoised", e.verbose);
+  }
 
   ClassifyEvalRequest request;
   request.classifier = out_dir / "classifier-clean";
   request.noisy_classifier = out_dir / "classifier-noisy";
   request.denoiser = e.denoiser_run;
+  if (!e.denoiser_run.empty()) request.denoised_classifier = out_dir / "classifier-denoised";
   request.noise = {noise_kind(spec), e.levels, e.seed};
   request.limit = e.data.limit;
   if (e.verbose) fmt::print("\n== Digit accuracy under {} noise\n", request.noise.kind);
   nlohmann::json result = run_classify_eval(request, out_dir, e.verbose);
   result["test_accuracy"] = {{"clean", clean.metrics["test_accuracy"]}, {"noisy", noisy.metrics["test_accuracy"]}};
-  for (const auto& row : result["levels"])
-    if (std::abs(row["level"].get<double>() - spec.param) < 1e-9)
-      result["at_training_noise"] = {{"noise", spec.str()}, {"accuracy", row["accuracy"]}};
+  if (!e.denoiser_run.empty()) result["test_accuracy"]["denoised"] = denoised.metrics["test_accuracy"];
+  for (const auto& row : result["levels"]) {
+    if (std::abs(row["level"].get<double>() - spec.param) > 1e-9) continue;
+    std::string best;
+    for (const auto& [name, acc] : row["accuracy"].items())
+      if (best.empty() || acc.get<double>() > row["accuracy"][best].get<double>()) best = name;
+    result["at_training_noise"] = {{"noise", spec.str()}, {"accuracy", row["accuracy"]}, {"best", best}};
+  }
   if (e.verbose) {
-    fmt::print("\n{}\nClean test accuracy: clean-trained {:.2f}%, noisy-trained {:.2f}%\n", format_classify_table(result),
-               100 * clean.metrics["test_accuracy"].get<double>(), 100 * noisy.metrics["test_accuracy"].get<double>());
+    std::string line = "Clean test accuracy:";
+    for (const auto& [name, acc] : result["test_accuracy"].items())
+      line += fmt::format(" {}-trained {:.2f}%", name, 100 * acc.get<double>());
+    fmt::print("\n{}\n{}\n", format_classify_table(result), line);
     if (result.contains("at_training_noise")) {
-      std::string line = "At " + spec.str() + ":";
-      for (const auto& [name, acc] : result["at_training_noise"]["accuracy"].items())
-        line += fmt::format(" {} {:.2f}%", name, 100 * acc.get<double>());
-      fmt::print("{}\n", line);
+      const auto& at = result["at_training_noise"];
+      line = "At " + spec.str() + ":";
+      for (const auto& [name, acc] : at["accuracy"].items()) line += fmt::format(" {} {:.2f}%", name, 100 * acc.get<double>());
+      fmt::print("{}; best: {}\n", line, at["best"].get<std::string>());
     }
     fmt::print("Wrote {}/classify.json, classify.md, classify.png\n", out_dir.string());
   }

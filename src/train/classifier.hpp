@@ -69,12 +69,14 @@ LoadedClassifier load_classifier(const std::filesystem::path& run_dir);
 // `denoise classify eval`: the pipelines of classify_pipelines.hpp from run
 // folders, on the test set of the clean classifier's dataset (or the one
 // given), written to out_dir (classify.json, classify.md, classify.png).
-// The result is evaluate_classify_pipelines's plus "seed" and the three run
-// folders ("classifier", "noisy_classifier", "denoiser"; empty when not given).
+// The result is evaluate_classify_pipelines's plus "seed" and the run folders
+// ("classifier", "noisy_classifier", "denoiser", "denoised_classifier"; empty
+// when not given).
 struct ClassifyEvalRequest {
   std::filesystem::path classifier;        // trained on clean images
   std::filesystem::path noisy_classifier;  // optional
   std::filesystem::path denoiser;          // optional
+  std::filesystem::path denoised_classifier;  // optional, trained on denoised images; needs denoiser
   NoiseLevels noise;  // its seed as a run's: the images get the noise a run with that seed tests on
   std::string dataset, data_dir;  // empty: the classifier run's
   std::size_t limit = 0;          // first N test images; 0 = all
@@ -83,13 +85,16 @@ nlohmann::json run_classify_eval(const ClassifyEvalRequest& request, const std::
                                  int verbose = 1);
 
 // The main job's classification part: trains a classifier on clean images
-// (out_dir/classifier-clean) and one on noisy images (out_dir/classifier-noisy,
-// with the denoiser's noise, else gaussian:0.5), evaluates the pipelines at
-// every level of that noise kind (with clean_on_denoised when a denoiser run is
-// given) and writes out_dir/classify.{json,md,png}. Prints the table and the
-// accuracies at the training noise. Returns classify.json's content plus
-// "test_accuracy": {"clean": ..., "noisy": ...} (the clean test set) and
-// "at_training_noise": {"noise": spec, "accuracy": {pipeline: fraction}}.
+// (out_dir/classifier-clean), one on noisy images (out_dir/classifier-noisy,
+// with the denoiser's noise, else gaussian:0.5) and, when a denoiser run is
+// given, one on its output (out_dir/classifier-denoised); evaluates every
+// pipeline at every level of that noise kind and writes
+// out_dir/classify.{json,md,png}. Prints the table and the accuracies at the
+// training noise. Returns classify.json's content plus "test_accuracy":
+// {"clean": ..., "noisy": ..., "denoised": ...} (each classifier on the clean
+// test set) and, when the levels include the training noise's,
+// "at_training_noise": {"noise": spec, "accuracy": {pipeline: fraction},
+// "best": pipeline}.
 struct ClassificationExperiment {
   std::filesystem::path denoiser_run;  // optional
   DataOptions data;

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include "core/file_io.hpp"
+#include "train/classifier.hpp"
 #include "train/sweep.hpp"
 
 namespace dn {
@@ -50,6 +51,17 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
     fmt::print("\n{}", format_sweep(sweep));
   }
 
+  nlohmann::json classify;
+  if (options.classify_epochs > 0) {
+    fmt::print("\n== Predicting digits from noisy images: classifiers on clean, noisy and denoised digits\n");
+    ClassificationExperiment c;
+    c.denoiser_run = run_dir;
+    c.data = options.train.data;
+    c.seed = options.train.seed;
+    c.epochs = options.classify_epochs;
+    classify = run_classification_experiment(c, out_dir / "classify");
+  }
+
   const auto& h = trained.history.epochs;
   double seconds = 0;
   for (const auto& e : h) seconds += e.seconds;
@@ -87,7 +99,14 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
                         num(cell["average"]["val_binary_accuracy"], 5));
     }
   }
-  const nlohmann::json report = {{"seed", kSeed}, {"denoise", ours}, {"sweep", sweep}};
+  if (!classify.is_null() && classify.contains("at_training_noise")) {
+    const auto& at = classify["at_training_noise"];
+    md += fmt::format("\n| digit accuracy on the test set at {} | seed | denoise |\n|---|---|---|\n",
+                      at["noise"].get<std::string>());
+    for (const auto& [pipeline, accuracy] : at["accuracy"].items())
+      md += fmt::format("| {} | not reported | {:.2f}% |\n", pipeline, 100.0 * accuracy.get<double>());
+  }
+  const nlohmann::json report = {{"seed", kSeed}, {"denoise", ours}, {"sweep", sweep}, {"classify", classify}};
   write_json_atomic(out_dir / "report.json", report);
   write_file_atomic(out_dir / "report.md", md);
   fmt::print("\n{}\nWrote {}/report.md, report.json; pictures in {}\n", md, out_dir.string(), run_dir.string());
