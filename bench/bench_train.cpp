@@ -28,6 +28,7 @@
 #include "data/dataset.hpp"
 #include "data/noise.hpp"
 #include "eval/image_metrics.hpp"
+#include "kernels/direct.hpp"
 #include "nn/inference.hpp"
 #include "nn/models.hpp"
 #include "train/losses.hpp"
@@ -169,16 +170,18 @@ nlohmann::json run_infer(const Data& d, std::size_t batch, int repeats) {
   return {{"images", d.noisy.dim(0)}, {"best_seconds", best}, {"images_per_second", images / best}};
 }
 
-// Wall and process CPU time of one part of a training step, summed over the timed steps.
-// CPU time counts every thread's work and nothing of other processes': on a busy machine
-// it shows where the work goes when the wall clock only shows the waiting.
+// Wall and process CPU time of one part of a training step, per step. CPU time counts
+// every thread's work and nothing of other processes': on a busy machine it shows where
+// the work goes when the wall clock only shows the waiting. Each is the least over
+// several rounds of steps, as other work on the machine only ever adds time.
 struct Part {
   std::string name, phase;
-  double wall = 0, cpu = 0;
+  double wall = INFINITY, cpu = INFINITY;  // best round
+  double round_wall = 0, round_cpu = 0;    // this round so far
 };
 
 // Each leaf layer's forward and backward timed on its own, as Sequential would run them.
-nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int steps) {
+nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int steps, int rounds) {
   Trainer t(d.clean.dim(0));
   std::vector<Layer*> leaves;
   collect_leaves(*t.model, leaves);
@@ -194,7 +197,7 @@ nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int step
 
   std::vector<Tensor> outs(L), grads(L);
   const auto total_start = Clock::now();
-  for (int s = -warmup; s < steps; ++s) {
+  for (int s = -warmup; s < steps * rounds; ++s) {
     std::size_t part = 0;
     auto wall = Clock::now();
     double cpu = cpu_seconds();
@@ -202,8 +205,8 @@ nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int step
       const auto wall_now = Clock::now();
       const double cpu_now = cpu_seconds();
       if (s >= 0) {
-        parts[part].wall += std::chrono::duration<double>(wall_now - wall).count();
-        parts[part].cpu += cpu_now - cpu;
+        parts[part].round_wall += std::chrono::duration<double>(wall_now - wall).count();
+        parts[part].round_cpu += cpu_now - cpu;
       }
       ++part, wall = wall_now, cpu = cpu_now;
     };
@@ -235,11 +238,16 @@ nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int step
     }
     t.optimizer->step(t.params);
     lap();
+    if (s >= 0 && (s + 1) % steps == 0)
+      for (Part& p : parts) {
+        p.wall = std::min(p.wall, p.round_wall / steps), p.cpu = std::min(p.cpu, p.round_cpu / steps);
+        p.round_wall = p.round_cpu = 0;
+      }
   }
   const double total = seconds_since(total_start);
   double wall_sum = 0, cpu_sum = 0;
   for (const Part& p : parts) wall_sum += p.wall, cpu_sum += p.cpu;
-  auto ms = [&](double v) { return v / steps * 1e3; };
+  auto ms = [](double v) { return v * 1e3; };
   nlohmann::json rows = nlohmann::json::array();
   for (const Part& p : parts)
     rows.push_back({{"part", p.name},
@@ -250,12 +258,13 @@ nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int step
                     {"cpu_percent", 100.0 * p.cpu / cpu_sum}});
   const double epoch_steps = std::ceil(kEpochSamples / static_cast<double>(batch));
   return {{"steps", steps},
+          {"rounds", rounds},
           {"epoch_samples", kEpochSamples},
           {"epoch_steps", epoch_steps},
           {"ms_per_step", ms(wall_sum)},
           {"cpu_ms_per_step", ms(cpu_sum)},
-          {"seconds_per_epoch_estimate", wall_sum / steps * epoch_steps},
-          {"cpu_seconds_per_epoch_estimate", cpu_sum / steps * epoch_steps},
+          {"seconds_per_epoch_estimate", wall_sum * epoch_steps},
+          {"cpu_seconds_per_epoch_estimate", cpu_sum * epoch_steps},
           {"wall_seconds", total},
           {"rows", rows}};
 }
@@ -280,7 +289,7 @@ int main(int argc, char** argv) {
   using namespace dn::bench;
   CLI::App app{"Times training and inference of the seed model (one configuration per run)."};
   std::string mode = "train", data_dir, json_path;
-  int threads = 2, warmup = 50, steps = 200, repeats = 3;
+  int threads = 2, warmup = 50, steps = 200, repeats = 3, rounds = 5;
   std::size_t batch = 32, samples = 55000;
   app.add_option("--mode", mode, "train, infer or layers")
       ->check(CLI::IsMember({"train", "infer", "layers"}))
@@ -292,7 +301,12 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--steps", steps, "timed steps (layers mode)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--steps", steps, "timed steps per round (layers mode)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--rounds", rounds, "rounds of steps, best kept per part (layers mode)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--repeats", repeats, "timed passes, best kept (infer mode)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -302,13 +316,16 @@ int main(int argc, char** argv) {
   try {
     omp_set_num_threads(threads);
     const Data data = load_data(data_dir, samples);
-    nlohmann::json result = {{"mode", mode},         {"threads", threads},
-                             {"batch", batch},       {"data", data.source},
+    nlohmann::json result = {{"mode", mode},
+                             {"threads", threads},
+                             {"batch", batch},
+                             {"data", data.source},
+                             {"direct_kernels", dn::kernels::direct::available()},
                              {"load_average_before", load_average()}};
     if (mode == "train") result.update(run_train(data, batch, warmup));
     if (mode == "infer") result.update(run_infer(data, batch, repeats));
     if (mode == "layers") {
-      result.update(run_layers(data, batch, warmup, steps));
+      result.update(run_layers(data, batch, warmup, steps, rounds));
       print_layers(result);
     }
     result["load_average_after"] = load_average();

@@ -48,7 +48,8 @@ def main():
     if denoise_mb is not None:
         print(f"{'denoise train --epochs 1, peak RSS':<38} {denoise_mb:>10.0f} MB")
     any_run = runs.get("project_train_t2_b32", {})
-    print(f"data: {any_run.get('data', '?')}; PyTorch times are "
+    print(f"data: {any_run.get('data', '?')}; AVX-512 direct kernels: {any_run.get('direct_kernels', '?')}; "
+          f"PyTorch times are "
           f"{runs.get('torch_train_t2_b32', {}).get('timed_steps', '?')} timed steps scaled to an epoch; "
           f"load average at start {runs.get('project_train_t2_b32', {}).get('load_average_before', '?')}")
 

@@ -34,7 +34,7 @@ echo "== project: inference"
 "${bench[@]}" --mode infer --threads 2 --batch 256 --json "$out/project_infer_t2_b256.json" >/dev/null
 echo "== project: time per layer"
 "${bench[@]}" --mode layers --threads 2 --batch 32 --samples 8000 --json "$out/project_layers_t2_b32.json" |
-  sed -n '1,/^total/p'
+  sed -n '1,/as s\/epoch/p'
 
 if [[ -f "$data_dir/train-images-idx3-ubyte" ]]; then
   echo "== project: peak memory of 'denoise train --epochs 1'"

@@ -202,7 +202,7 @@ Image light_page_picture(int width, int height, const std::vector<std::array<int
 
 struct InkBox {
   int x0 = 28, y0 = 28, x1 = -1, y1 = -1;
-  double mass = 0, cx = 0, cy = 0;
+  double mass = 0, cx = 0, cy = 0;  // centre of mass in pixel indices; MNIST's is at (14, 14)
 };
 InkBox ink_box(const Tensor& t) {
   InkBox b;
@@ -210,7 +210,7 @@ InkBox ink_box(const Tensor& t) {
     for (int x = 0; x < 28; ++x) {
       const float v = t[std::size_t(y * 28 + x)];
       if (v > 0) b.x0 = std::min(b.x0, x), b.x1 = std::max(b.x1, x), b.y0 = std::min(b.y0, y), b.y1 = std::max(b.y1, y);
-      b.mass += v, b.cx += v * (x + 0.5), b.cy += v * (y + 0.5);
+      b.mass += v, b.cx += v * x, b.cy += v * y;
     }
   b.cx /= b.mass, b.cy /= b.mass;
   return b;

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,7 @@
 #include "core/rng.hpp"
 #include "kernels/activation.hpp"
 #include "kernels/conv.hpp"
+#include "kernels/direct.hpp"
 #include "kernels/pool.hpp"
 #include "kernels/reference/reference.hpp"
 
@@ -106,8 +109,8 @@ TEST(ConvGeometry, TransposeFollowsKerasOutputRules) {
 // --- activations ---
 
 TEST(ActivationKernels, MatchReference) {
-  for (int channels : {1, 14}) {
-    const std::size_t rows = 33 * 7 * 5;
+  for (auto [channels, rows] : {std::pair<int, std::size_t>{1, 33 * 7 * 5}, {14, 33 * 7 * 5}, {12, 33 * 14 * 14}}) {
+    // (the last is big enough for the kernels to split it over threads)
     const std::size_t n = rows * channels;
     const auto z = random_floats(n, 1, -8.0, 8.0);
     const auto dy = random_floats(n, 2);
@@ -125,6 +128,20 @@ TEST(ActivationKernels, MatchReference) {
   }
 }
 
+TEST(ActivationKernels, SigmoidAtTheExtremes) {
+  std::vector<float> y = {-1e30f, -100.0f, -30.0f, 0.0f, 30.0f, 100.0f, 1e30f, NAN};
+  kernels::activation_forward(Activation::sigmoid, y.data(), y.size(), 1);
+  EXPECT_GE(y[0], 0.0f);
+  EXPECT_LT(y[0], 1e-37f);
+  EXPECT_LT(y[1], 1e-37f);
+  EXPECT_NEAR(y[2], 9.357623e-14, 1e-19);
+  EXPECT_EQ(y[3], 0.5f);
+  EXPECT_EQ(y[4], 1.0f);
+  EXPECT_EQ(y[5], 1.0f);
+  EXPECT_EQ(y[6], 1.0f);
+  EXPECT_TRUE(std::isnan(y[7]));  // a diverging run must stay visible
+}
+
 TEST(ActivationKernels, SoftmaxIsStableForLargeInputs) {
   std::vector<float> y = {1000.0f, 999.0f, -1000.0f, 88.0f, 90.0f, 89.0f};
   kernels::activation_forward(Activation::softmax, y.data(), 2, 3);
@@ -135,13 +152,17 @@ TEST(ActivationKernels, SoftmaxIsStableForLargeInputs) {
 }
 
 TEST(ActivationKernels, ChannelSumsAdd) {
-  const auto x = random_floats(1000 * 70, 3);
-  std::vector<float> sums(70, 1.0f);
-  kernels::add_channel_sums(x.data(), 1000, 70, sums.data());
-  for (int c = 0; c < 70; ++c) {
-    double s = 1.0;
-    for (int r = 0; r < 1000; ++r) s += x[r * 70 + c];
-    EXPECT_NEAR(sums[c], s, 1e-5 * std::max(1.0, std::abs(s)));
+  // Few channels (summed in flat runs of rows, some rows left over) and many.
+  for (auto [rows, channels] : {std::pair{1000, 70}, {2500, 12}, {2503, 1}, {7, 3}}) {
+    SCOPED_TRACE(fmt::format("{} rows x {} channels", rows, channels));
+    const auto x = random_floats(std::size_t(rows) * channels, 3);
+    std::vector<float> sums(channels, 1.0f);
+    kernels::add_channel_sums(x.data(), rows, channels, sums.data());
+    for (int c = 0; c < channels; ++c) {
+      double s = 1.0;
+      for (int r = 0; r < rows; ++r) s += x[std::size_t(r) * channels + c];
+      EXPECT_NEAR(sums[c], s, 1e-5 * std::max(1.0, std::abs(s)));
+    }
   }
 }
 
@@ -171,7 +192,49 @@ const ConvCase kConvCases[] = {
     {4, 8, 6, 3, 5, 3, 1, 1, 2, Padding::same, Activation::sigmoid},  // non-square kernel and strides
     {5, 6, 7, 4, 3, 1, 1, 1, 1, Padding::valid, Activation::tanh},    // 1x1: GEMM straight on x
     {33, 5, 5, 14, 14, 3, 3, 1, 1, Padding::valid, Activation::relu},
+    // Corners of the direct kernels: full vectors, strides they leave to the portable
+    // path, few input channels summed across lanes, and a whole 4-row kernel in registers.
+    {3, 9, 8, 16, 16, 3, 3, 1, 1, Padding::same, Activation::relu},
+    {2, 13, 11, 5, 7, 3, 3, 3, 3, Padding::same, Activation::tanh},
+    {3, 9, 10, 2, 9, 3, 3, 1, 2, Padding::same, Activation::sigmoid},
+    {2, 10, 9, 3, 11, 4, 2, 2, 1, Padding::valid, Activation::relu},
+    {2, 7, 9, 20, 18, 3, 3, 1, 1, Padding::same, Activation::linear},
 };
+
+// The implementations under test: what kernels/conv.hpp picks, the portable one, and
+// the direct one where this CPU runs it and it covers the shape.
+enum class Path { best, portable, direct };
+
+std::vector<Path> paths(bool direct_fits) {
+  std::vector<Path> out = {Path::best, Path::portable};
+  if (kernels::direct::available() && direct_fits) out.push_back(Path::direct);
+  return out;
+}
+
+const char* path_name(Path p) {
+  return p == Path::best ? "best" : p == Path::portable ? "portable" : "direct";
+}
+
+void conv_forward(Path p, const ConvGeometry& g, const float* x, const float* w, const float* b, Activation act,
+                  float* y, Workspace& ws) {
+  if (p == Path::best) kernels::conv2d_forward(g, x, w, b, act, y, ws);
+  if (p == Path::portable) kernels::portable::conv2d_forward(g, x, w, b, act, y, ws);
+  if (p == Path::direct) kernels::direct::conv2d_forward(g, x, w, b, act, y, ws);
+}
+
+void conv_backward_data(Path p, const ConvGeometry& g, const float* dy, const float* w, const float* b,
+                        Activation act, float* dx, Workspace& ws) {
+  if (p == Path::best) kernels::conv2d_backward_data(g, dy, w, b, act, dx, ws);
+  if (p == Path::portable) kernels::portable::conv2d_backward_data(g, dy, w, b, act, dx, ws);
+  if (p == Path::direct) kernels::direct::conv2d_backward_data(g, dy, w, b, act, dx, ws);
+}
+
+void conv_backward_weights(Path p, const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db,
+                           Workspace& ws) {
+  if (p == Path::best) kernels::conv2d_backward_weights(g, x, dy, dw, db, ws);
+  if (p == Path::portable) kernels::portable::conv2d_backward_weights(g, x, dy, dw, db, ws);
+  if (p == Path::direct) kernels::direct::conv2d_backward_weights(g, x, dy, dw, db, ws);
+}
 
 TEST(ConvKernels, ForwardMatchesReference) {
   Workspace ws;
@@ -181,10 +244,14 @@ TEST(ConvKernels, ForwardMatchesReference) {
     const auto x = random_floats(g.input_size(), 10);
     const auto w = random_floats(g.patch() * g.O, 11);
     const auto b = random_floats(g.O, 12);
-    std::vector<float> y(g.output_size()), y_ref(g.output_size());
-    kernels::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y.data(), ws);
+    std::vector<float> y_ref(g.output_size());
     reference::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y_ref.data());
-    EXPECT_LE(max_rel_error(y, y_ref), kTol);
+    for (Path p : paths(kernels::direct::forward_fits(g))) {
+      SCOPED_TRACE(path_name(p));
+      std::vector<float> y(g.output_size(), 3.0f);
+      conv_forward(p, g, x.data(), w.data(), b.data(), c.act, y.data(), ws);
+      EXPECT_LE(max_rel_error(y, y_ref), kTol);
+    }
   }
 }
 
@@ -195,10 +262,14 @@ TEST(ConvKernels, BackwardDataMatchesReference) {
     const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
     const auto dy = random_floats(g.output_size(), 20);
     const auto w = random_floats(g.patch() * g.O, 21);
-    std::vector<float> dx(g.input_size(), 7.0f), dx_ref(g.input_size());
-    kernels::conv2d_backward_data(g, dy.data(), w.data(), nullptr, Activation::linear, dx.data(), ws);
+    std::vector<float> dx_ref(g.input_size());
     reference::conv2d_backward_data(g, dy.data(), w.data(), dx_ref.data());
-    EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
+    for (Path p : paths(kernels::direct::backward_data_fits(g))) {
+      SCOPED_TRACE(path_name(p));
+      std::vector<float> dx(g.input_size(), 7.0f);
+      conv_backward_data(p, g, dy.data(), w.data(), nullptr, Activation::linear, dx.data(), ws);
+      EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
+    }
   }
 }
 
@@ -210,12 +281,16 @@ TEST(ConvKernels, BackwardWeightsAddsAndMatchesReference) {
     const auto x = random_floats(g.input_size(), 30);
     const auto dy = random_floats(g.output_size(), 31);
     // Start from non-zero grads: the kernel must add to them.
-    std::vector<float> dw = random_floats(g.patch() * g.O, 32), db = random_floats(g.O, 33);
-    std::vector<float> dw_ref = dw, db_ref = db;
-    kernels::conv2d_backward_weights(g, x.data(), dy.data(), dw.data(), db.data(), ws);
+    const std::vector<float> dw0 = random_floats(g.patch() * g.O, 32), db0 = random_floats(g.O, 33);
+    std::vector<float> dw_ref = dw0, db_ref = db0;
     reference::conv2d_backward_weights(g, x.data(), dy.data(), dw_ref.data(), db_ref.data());
-    EXPECT_LE(max_rel_error(dw, dw_ref), kTol);
-    EXPECT_LE(max_rel_error(db, db_ref), kTol);
+    for (Path p : paths(kernels::direct::backward_weights_fits(g))) {
+      SCOPED_TRACE(path_name(p));
+      std::vector<float> dw = dw0, db = db0;
+      conv_backward_weights(p, g, x.data(), dy.data(), dw.data(), db.data(), ws);
+      EXPECT_LE(max_rel_error(dw, dw_ref), kTol);
+      EXPECT_LE(max_rel_error(db, db_ref), kTol);
+    }
   }
 }
 
@@ -266,27 +341,121 @@ TEST(ConvTransposeKernels, ConvRolesSwappedMatchTransposeReference) {
     const auto k = random_floats(std::size_t(c.KH) * c.KW * c.CO * c.CI, 41);
     const auto b = random_floats(c.CO, 42);
 
-    // forward = conv backward-data with bias and activation fused
-    std::vector<float> y(out_size, 3.0f), y_ref(out_size);
-    kernels::conv2d_backward_data(g, x.data(), k.data(), b.data(), c.act, y.data(), ws);
-    reference::conv2d_transpose_forward(t, x.data(), k.data(), b.data(), c.act, y_ref.data());
-    EXPECT_LE(max_rel_error(y, y_ref), kTol) << "forward";
-
-    // dx = conv forward of dz
     const auto dz = random_floats(out_size, 43);
-    std::vector<float> dx(in_size), dx_ref(in_size);
-    kernels::conv2d_forward(g, dz.data(), k.data(), nullptr, Activation::linear, dx.data(), ws);
+    std::vector<float> y_ref(out_size), dx_ref(in_size);
+    std::vector<float> dk_ref = random_floats(k.size(), 44), db_ref = random_floats(c.CO, 45);
+    const std::vector<float> dk0 = dk_ref, db0 = db_ref;
+    reference::conv2d_transpose_forward(t, x.data(), k.data(), b.data(), c.act, y_ref.data());
     reference::conv2d_transpose_backward_data(t, dz.data(), k.data(), dx_ref.data());
-    EXPECT_LE(max_rel_error(dx, dx_ref), kTol) << "backward data";
-
-    // dK = conv backward-weights with dz as the input and x as the output gradient
-    std::vector<float> dk = random_floats(k.size(), 44), db = random_floats(c.CO, 45);
-    std::vector<float> dk_ref = dk, db_ref = db;
-    kernels::conv2d_backward_weights(g, dz.data(), x.data(), dk.data(), nullptr, ws);
-    kernels::add_channel_sums(dz.data(), out_rows, c.CO, db.data());
     reference::conv2d_transpose_backward_weights(t, x.data(), dz.data(), dk_ref.data(), db_ref.data());
-    EXPECT_LE(max_rel_error(dk, dk_ref), kTol) << "backward weights";
-    EXPECT_LE(max_rel_error(db, db_ref), kTol) << "backward bias";
+
+    // forward = conv backward-data with bias and activation fused
+    for (Path p : paths(kernels::direct::backward_data_fits(g))) {
+      std::vector<float> y(out_size, 3.0f);
+      conv_backward_data(p, g, x.data(), k.data(), b.data(), c.act, y.data(), ws);
+      EXPECT_LE(max_rel_error(y, y_ref), kTol) << "forward, " << path_name(p);
+    }
+    // dx = conv forward of dz
+    for (Path p : paths(kernels::direct::forward_fits(g))) {
+      std::vector<float> dx(in_size);
+      conv_forward(p, g, dz.data(), k.data(), nullptr, Activation::linear, dx.data(), ws);
+      EXPECT_LE(max_rel_error(dx, dx_ref), kTol) << "backward data, " << path_name(p);
+    }
+    // dK = conv backward-weights with dz as the input and x as the output gradient
+    for (Path p : paths(kernels::direct::backward_weights_fits(g))) {
+      std::vector<float> dk = dk0, db = db0;
+      conv_backward_weights(p, g, dz.data(), x.data(), dk.data(), nullptr, ws);
+      kernels::add_channel_sums(dz.data(), out_rows, c.CO, db.data());
+      EXPECT_LE(max_rel_error(dk, dk_ref), kTol) << "backward weights, " << path_name(p);
+      EXPECT_LE(max_rel_error(db, db_ref), kTol) << "backward bias, " << path_name(p);
+    }
+  }
+}
+
+// --- whole layer backwards: dz = act'(y) * dy, then dx, dw and dbias in one call ---
+
+TEST(ConvKernels, LayerBackwardMatchesReference) {
+  Workspace ws;
+  for (const ConvCase& c : kConvCases) {
+    for (bool with_dx : {true, false}) {
+      SCOPED_TRACE(describe(c) + (with_dx ? "" : ", no dx"));
+      const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+      const auto x = random_floats(g.input_size(), 80);
+      const auto w = random_floats(g.patch() * g.O, 81);
+      const auto b = random_floats(g.O, 82);
+      const auto dy = random_floats(g.output_size(), 83);
+      std::vector<float> y(g.output_size()), dz(g.output_size()), dx_ref(g.input_size());
+      reference::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y.data());
+      reference::activation_backward(c.act, y.data(), dy.data(), dz.data(), g.rows(), g.O);
+      reference::conv2d_backward_data(g, dz.data(), w.data(), dx_ref.data());
+      const std::vector<float> dw0 = random_floats(w.size(), 84), db0 = random_floats(g.O, 85);
+      std::vector<float> dw_ref = dw0, db_ref = db0;
+      reference::conv2d_backward_weights(g, x.data(), dz.data(), dw_ref.data(), db_ref.data());
+      for (bool direct : {false, true}) {
+        if (direct && !(kernels::direct::available() && kernels::direct::conv_layer_backward_fits(g, with_dx)))
+          continue;
+        SCOPED_TRACE(direct ? "direct" : "best");
+        std::vector<float> dx(g.input_size(), 9.0f), dw = dw0, db = db0, scratch(g.output_size());
+        float* dx_out = with_dx ? dx.data() : nullptr;
+        if (direct)
+          kernels::direct::conv_layer_backward(g, x.data(), y.data(), dy.data(), c.act, w.data(), dx_out,
+                                               dw.data(), db.data(), ws);
+        else
+          kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), c.act, w.data(), dx_out, dw.data(),
+                                       db.data(), scratch.data(), ws);
+        if (with_dx) {
+          EXPECT_LE(max_rel_error(dx, dx_ref), kTol) << "dx";
+        }
+        EXPECT_LE(max_rel_error(dw, dw_ref), kTol) << "dw";
+        EXPECT_LE(max_rel_error(db, db_ref), kTol) << "dbias";
+      }
+    }
+  }
+}
+
+TEST(ConvTransposeKernels, LayerBackwardMatchesReference) {
+  Workspace ws;
+  for (const TransposeCase& c : kTransposeCases) {
+    for (bool with_dx : {true, false}) {
+      const reference::TransposeShape t = keras_transpose_shape(c);
+      SCOPED_TRACE(fmt::format("N{} {}x{}x{} -> {}x{}x{} k{}x{} s{}x{} {} {}{}", c.N, c.IH, c.IW, c.CI, t.OH,
+                               t.OW, c.CO, c.KH, c.KW, c.sh, c.sw, padding_name(c.padding), act_name(c.act),
+                               with_dx ? "" : ", no dx"));
+      const ConvGeometry g =
+          conv_transpose_geometry(c.N, c.IH, c.IW, c.CI, c.CO, c.KH, c.KW, c.sh, c.sw, c.padding);
+      const std::size_t in_size = std::size_t(c.N) * c.IH * c.IW * c.CI;
+      const std::size_t out_size = std::size_t(c.N) * t.OH * t.OW * c.CO;
+      const auto x = random_floats(in_size, 90);
+      const auto k = random_floats(std::size_t(c.KH) * c.KW * c.CO * c.CI, 91);
+      const auto b = random_floats(c.CO, 92);
+      const auto dy = random_floats(out_size, 93);
+      std::vector<float> y(out_size), dz(out_size), dx_ref(in_size);
+      reference::conv2d_transpose_forward(t, x.data(), k.data(), b.data(), c.act, y.data());
+      reference::activation_backward(c.act, y.data(), dy.data(), dz.data(), out_size / c.CO, c.CO);
+      reference::conv2d_transpose_backward_data(t, dz.data(), k.data(), dx_ref.data());
+      const std::vector<float> dk0 = random_floats(k.size(), 94), db0 = random_floats(c.CO, 95);
+      std::vector<float> dk_ref = dk0, db_ref = db0;
+      reference::conv2d_transpose_backward_weights(t, x.data(), dz.data(), dk_ref.data(), db_ref.data());
+      for (bool direct : {false, true}) {
+        if (direct &&
+            !(kernels::direct::available() && kernels::direct::conv_transpose_layer_backward_fits(g, with_dx)))
+          continue;
+        SCOPED_TRACE(direct ? "direct" : "best");
+        std::vector<float> dx(in_size, 9.0f), dk = dk0, db = db0, scratch(out_size);
+        float* dx_out = with_dx ? dx.data() : nullptr;
+        if (direct)
+          kernels::direct::conv_transpose_layer_backward(g, x.data(), y.data(), dy.data(), c.act, k.data(), dx_out,
+                                                         dk.data(), db.data(), ws);
+        else
+          kernels::conv_transpose_layer_backward(g, x.data(), y.data(), dy.data(), c.act, k.data(), dx_out,
+                                                 dk.data(), db.data(), scratch.data(), ws);
+        if (with_dx) {
+          EXPECT_LE(max_rel_error(dx, dx_ref), kTol) << "dx";
+        }
+        EXPECT_LE(max_rel_error(dk, dk_ref), kTol) << "dk";
+        EXPECT_LE(max_rel_error(db, db_ref), kTol) << "dbias";
+      }
+    }
   }
 }
 
@@ -338,6 +507,7 @@ TEST(PoolKernels, MatchReferenceIncludingTies) {
       {33, 28, 28, 12, 2, 2, Padding::valid}, {1, 7, 5, 1, 2, 2, Padding::valid},
       {2, 9, 9, 14, 3, 2, Padding::same},     {3, 7, 5, 14, 3, 3, Padding::valid},
       {2, 5, 7, 3, 2, 1, Padding::valid},     {4, 7, 9, 2, 2, 2, Padding::same},
+      {2, 8, 9, 16, 2, 3, Padding::valid},    {2, 6, 6, 20, 2, 2, Padding::valid},  // gaps; too many channels for one vector
   };
   for (const PoolCase& c : cases) {
     for (bool ties : {false, true}) {
@@ -347,15 +517,23 @@ TEST(PoolKernels, MatchReferenceIncludingTies) {
       auto x = random_floats(g.input_size(), 60, -1.0, 1.0);
       if (ties)  // few distinct values, so most windows hold several maxima
         for (float& v : x) v = std::floor(v * 2.0f);
-      std::vector<float> y(g.output_size()), y_ref(g.output_size());
-      kernels::maxpool_forward(g, x.data(), y.data());
+      std::vector<float> y_ref(g.output_size()), dx_ref(g.input_size());
       reference::maxpool_forward(g, x.data(), y_ref.data());
-      EXPECT_EQ(y, y_ref);
       const auto dy = random_floats(g.output_size(), 61);
-      std::vector<float> dx(g.input_size(), 5.0f), dx_ref(g.input_size());
-      kernels::maxpool_backward(g, x.data(), dy.data(), dx.data());
       reference::maxpool_backward(g, x.data(), dy.data(), dx_ref.data());
-      EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
+      for (Path p : paths(kernels::direct::pool_fits(g))) {
+        SCOPED_TRACE(path_name(p));
+        std::vector<float> y(g.output_size()), dx(g.input_size(), 5.0f);
+        std::vector<std::uint16_t> where(g.output_size());
+        if (p == Path::best) kernels::maxpool_forward(g, x.data(), y.data(), where.data());
+        if (p == Path::portable) kernels::portable::maxpool_forward(g, x.data(), y.data(), where.data());
+        if (p == Path::direct) kernels::direct::maxpool_forward(g, x.data(), y.data(), where.data());
+        EXPECT_EQ(y, y_ref);
+        if (p == Path::best) kernels::maxpool_backward(g, where.data(), dy.data(), dx.data());
+        if (p == Path::portable) kernels::portable::maxpool_backward(g, where.data(), dy.data(), dx.data());
+        if (p == Path::direct) kernels::direct::maxpool_backward(g, where.data(), dy.data(), dx.data());
+        EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
+      }
     }
   }
 }
@@ -380,7 +558,14 @@ std::vector<std::vector<float>> run_all(const ConvGeometry& g, int threads) {
   kernels::conv2d_forward(g, x.data(), w.data(), b.data(), Activation::relu, y.data(), ws);
   kernels::conv2d_backward_data(g, dy.data(), w.data(), b_in.data(), Activation::sigmoid, dx.data(), ws);
   kernels::conv2d_backward_weights(g, x.data(), dy.data(), dw.data(), db.data(), ws);
-  return {y, dx, dw, db};
+  // The layer backwards, as a Conv2D (y from x) and as a Conv2DTranspose (dx from dy).
+  std::vector<float> layer_dx(g.input_size()), layer_dw(w.size()), layer_db(g.O), scratch(g.output_size());
+  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), Activation::relu, w.data(), layer_dx.data(),
+                               layer_dw.data(), layer_db.data(), scratch.data(), ws);
+  std::vector<float> t_dy(g.output_size()), t_dw(w.size()), t_db(g.C), t_scratch(g.input_size());
+  kernels::conv_transpose_layer_backward(g, dy.data(), dx.data(), x.data(), Activation::sigmoid, w.data(),
+                                         t_dy.data(), t_dw.data(), t_db.data(), t_scratch.data(), ws);
+  return {y, dx, dw, db, layer_dx, layer_dw, layer_db, t_dy, t_dw, t_db};
 }
 
 TEST(ConvKernels, BitIdenticalForAnyThreadCountAndRun) {
@@ -392,6 +577,23 @@ TEST(ConvKernels, BitIdenticalForAnyThreadCountAndRun) {
     EXPECT_EQ(one, run_all(g, 2));
     EXPECT_EQ(one, run_all(g, 3));
   }
+}
+
+TEST(PoolKernels, BitIdenticalForAnyThreadCount) {
+  const ConvGeometry g = pool_geometry(40, 28, 28, 12, 2, 2, 2, 2, Padding::valid);  // big enough for threads
+  const auto x = random_floats(g.input_size(), 75);
+  const auto dy = random_floats(g.output_size(), 76);
+  auto run = [&](int threads) {
+    ThreadCount tc(threads);
+    std::vector<float> y(g.output_size()), dx(g.input_size());
+    std::vector<std::uint16_t> where(g.output_size());
+    kernels::maxpool_forward(g, x.data(), y.data(), where.data());
+    kernels::maxpool_backward(g, where.data(), dy.data(), dx.data());
+    return std::pair{y, dx};
+  };
+  const auto one = run(1);
+  EXPECT_EQ(one, run(2));
+  EXPECT_EQ(one, run(3));
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ namespace {
 
 constexpr int kField = 28;           // MNIST's image side
 constexpr int kBox = 20;             // the side MNIST scaled each digit's longer side to
-constexpr float kInkThreshold = 0.05f;  // share of the peak that counts as ink for the bounding box
+constexpr float kInkThreshold = 0.25f;  // share of the peak that counts as ink for the bounding box
 constexpr float kBlankPeak = 0.05f;     // a picture whose ink never rises this far above the background is blank
 
 // Gray in [0, 1]; transparency shows white, as a viewer on a white page shows it.
@@ -108,9 +108,10 @@ Tensor mnist_frame(const Image& image) {
     for (int x = 0; x < nw; ++x) {
       float& p = box[std::size_t(y * nw + x)];
       p /= box_peak;
-      mass += p, mx += p * (x + 0.5), my += p * (y + 0.5);
+      mass += p, mx += p * x, my += p * y;
     }
-  const int left = int(std::lround(kField / 2.0 - mx / mass)), top = int(std::lround(kField / 2.0 - my / mass));
+  // MNIST put the mass centre, in pixel indices, at pixel (14, 14).
+  const int left = int(std::lround(kField / 2 - mx / mass)), top = int(std::lround(kField / 2 - my / mass));
 
   Tensor t({kField, kField});
   for (int y = 0; y < nh; ++y)

@@ -19,7 +19,7 @@ namespace dn {
 // median of the border pixels) is light, the background level removed and
 // the ink stretched to a peak of 1, cropped to the ink's bounding box, scaled
 // with area averaging so the longer side is 20 pixels (aspect ratio kept),
-// and placed in a 28x28 field with its centre of mass at the centre.
+// and placed in a 28x28 field with its centre of mass at pixel (14, 14).
 // A 28x28 picture is taken as already framed (an MNIST digit, noisy or not):
 // it is only grayed and, on a light background, inverted.
 // DataError when the picture holds no ink (a single flat colour).

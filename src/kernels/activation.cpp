@@ -21,7 +21,8 @@ constexpr std::size_t kParallelMinFloats = 1 << 16;
 inline float fast_exp(float x) {
   x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
-  const float n = std::nearbyint(x * 1.44269504088896341f);  // std::floor would not vectorise
+  // std::floor would not vectorise; NaN must not reach the conversion to int below.
+  const float n = std::nearbyint((x == x ? x : 0.0f) * 1.44269504088896341f);
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln 2 in two parts keeps r exact
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;

@@ -306,5 +306,34 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
     portable::conv2d_backward_weights(g, x, dy, dw, dbias, ws);
 }
 
+void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
+                         const float* w, float* dx, float* dw, float* dbias, float* dz_scratch, Workspace& ws) {
+  if (direct::available() && direct::conv_layer_backward_fits(g, dx != nullptr))
+    return direct::conv_layer_backward(g, x, y, dy, act, w, dx, dw, dbias, ws);
+  const float* dz = dy;
+  if (act != Activation::linear) {
+    activation_backward(act, y, dy, dz_scratch, g.rows(), g.O);
+    dz = dz_scratch;
+  }
+  if (dx) conv2d_backward_data(g, dz, w, nullptr, Activation::linear, dx, ws);
+  conv2d_backward_weights(g, x, dz, dw, dbias, ws);
+}
+
+void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
+                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
+                                   float* dz_scratch, Workspace& ws) {
+  if (direct::available() && direct::conv_transpose_layer_backward_fits(g, dx != nullptr))
+    return direct::conv_transpose_layer_backward(g, x, y, dy, act, w, dx, dw, dbias, ws);
+  const std::size_t pixels = g.input_size() / g.C;
+  const float* dz = dy;
+  if (act != Activation::linear) {
+    activation_backward(act, y, dy, dz_scratch, pixels, g.C);
+    dz = dz_scratch;
+  }
+  if (dx) conv2d_forward(g, dz, w, nullptr, Activation::linear, dx, ws);
+  conv2d_backward_weights(g, dz, x, dw, nullptr, ws);
+  add_channel_sums(dz, pixels, g.C, dbias);
+}
+
 }  // namespace kernels
 }  // namespace dn

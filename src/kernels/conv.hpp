@@ -69,7 +69,21 @@ void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w
 void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
                              Workspace& ws);
 
-// The im2col + GEMM implementation of the three above, whatever the shape and CPU.
+// The whole backward of a Conv2D layer y = act(conv(x, w) + bias) in one call: with
+// dz = dL/d(pre-activation) = act'(y) * dy, dx = conv^T(dz, w) (skipped when dx is null),
+// dw += dL/dw and dbias += dL/dbias. Where the direct kernels fit, one pass over the
+// samples; else dz is written to dz_scratch (y's size) and the three kernels above run.
+void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
+                         const float* w, float* dx, float* dw, float* dbias, float* dz_scratch, Workspace& ws);
+
+// The same for a Conv2DTranspose layer y = act(conv^T(x, w) + bias), g the convolution it
+// transposes (x [N,OH,OW,O], y [N,H,W,C]): dx = conv(dz, w), dw += dL/dw (conv
+// backward-weights with dz as the input and x as the output gradient), dbias += sum of dz.
+void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
+                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
+                                   float* dz_scratch, Workspace& ws);
+
+// The im2col + GEMM implementation of the first three, whatever the shape and CPU.
 namespace portable {
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                     float* y, Workspace& ws);

@@ -19,26 +19,26 @@ namespace {
 using Index = std::size_t;
 
 constexpr int kLanes = 16;
-constexpr int kMaxBlock = 14;                 // output pixels accumulated at once (of 32 vector registers)
-constexpr int kMaxReduceBlock = 16;           // ... when each pixel's vector is summed across its lanes
-constexpr int kMaxTaps = 64;                  // kernel taps (KH * KW) the tap lists hold
-constexpr int kMaxWeightAcc = 24;             // weight-gradient vectors accumulated per pass over the pixels
-constexpr int kWeightChunks = 8;              // partial weight gradients, cut from the geometry alone
-constexpr int kBandRows = 4;                  // output rows per pass over the taps, whose inputs stay in L1
-constexpr int kMinVectorInputs = 4;           // below this many dx channels, backward-data sums over output lanes
+constexpr int kMaxBlock = 14;         // output pixels accumulated at once (of 32 vector registers)
+constexpr int kMaxReduceBlock = 16;   // ... when each pixel's vector is then summed across its lanes
+constexpr int kMaxTaps = 64;          // kernel taps (KH * KW) the tap lists of backward-data hold
+constexpr int kMaxWeightAcc = 24;     // weight-gradient vectors accumulated per pass over the pixels
+constexpr int kWeightChunks = 8;      // partial weight gradients, cut from the geometry alone
+constexpr int kBandRows = 4;          // output rows per pass over the taps, whose inputs stay in L1
+constexpr int kMinVectorInputs = 4;   // below this many dx channels, backward-data sums over output lanes
 constexpr Index kParallelMinOutputs = 16384;  // smaller pooling runs faster than threads start
 
 __mmask16 first_lanes(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
 
 Index round_up(Index floats) { return (floats + kLanes - 1) / kLanes * kLanes; }  // whole cache lines
 
-bool pointwise(const ConvGeometry& g) {  // the GEMM runs straight on x there: nothing to gain
+bool pointwise(const ConvGeometry& g) {
   return g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0;
 }
 
 int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
-// Channel stride of the padded copies that the block kernels read: a whole vector, so
+// Floats per pixel in the padded copies that the block kernels read: a whole vector, so
 // that neighbouring pixels sit a compile-time distance apart; 1 for a single channel.
 int padded_channels(int channels) { return channels == 1 ? 1 : kLanes; }
 
@@ -48,7 +48,7 @@ constexpr auto make_table(std::integer_sequence<int, P...>) {
   return std::array<void (*)(const Args&), sizeof...(P)>{&Kernel<P + 1>::run...};
 }
 template <template <int> class Kernel, int Max, class Args>
-void dispatch(int p, const Args& args) {  // Kernel<p>::run(args), 1 <= p <= Max
+void dispatch(int p, const Args& args) {  // 1 <= p <= Max
   static constexpr auto table = make_table<Kernel, Args>(std::make_integer_sequence<int, Max>{});
   table[p - 1](args);
 }
@@ -186,22 +186,57 @@ struct Forward {
   };
 };
 
-// --- backward-data: vectors over input channels, or summed across output lanes ---
+// The convolution forward of one sample at a time.
+struct ForwardPlan {
+  const ConvGeometry& g;
+  int Hp, Wp, CS;
+  const float* w;  // pack_over_outputs
+  __m512 bias;
+  Activation act;
 
-// dy of one sample inside zeros, so that every tap of every dx pixel lands inside.
-struct PaddedDy {
-  int top, left, rows, cols;
-  explicit PaddedDy(const ConvGeometry& g) {
-    const int oh_lo = floor_div(g.pad_top - (g.KH - 1), g.stride_h);
-    const int oh_hi = floor_div(g.H - 1 + g.pad_top, g.stride_h);
-    const int ow_lo = floor_div(g.pad_left - (g.KW - 1), g.stride_w);
-    const int ow_hi = floor_div(g.W - 1 + g.pad_left, g.stride_w);
-    top = std::max(0, -oh_lo);
-    left = std::max(0, -ow_lo);
-    rows = top + std::max(g.OH, oh_hi + 1);
-    cols = left + std::max(g.OW, ow_hi + 1);
+  ForwardPlan(const ConvGeometry& geometry, const float* packed, const float* bias_values, Activation activation)
+      : g(geometry),
+        Hp((g.OH - 1) * g.stride_h + g.KH),
+        Wp((g.OW - 1) * g.stride_w + g.KW),
+        CS(padded_channels(g.C)),
+        w(packed),
+        bias(load_bias(bias_values, g.O)),
+        act(activation) {}
+  static Index packed_size(const ConvGeometry& g) { return g.patch() * kLanes; }
+  static Index scratch_size(const ConvGeometry& g) {
+    return Index((g.OH - 1) * g.stride_h + g.KH) * ((g.OW - 1) * g.stride_w + g.KW) * padded_channels(g.C);
+  }
+
+  // y [OH,OW,O] of the sample x [H,W,C]; xp: scratch_size(g) floats.
+  void run(const float* x, float* y, float* xp) const {
+    pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, CS);
+    for_each_block(g.OW, kMaxBlock, [&](int ow0, int size) {
+      const ForwardBlock block{xp + Index(ow0) * g.stride_w * CS,
+                               Index(Wp) * CS,
+                               Index(g.stride_h) * Wp * CS,
+                               CS,
+                               g.C,
+                               g.KH,
+                               g.KW,
+                               w,
+                               bias,
+                               y + Index(ow0) * g.O,
+                               Index(g.OW) * g.O,
+                               g.OH,
+                               g.O,
+                               act == Activation::relu};
+      switch (CS * g.stride_w) {
+        case 1: return dispatch<Forward<1>::Kernel, kMaxBlock>(size, block);
+        case 2: return dispatch<Forward<2>::Kernel, kMaxBlock>(size, block);
+        case kLanes: return dispatch<Forward<kLanes>::Kernel, kMaxBlock>(size, block);
+        default: return dispatch<Forward<2 * kLanes>::Kernel, kMaxBlock>(size, block);
+      }
+    });
+    if (!fused(act)) activation_forward(act, y, Index(g.OH) * g.OW, g.O);
   }
 };
+
+// --- backward-data: vectors over input channels, or summed across output lanes ---
 
 // A column of blocks: the same dx columns (one column phase) in the dx rows of one row
 // phase; every row of a phase meets the same taps, one padded dy row further down.
@@ -291,17 +326,118 @@ struct ReduceKernel {
 
 bool sums_over_outputs(const ConvGeometry& g) { return g.C < kMinVectorInputs; }
 
+// dy of one sample inside zeros, so that every tap of every dx pixel lands inside.
+struct PaddedDy {
+  int top, left, rows, cols;
+  explicit PaddedDy(const ConvGeometry& g) {
+    const int oh_lo = floor_div(g.pad_top - (g.KH - 1), g.stride_h);
+    const int oh_hi = floor_div(g.H - 1 + g.pad_top, g.stride_h);
+    const int ow_lo = floor_div(g.pad_left - (g.KW - 1), g.stride_w);
+    const int ow_hi = floor_div(g.W - 1 + g.pad_left, g.stride_w);
+    top = std::max(0, -oh_lo);
+    left = std::max(0, -ow_lo);
+    rows = top + std::max(g.OH, oh_hi + 1);
+    cols = left + std::max(g.OW, ow_hi + 1);
+  }
+};
+
+// The convolution backward-data of one sample at a time.
+struct DataPlan {
+  const ConvGeometry& g;
+  bool reduce;
+  PaddedDy pad;
+  const float* w;  // pack_over_outputs when reduce, else pack_over_inputs
+  const float* bias_values;
+  __m512 bias;
+  Activation act;
+
+  DataPlan(const ConvGeometry& geometry, const float* packed, const float* bias_in, Activation activation)
+      : g(geometry),
+        reduce(sums_over_outputs(g)),
+        pad(g),
+        w(packed),
+        bias_values(bias_in),
+        bias(load_bias(bias_in, g.C)),
+        act(activation) {}
+  static Index packed_size(const ConvGeometry& g) {
+    return Index(g.KH) * g.KW * (sums_over_outputs(g) ? g.C : g.O) * kLanes;
+  }
+  static void pack(const ConvGeometry& g, const float* weights, float* packed) {
+    if (sums_over_outputs(g))
+      pack_over_outputs(g, weights, packed);
+    else
+      pack_over_inputs(g, weights, packed);
+  }
+  static Index scratch_size(const ConvGeometry& g) {
+    const PaddedDy pad(g);
+    return Index(pad.rows) * pad.cols * kLanes;
+  }
+
+  // dx [H,W,C] of the sample dy [OH,OW,O]; dyp: scratch_size(g) floats.
+  void run(const float* dy, float* dx, float* dyp) const {
+    pad_copy(dy, g.OH, g.OW, g.O, pad.top, pad.left, dyp, pad.rows, pad.cols, kLanes);
+    const Index padded_row = Index(pad.cols) * kLanes;
+    const int per_tap = reduce ? g.C : g.O;  // packed vectors per tap
+    // Dx row ih meets dy row oh through kernel row kh where oh * stride_h = ih + pad_top - kh;
+    // dx column iw = r + stride_w * j (column phase r) meets dy column j + d through kernel
+    // column kw where d * stride_w = r + pad_left - kw. Rows q, q + stride_h, ... meet the
+    // same taps, each one dy row further down.
+    for (int q = 0; q < std::min(g.stride_h, g.H); ++q) {
+      for (int r = 0; r < std::min(g.stride_w, g.W); ++r) {
+        int offsets[kMaxTaps];
+        const float* weights[kMaxTaps];
+        int taps = 0;
+        for (int kh = 0; kh < g.KH; ++kh) {
+          const int a = q + g.pad_top - kh;
+          if (a % g.stride_h != 0) continue;
+          for (int kw = 0; kw < g.KW; ++kw) {
+            const int c = r + g.pad_left - kw;
+            if (c % g.stride_w != 0) continue;
+            offsets[taps] = static_cast<int>((a / g.stride_h + pad.top) * padded_row +
+                                             Index(c / g.stride_w + pad.left) * kLanes);
+            weights[taps] = w + Index(kh * g.KW + kw) * per_tap * kLanes;
+            ++taps;
+          }
+        }
+        const int rows = (g.H - q + g.stride_h - 1) / g.stride_h;
+        const int columns = (g.W - r + g.stride_w - 1) / g.stride_w;
+        for_each_block(columns, reduce ? kMaxReduceBlock : kMaxBlock, [&](int j0, int size) {
+          const DataBlock block{dyp + Index(j0) * kLanes,
+                                padded_row,
+                                offsets,
+                                weights,
+                                taps,
+                                g.O,
+                                g.C,
+                                bias,
+                                bias_values,
+                                dx + (Index(q) * g.W + r + Index(j0) * g.stride_w) * g.C,
+                                Index(g.stride_h) * g.W * g.C,
+                                Index(g.stride_w) * g.C,
+                                rows,
+                                act == Activation::relu};
+          if (reduce)
+            dispatch<ReduceKernel, kMaxReduceBlock>(size, block);
+          else
+            dispatch<DataKernel, kMaxBlock>(size, block);
+        });
+      }
+    }
+    if (!fused(act)) activation_forward(act, dx, Index(g.H) * g.W, g.C);
+  }
+};
+
 // --- backward-weights: vectors over output channels, summed over pixels ---
 
 struct WeightPass {
-  const float* x;   // padded sample under the segment's first output pixel, at the pass's first tap
+  const float* x;   // padded sample under the band's first output pixel, at the pass's first tap
   Index row_step;   // floats between the padded inputs of neighbouring output rows
   Index step;       // ... of neighbouring output pixels
   Index tap_row;    // floats between padded rows (kernel rows one apart)
-  const float* dy;  // the segment's first output pixel
+  const float* dy;  // the band's first output pixel
   int rows, OW, O;
   float* acc;       // the pass's R * T vectors
-  float* bias_acc;  // the bias vector, or null
+  float* bias_acc;  // the vector summing dy, or null
 };
 
 // Accumulates R kernel rows of T consecutive (kw, c) taps each: in a padded row these
@@ -326,7 +462,8 @@ struct Weights {
 #pragma GCC unroll 32
           for (int r = 0; r < R; ++r)
 #pragma GCC unroll 32
-            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * p.tap_row + t]), d, acc[r][t]);
+            for (int t = 0; t < T; ++t)
+              acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * p.tap_row + t]), d, acc[r][t]);
           bias = _mm512_add_ps(bias, d);
         }
       }
@@ -339,6 +476,85 @@ struct Weights {
   };
 };
 
+// The weight gradient of a convolution, accumulated one sample (or part of one) at a time.
+struct WeightPlan {
+  const ConvGeometry& g;
+  int Hp, Wp, taps, row_taps, groups;
+  bool whole;  // the whole kernel in registers at once, else each kernel row in groups
+
+  explicit WeightPlan(const ConvGeometry& geometry)
+      : g(geometry),
+        Hp((g.OH - 1) * g.stride_h + g.KH),
+        Wp((g.OW - 1) * g.stride_w + g.KW),
+        taps(static_cast<int>(g.patch())),
+        row_taps(g.KW * g.C),
+        groups((row_taps + kMaxWeightAcc - 1) / kMaxWeightAcc),
+        whole(taps <= kMaxWeightAcc && g.KH <= 4) {}
+  Index acc_size() const { return Index(taps) * kLanes; }  // vectors over o, in (kh, kw, c) order
+  Index scratch_size() const { return Index(Hp) * Wp * g.C; }
+
+  // The padded sample x [H,W,C] that run() reads; xp: scratch_size() floats.
+  void pad(const float* x, float* xp) const { pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, g.C); }
+
+  // acc += the gradient from output rows [oh0, oh1) of one sample, given its padded
+  // input xp and its dy [OH,OW,O]; bias_acc (if not null) += the sum of those dy.
+  void run(const float* xp, const float* dy, int oh0, int oh1, float* acc, float* bias_acc) const {
+    for (int band = oh0; band < oh1; band += kBandRows) {
+      const float* x0 = xp + Index(band) * g.stride_h * Wp * g.C;
+      WeightPass pass{x0,  Index(g.stride_h) * Wp * g.C, Index(g.stride_w) * g.C, Index(Wp) * g.C,
+                      dy + Index(band) * g.OW * g.O, std::min(kBandRows, oh1 - band), g.OW, g.O, acc, bias_acc};
+      if (whole) {
+        switch (g.KH) {
+          case 1: dispatch<Weights<1>::Kernel, kMaxWeightAcc>(row_taps, pass); break;
+          case 2: dispatch<Weights<2>::Kernel, kMaxWeightAcc / 2>(row_taps, pass); break;
+          case 3: dispatch<Weights<3>::Kernel, kMaxWeightAcc / 3>(row_taps, pass); break;
+          default: dispatch<Weights<4>::Kernel, kMaxWeightAcc / 4>(row_taps, pass); break;
+        }
+        continue;
+      }
+      for (int kh = 0; kh < g.KH; ++kh)
+        for (int group = 0, t0 = 0; group < groups; ++group) {
+          const int T = (row_taps - t0) / (groups - group);
+          pass.x = x0 + Index(kh) * Wp * g.C + t0;
+          pass.acc = acc + (Index(kh) * row_taps + t0) * kLanes;
+          dispatch<Weights<1>::Kernel, kMaxWeightAcc>(T, pass);
+          pass.bias_acc = nullptr;  // the first pass sums the bias gradient
+          t0 += T;
+        }
+    }
+  }
+};
+
+// Chunks of partial weight gradients: chunk k sums output rows [rows * k / count,
+// rows * (k + 1) / count) of the batch. Each holds the taps' vectors and a bias vector.
+struct WeightChunks {
+  int count;
+  Index size;  // floats per chunk
+  WeightChunks(int rows, const WeightPlan& plan)
+      : count(std::min(rows, kWeightChunks)), size(plan.acc_size() + kLanes) {}
+  int first_row(int rows, int k) const { return static_cast<int>(Index(k) * rows / count); }
+};
+
+// dw (O lanes per tap) and dbias (bias_lanes lanes, if not null) += the chunks' sums,
+// taken in chunk order.
+void add_chunks(const float* partials, const WeightChunks& chunks, int taps, int O, float* dw, float* dbias,
+                int bias_lanes) {
+  for (int t = 0; t <= taps; ++t) {
+    float* dst = t < taps ? dw + Index(t) * O : dbias;
+    if (!dst) continue;
+    const __mmask16 m = first_lanes(t < taps ? O : bias_lanes);
+    __m512 sum = _mm512_load_ps(partials + Index(t) * kLanes);
+    for (int k = 1; k < chunks.count; ++k)
+      sum = _mm512_add_ps(sum, _mm512_load_ps(partials + k * chunks.size + Index(t) * kLanes));
+    _mm512_mask_storeu_ps(dst, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), sum));
+  }
+}
+
+// The samples [n0, n1) of chunk k when chunks hold whole samples.
+std::pair<int, int> chunk_samples(const ConvGeometry& g, const WeightChunks& chunks, int k) {
+  return {static_cast<int>(Index(k) * g.N / chunks.count), static_cast<int>(Index(k + 1) * g.N / chunks.count)};
+}
+
 }  // namespace
 
 bool available() {
@@ -347,7 +563,9 @@ bool available() {
   return yes;
 }
 
-bool forward_fits(const ConvGeometry& g) { return g.C <= kLanes && g.O <= kLanes && g.stride_w <= 2 && !pointwise(g); }
+bool forward_fits(const ConvGeometry& g) {
+  return g.C <= kLanes && g.O <= kLanes && g.stride_w <= 2 && !pointwise(g);
+}
 
 bool backward_data_fits(const ConvGeometry& g) {
   if (pointwise(g) || g.KH * g.KW > kMaxTaps || g.O > kLanes) return false;
@@ -356,257 +574,188 @@ bool backward_data_fits(const ConvGeometry& g) {
 
 bool backward_weights_fits(const ConvGeometry& g) { return g.O <= kLanes && !pointwise(g); }
 
-void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act, float* y,
-                    Workspace& ws) {
-  const int Hp = (g.OH - 1) * g.stride_h + g.KH, Wp = (g.OW - 1) * g.stride_w + g.KW;
-  const int CS = padded_channels(g.C);
-  const Scratch s = scratch(ws, g.patch() * kLanes, Index(Hp) * Wp * CS);
-  pack_over_outputs(g, w, s.shared);
-  const __m512 b = load_bias(bias, g.O);
-  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
-  const int step = CS * g.stride_w;
-#pragma omp parallel for schedule(static) if (g.N > 1)
-  for (int n = 0; n < g.N; ++n) {
-    float* xp = s.mine();
-    pad_copy(x + n * in_sample, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, CS);
-    float* yn = y + n * out_sample;
-    for_each_block(g.OW, kMaxBlock, [&](int ow0, int size) {
-      const ForwardBlock block{xp + Index(ow0) * g.stride_w * CS,
-                               Index(Wp) * CS,
-                               Index(g.stride_h) * Wp * CS,
-                               CS,
-                               g.C,
-                               g.KH,
-                               g.KW,
-                               s.shared,
-                               b,
-                               yn + Index(ow0) * g.O,
-                               Index(g.OW) * g.O,
-                               g.OH,
-                               g.O,
-                               act == Activation::relu};
-      switch (step) {
-        case 1:
-          return dispatch<Forward<1>::Kernel, kMaxBlock>(size, block);
-        case 2:
-          return dispatch<Forward<2>::Kernel, kMaxBlock>(size, block);
-        case kLanes:
-          return dispatch<Forward<kLanes>::Kernel, kMaxBlock>(size, block);
-        default:
-          return dispatch<Forward<2 * kLanes>::Kernel, kMaxBlock>(size, block);
-      }
-    });
-    if (!fused(act)) activation_forward(act, yn, Index(g.OH) * g.OW, g.O);
-  }
+bool conv_layer_backward_fits(const ConvGeometry& g, bool with_dx) {
+  return backward_weights_fits(g) && (!with_dx || backward_data_fits(g));
 }
 
-void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias, Activation act,
-                          float* dx, Workspace& ws) {
-  const bool reduce = sums_over_outputs(g);
-  const PaddedDy pad(g);
-  const int per_tap = reduce ? g.C : g.O;  // packed vectors per tap
-  const Scratch s = scratch(ws, Index(g.KH) * g.KW * per_tap * kLanes, Index(pad.rows) * pad.cols * kLanes);
-  if (reduce)
-    pack_over_outputs(g, w, s.shared);
-  else
-    pack_over_inputs(g, w, s.shared);
-  const __m512 b = load_bias(bias, g.C);
-  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
-  const Index padded_row = Index(pad.cols) * kLanes;
-#pragma omp parallel for schedule(static) if (g.N > 1)
-  for (int n = 0; n < g.N; ++n) {
-    float* dyp = s.mine();
-    pad_copy(dy + n * out_sample, g.OH, g.OW, g.O, pad.top, pad.left, dyp, pad.rows, pad.cols, kLanes);
-    float* dxn = dx + n * in_sample;
-    // Dx row ih meets dy row oh through kernel row kh where oh * stride_h = ih + pad_top - kh;
-    // dx column iw = r + stride_w * j (column phase r) meets dy column j + d through kernel
-    // column kw where d * stride_w = r + pad_left - kw. Rows q, q + stride_h, ... meet the
-    // same taps, each one dy row further down.
-    for (int q = 0; q < std::min(g.stride_h, g.H); ++q) {
-      for (int r = 0; r < std::min(g.stride_w, g.W); ++r) {
-        int offsets[kMaxTaps];
-        const float* weights[kMaxTaps];
-        int taps = 0;
-        for (int kh = 0; kh < g.KH; ++kh) {
-          const int a = q + g.pad_top - kh;
-          if (a % g.stride_h != 0) continue;
-          for (int kw = 0; kw < g.KW; ++kw) {
-            const int c = r + g.pad_left - kw;
-            if (c % g.stride_w != 0) continue;
-            offsets[taps] =
-                static_cast<int>((a / g.stride_h + pad.top) * padded_row + Index(c / g.stride_w + pad.left) * kLanes);
-            weights[taps] = s.shared + Index(kh * g.KW + kw) * per_tap * kLanes;
-            ++taps;
-          }
-        }
-        const int rows = (g.H - q + g.stride_h - 1) / g.stride_h;
-        const int columns = (g.W - r + g.stride_w - 1) / g.stride_w;
-        for_each_block(columns, reduce ? kMaxReduceBlock : kMaxBlock, [&](int j0, int size) {
-          const DataBlock block{dyp + Index(j0) * kLanes,
-                                padded_row,
-                                offsets,
-                                weights,
-                                taps,
-                                g.O,
-                                g.C,
-                                b,
-                                bias,
-                                dxn + (Index(q) * g.W + r + Index(j0) * g.stride_w) * g.C,
-                                Index(g.stride_h) * g.W * g.C,
-                                Index(g.stride_w) * g.C,
-                                rows,
-                                act == Activation::relu};
-          if (reduce)
-            dispatch<ReduceKernel, kMaxReduceBlock>(size, block);
-          else
-            dispatch<DataKernel, kMaxBlock>(size, block);
-        });
-      }
-    }
-    if (!fused(act)) activation_forward(act, dxn, Index(g.H) * g.W, g.C);
-  }
-}
-
-void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
-                             Workspace& ws) {
-  const int Hp = (g.OH - 1) * g.stride_h + g.KH, Wp = (g.OW - 1) * g.stride_w + g.KW;
-  const int taps = static_cast<int>(g.patch());
-  const int row_taps = g.KW * g.C;  // the (kw, c) taps of one kernel row: consecutive in a padded row
-  // Whole kernel at once when it fits the registers, else each kernel row in near-equal groups.
-  const bool whole = taps <= kMaxWeightAcc && g.KH <= 4;
-  const int groups = whole ? 1 : (row_taps + kMaxWeightAcc - 1) / kMaxWeightAcc;
-  const int rows = g.N * g.OH;  // output rows of the batch, cut into chunks, and those into bands
-  const int chunks = std::min(rows, kWeightChunks);
-  const Index partial = Index(taps + 1) * kLanes;  // per chunk: the taps' vectors, then the bias vector
-  const Scratch s = scratch(ws, partial * chunks, Index(Hp) * Wp * g.C);
-  const Index in_sample = Index(g.H) * g.W * g.C;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (int k = 0; k < chunks; ++k) {
-    float* acc = s.shared + k * partial;
-    std::memset(acc, 0, partial * sizeof(float));
-    float* xp = s.mine();
-    const int r0 = static_cast<int>(Index(k) * rows / chunks), r1 = static_cast<int>(Index(k + 1) * rows / chunks);
-    for (int r = r0; r < r1;) {
-      const int n = r / g.OH, oh0 = r % g.OH, oh1 = std::min({g.OH, oh0 + (r1 - r), oh0 + kBandRows});
-      if (r == r0 || oh0 == 0) pad_copy(x + n * in_sample, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, g.C);
-      const float* x0 = xp + Index(oh0) * g.stride_h * Wp * g.C;
-      WeightPass pass{x0,
-                      Index(g.stride_h) * Wp * g.C,
-                      Index(g.stride_w) * g.C,
-                      Index(Wp) * g.C,
-                      dy + (Index(n) * g.OH + oh0) * g.OW * g.O,
-                      oh1 - oh0,
-                      g.OW,
-                      g.O,
-                      acc,
-                      acc + Index(taps) * kLanes};
-      if (whole) {
-        switch (g.KH) {
-          case 1:
-            dispatch<Weights<1>::Kernel, kMaxWeightAcc>(row_taps, pass);
-            break;
-          case 2:
-            dispatch<Weights<2>::Kernel, kMaxWeightAcc / 2>(row_taps, pass);
-            break;
-          case 3:
-            dispatch<Weights<3>::Kernel, kMaxWeightAcc / 3>(row_taps, pass);
-            break;
-          default:
-            dispatch<Weights<4>::Kernel, kMaxWeightAcc / 4>(row_taps, pass);
-            break;
-        }
-      } else {
-        for (int kh = 0; kh < g.KH; ++kh)
-          for (int group = 0, t0 = 0; group < groups; ++group) {
-            const int T = (row_taps - t0) / (groups - group);
-            pass.x = x0 + Index(kh) * Wp * g.C + t0;
-            pass.acc = acc + (Index(kh) * row_taps + t0) * kLanes;
-            dispatch<Weights<1>::Kernel, kMaxWeightAcc>(T, pass);
-            pass.bias_acc = nullptr;  // the first pass sums the bias gradient
-            t0 += T;
-          }
-      }
-      r += oh1 - oh0;
-    }
-  }
-  // Chunks summed in order, then added to the gradients.
-  const __mmask16 m = first_lanes(g.O);
-  for (int t = 0; t <= taps; ++t) {
-    float* dst = t < taps ? dw + Index(t) * g.O : dbias;
-    if (!dst) continue;
-    __m512 sum = _mm512_load_ps(s.shared + Index(t) * kLanes);
-    for (int k = 1; k < chunks; ++k) sum = _mm512_add_ps(sum, _mm512_load_ps(s.shared + k * partial + t * kLanes));
-    _mm512_mask_storeu_ps(dst, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), sum));
-  }
+bool conv_transpose_layer_backward_fits(const ConvGeometry& g, bool with_dx) {
+  return backward_weights_fits(g) && g.C <= kLanes && (!with_dx || forward_fits(g));
 }
 
 bool pool_fits(const ConvGeometry& g) { return g.C <= kLanes; }
 
-void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                    float* y, Workspace& ws) {
+  const Scratch s = scratch(ws, ForwardPlan::packed_size(g), ForwardPlan::scratch_size(g));
+  pack_over_outputs(g, w, s.shared);
+  const ForwardPlan plan(g, s.shared, bias, act);
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
+#pragma omp parallel for schedule(static) if (g.N > 1)
+  for (int n = 0; n < g.N; ++n) plan.run(x + n * in_sample, y + n * out_sample, s.mine());
+}
+
+void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
+                          Activation act, float* dx, Workspace& ws) {
+  const Scratch s = scratch(ws, DataPlan::packed_size(g), DataPlan::scratch_size(g));
+  DataPlan::pack(g, w, s.shared);
+  const DataPlan plan(g, s.shared, bias, act);
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
+#pragma omp parallel for schedule(static) if (g.N > 1)
+  for (int n = 0; n < g.N; ++n) plan.run(dy + n * out_sample, dx + n * in_sample, s.mine());
+}
+
+void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                             Workspace& ws) {
+  const WeightPlan plan(g);
+  const int rows = g.N * g.OH;  // output rows of the batch, cut into chunks
+  const WeightChunks chunks(rows, plan);
+  const Scratch s = scratch(ws, chunks.size * chunks.count, plan.scratch_size());
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
+#pragma omp parallel for schedule(static) if (chunks.count > 1)
+  for (int k = 0; k < chunks.count; ++k) {
+    float* acc = s.shared + k * chunks.size;
+    std::memset(acc, 0, chunks.size * sizeof(float));
+    float* xp = s.mine();
+    const int r1 = chunks.first_row(rows, k + 1);
+    for (int r = chunks.first_row(rows, k); r < r1;) {  // the chunk's part of each sample it meets
+      const int n = r / g.OH, oh0 = r % g.OH, oh1 = std::min(g.OH, oh0 + (r1 - r));
+      plan.pad(x + n * in_sample, xp);
+      plan.run(xp, dy + n * out_sample, oh0, oh1, acc, acc + plan.acc_size());
+      r += oh1 - oh0;
+    }
+  }
+  add_chunks(s.shared, chunks, plan.taps, g.O, dw, dbias, g.O);
+}
+
+void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
+                         const float* w, float* dx, float* dw, float* dbias, Workspace& ws) {
+  const WeightPlan weights(g);
+  const WeightChunks chunks(g.N, weights);  // whole samples: dx needs all of dz
+  const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
+  const Index dz_size = round_up(out_sample), padded_x = round_up(weights.scratch_size());
+  const Scratch s = scratch(ws, DataPlan::packed_size(g) + chunks.size * chunks.count,
+                            dz_size + padded_x + (dx ? DataPlan::scratch_size(g) : 0));
+  DataPlan::pack(g, w, s.shared);
+  const DataPlan data(g, s.shared, nullptr, Activation::linear);
+  float* partials = s.shared + round_up(DataPlan::packed_size(g));
+#pragma omp parallel for schedule(static) if (chunks.count > 1)
+  for (int k = 0; k < chunks.count; ++k) {
+    float* acc = partials + k * chunks.size;
+    std::memset(acc, 0, chunks.size * sizeof(float));
+    float* dz = s.mine();
+    float* xp = dz + dz_size;
+    const auto [n0, n1] = chunk_samples(g, chunks, k);
+    for (int n = n0; n < n1; ++n) {
+      // dz = act'(y) * dy for this sample only: it stays in cache for both uses.
+      activation_backward(act, y + n * out_sample, dy + n * out_sample, dz, Index(g.OH) * g.OW, g.O);
+      if (dx) data.run(dz, dx + n * in_sample, xp + padded_x);
+      weights.pad(x + n * in_sample, xp);
+      weights.run(xp, dz, 0, g.OH, acc, acc + weights.acc_size());
+    }
+  }
+  add_chunks(partials, chunks, weights.taps, g.O, dw, dbias, g.O);
+}
+
+void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
+                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
+                                   Workspace& ws) {
+  // The layer's output is the convolution's input: dz [H,W,C] plays x, the layer's input
+  // x [OH,OW,O] plays the output gradient.
+  const WeightPlan weights(g);
+  const WeightChunks chunks(g.N, weights);
+  const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
+  const Index dz_size = round_up(in_sample), padded_x = round_up(weights.scratch_size());
+  const Scratch s = scratch(ws, ForwardPlan::packed_size(g) + chunks.size * chunks.count,
+                            dz_size + padded_x + (dx ? ForwardPlan::scratch_size(g) : 0));
+  pack_over_outputs(g, w, s.shared);
+  const ForwardPlan forward(g, s.shared, nullptr, Activation::linear);
+  float* partials = s.shared + round_up(ForwardPlan::packed_size(g));
+  const __mmask16 m = first_lanes(g.C);
+#pragma omp parallel for schedule(static) if (chunks.count > 1)
+  for (int k = 0; k < chunks.count; ++k) {
+    float* acc = partials + k * chunks.size;
+    std::memset(acc, 0, chunks.size * sizeof(float));
+    float* dz = s.mine();
+    float* xp = dz + dz_size;
+    const auto [n0, n1] = chunk_samples(g, chunks, k);
+    // Four chains of adds over the pixels in turn, so that the adds overlap.
+    __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
+    for (int n = n0; n < n1; ++n) {
+      activation_backward(act, y + n * in_sample, dy + n * in_sample, dz, Index(g.H) * g.W, g.C);
+      Index p = 0;
+      for (; p + 4 * g.C <= in_sample; p += 4 * g.C) {
+        b0 = _mm512_add_ps(b0, _mm512_maskz_loadu_ps(m, dz + p));
+        b1 = _mm512_add_ps(b1, _mm512_maskz_loadu_ps(m, dz + p + g.C));
+        b2 = _mm512_add_ps(b2, _mm512_maskz_loadu_ps(m, dz + p + 2 * g.C));
+        b3 = _mm512_add_ps(b3, _mm512_maskz_loadu_ps(m, dz + p + 3 * g.C));
+      }
+      for (; p < in_sample; p += g.C) b0 = _mm512_add_ps(b0, _mm512_maskz_loadu_ps(m, dz + p));
+      if (dx) forward.run(dz, dx + n * out_sample, xp + padded_x);
+      weights.pad(dz, xp);
+      weights.run(xp, x + n * out_sample, 0, g.OH, acc, nullptr);
+    }
+    _mm512_store_ps(acc + weights.acc_size(), _mm512_add_ps(_mm512_add_ps(b0, b1), _mm512_add_ps(b2, b3)));
+  }
+  add_chunks(partials, chunks, weights.taps, g.O, dw, dbias, g.C);
+}
+
+void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
   const __mmask16 m = first_lanes(g.C);
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.C;
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
     const float* xn = x + n * in_sample;
-    float* out = y + n * out_sample;
-    for (int oh = 0; oh < g.OH; ++oh) {
-      const int ih0 = oh * g.stride_h - g.pad_top;
+    for (Index o = n * out_sample, oh = 0; oh < Index(g.OH); ++oh) {
+      const int ih0 = static_cast<int>(oh) * g.stride_h - g.pad_top;
       const int kh0 = std::max(0, -ih0), kh1 = std::min(g.KH, g.H - ih0);
-      for (int ow = 0; ow < g.OW; ++ow, out += g.C) {
+      for (int ow = 0; ow < g.OW; ++ow, o += g.C) {
         const int iw0 = ow * g.stride_w - g.pad_left;
         const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
-        // TensorFlow pads less than a window, so every window holds a pixel. max(in, best)
-        // is in > best ? in : best, as TensorFlow compares.
-        __m512 best = _mm512_maskz_loadu_ps(m, xn + (Index(ih0 + kh0) * g.W + iw0 + kw0) * g.C);
+        // TensorFlow pads less than a window, so every window holds a pixel. A strictly
+        // greater tap takes over, so the first maximum wins.
+        auto pixel = [&](int kh, int kw) { return xn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C; };
+        __m512 best = _mm512_maskz_loadu_ps(m, pixel(kh0, kw0));
+        __m512i tap = _mm512_set1_epi32(kh0 * g.KW + kw0);
         for (int kh = kh0; kh < kh1; ++kh)
-          for (int kw = kw0; kw < kw1; ++kw)
-            best = _mm512_maskz_max_ps(0xFFFF, _mm512_maskz_loadu_ps(m, xn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C),
-                                       best);
-        _mm512_mask_storeu_ps(out, m, best);
+          for (int kw = kw0; kw < kw1; ++kw) {
+            const __m512 v = _mm512_maskz_loadu_ps(m, pixel(kh, kw));
+            const __mmask16 greater = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, greater, v);
+            tap = _mm512_mask_mov_epi32(tap, greater, _mm512_set1_epi32(kh * g.KW + kw));
+          }
+        _mm512_mask_storeu_ps(y + o, m, best);
+        _mm512_mask_cvtepi32_storeu_epi16(where + o, m, tap);
       }
     }
   }
 }
 
-void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx) {
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
   const __mmask16 m = first_lanes(g.C);
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.C;
   // Windows that do not overlap write their pixels' gradients outright (zero where not
-  // the maximum); only pixels outside every window need zeroing first. Overlapping
+  // the maximum), and only pixels outside every window need zeroing first; overlapping
   // windows add into zeros.
   const bool disjoint = g.stride_h >= g.KH && g.stride_w >= g.KW;
-  const bool covered = disjoint && g.pad_top == 0 && g.pad_left == 0 && g.OH * g.stride_h == g.H &&
-                       g.OW * g.stride_w == g.W && g.stride_h == g.KH && g.stride_w == g.KW;
+  const bool covered = g.pad_top == 0 && g.pad_left == 0 && g.stride_h == g.KH && g.stride_w == g.KW &&
+                       g.OH * g.KH == g.H && g.OW * g.KW == g.W;
   // Parallel over samples: overlapping windows then never race.
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
-    const float* xn = x + n * in_sample;
-    const float* d = dy + n * out_sample;
     float* dxn = dx + n * in_sample;
     if (!covered) std::memset(dxn, 0, in_sample * sizeof(float));
-    for (int oh = 0; oh < g.OH; ++oh) {
-      const int ih0 = oh * g.stride_h - g.pad_top;
+    for (Index o = n * out_sample, oh = 0; oh < Index(g.OH); ++oh) {
+      const int ih0 = static_cast<int>(oh) * g.stride_h - g.pad_top;
       const int kh0 = std::max(0, -ih0), kh1 = std::min(g.KH, g.H - ih0);
-      for (int ow = 0; ow < g.OW; ++ow, d += g.C) {
+      for (int ow = 0; ow < g.OW; ++ow, o += g.C) {
         const int iw0 = ow * g.stride_w - g.pad_left;
         const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
-        // Per channel the first tap in scan order holding the maximum: a strictly greater
-        // tap takes over.
-        auto pixel = [&](int kh, int kw) { return (Index(ih0 + kh) * g.W + iw0 + kw) * g.C; };
-        __m512 best = _mm512_maskz_loadu_ps(m, xn + pixel(kh0, kw0));
-        __m512i where = _mm512_set1_epi32(kh0 * g.KW + kw0);
+        const __m512 grad = _mm512_maskz_loadu_ps(m, dy + o);
+        const __m512i won = _mm512_maskz_cvtepu16_epi32(m, _mm256_maskz_loadu_epi16(m, where + o));
         for (int kh = kh0; kh < kh1; ++kh)
           for (int kw = kw0; kw < kw1; ++kw) {
-            const __m512 v = _mm512_maskz_loadu_ps(m, xn + pixel(kh, kw));
-            const __mmask16 greater = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
-            best = _mm512_mask_mov_ps(best, greater, v);
-            where = _mm512_mask_mov_epi32(where, greater, _mm512_set1_epi32(kh * g.KW + kw));
-          }
-        const __m512 grad = _mm512_maskz_loadu_ps(m, d);
-        for (int kh = kh0; kh < kh1; ++kh)
-          for (int kw = kw0; kw < kw1; ++kw) {
-            const __mmask16 mine = _mm512_cmpeq_epi32_mask(where, _mm512_set1_epi32(kh * g.KW + kw));
-            float* out = dxn + pixel(kh, kw);
+            const __mmask16 mine = _mm512_cmpeq_epi32_mask(won, _mm512_set1_epi32(kh * g.KW + kw));
+            float* out = dxn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C;
             const __m512 before = disjoint ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, out);
             _mm512_mask_storeu_ps(out, m, _mm512_mask_add_ps(before, mine, before, grad));
           }

@@ -10,6 +10,8 @@
 // over chunks cut from the geometry alone, in chunk order, so results are bit-identical
 // for any thread count. Compiled for AVX-512 whatever the build's -march, so that every
 // build, the sanitizer one included, tests them.
+#include <cstdint>
+
 #include "kernels/conv.hpp"
 
 namespace dn::kernels::direct {
@@ -21,6 +23,8 @@ bool available();  // the CPU runs AVX-512F
 bool forward_fits(const ConvGeometry& g);
 bool backward_data_fits(const ConvGeometry& g);
 bool backward_weights_fits(const ConvGeometry& g);
+bool conv_layer_backward_fits(const ConvGeometry& g, bool with_dx);
+bool conv_transpose_layer_backward_fits(const ConvGeometry& g, bool with_dx);
 bool pool_fits(const ConvGeometry& g);
 
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
@@ -29,8 +33,15 @@ void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w
                           Activation act, float* dx, Workspace& ws);
 void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
                              Workspace& ws);
+// One sample at a time through the whole layer backward, so that its dz stays in cache
+// and is never written for the batch; partial weight gradients per chunk of samples.
+void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
+                         const float* w, float* dx, float* dw, float* dbias, Workspace& ws);
+void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
+                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
+                                   Workspace& ws);
 
-void maxpool_forward(const ConvGeometry& g, const float* x, float* y);
-void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx);
+void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where);
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx);
 
 }  // namespace dn::kernels::direct

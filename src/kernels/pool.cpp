@@ -14,18 +14,18 @@ ConvGeometry pool_geometry(int N, int H, int W, int C, int pool_h, int pool_w, i
 
 namespace kernels {
 
-void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
+void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
   if (direct::available() && direct::pool_fits(g))
-    direct::maxpool_forward(g, x, y);
+    direct::maxpool_forward(g, x, y, where);
   else
-    portable::maxpool_forward(g, x, y);
+    portable::maxpool_forward(g, x, y, where);
 }
 
-void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx) {
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
   if (direct::available() && direct::pool_fits(g))
-    direct::maxpool_backward(g, x, dy, dx);
+    direct::maxpool_backward(g, where, dy, dx);
   else
-    portable::maxpool_backward(g, x, dy, dx);
+    portable::maxpool_backward(g, where, dy, dx);
 }
 
 namespace portable {
@@ -33,7 +33,7 @@ namespace portable {
 // Below this many outputs a parallel region costs more than the loop.
 constexpr std::size_t kParallelMinOutputs = 16384;
 
-void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
+void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
   const std::size_t C = static_cast<std::size_t>(g.C);
 #pragma omp parallel for collapse(2) schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
@@ -43,16 +43,24 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
       for (int ow = 0; ow < g.OW; ++ow) {
         const int iw0 = ow * g.stride_w - g.pad_left;
         const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
-        float* out = y + ((static_cast<std::size_t>(n) * g.OH + oh) * g.OW + ow) * C;
+        const std::size_t o = ((static_cast<std::size_t>(n) * g.OH + oh) * g.OW + ow) * C;
         // Every window holds at least one real pixel: TF pads less than a window.
         auto tap = [&](int kh, int kw) {
           return x + ((static_cast<std::size_t>(n) * g.H + ih0 + kh) * g.W + iw0 + kw) * C;
         };
-        std::memcpy(out, tap(kh0, kw0), C * sizeof(float));
+        std::memcpy(y + o, tap(kh0, kw0), C * sizeof(float));
+        std::fill(where + o, where + o + C, static_cast<std::uint16_t>(kh0 * g.KW + kw0));
+        // Strictly greater takes over, so the first maximum wins. Select instead of
+        // branch: the winning tap is data-dependent.
         for (int kh = kh0; kh < kh1; ++kh) {
           for (int kw = kw0; kw < kw1; ++kw) {
             const float* in = tap(kh, kw);
-            for (std::size_t c = 0; c < C; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
+            const auto t = static_cast<std::uint16_t>(kh * g.KW + kw);
+            for (std::size_t c = 0; c < C; ++c) {
+              const bool greater = in[c] > y[o + c];
+              y[o + c] = greater ? in[c] : y[o + c];
+              where[o + c] = greater ? t : where[o + c];
+            }
           }
         }
       }
@@ -60,43 +68,22 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y) {
   }
 }
 
-void maxpool_backward(const ConvGeometry& g, const float* x, const float* dy, float* dx) {
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
   const std::size_t C = static_cast<std::size_t>(g.C);
   const std::size_t sample = static_cast<std::size_t>(g.H) * g.W * C;
-  constexpr std::size_t kBlock = 64;
   // Parallel over samples: overlapping windows (stride < pool) then never race.
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
-    const float* xn = x + n * sample;
     float* dxn = dx + n * sample;
     std::fill(dxn, dxn + sample, 0.0f);
     for (int oh = 0; oh < g.OH; ++oh) {
       const int ih0 = oh * g.stride_h - g.pad_top;
-      const int kh0 = std::max(0, -ih0), kh1 = std::min(g.KH, g.H - ih0);
       for (int ow = 0; ow < g.OW; ++ow) {
         const int iw0 = ow * g.stride_w - g.pad_left;
-        const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
         const std::size_t o = ((static_cast<std::size_t>(n) * g.OH + oh) * g.OW + ow) * C;
-        // Channels in blocks so the running max and its pixel live on the stack; strict >
-        // keeps the first max. Select instead of branch: the winning tap is data-dependent.
-        for (std::size_t c0 = 0; c0 < C; c0 += kBlock) {
-          const std::size_t cn = std::min(kBlock, C - c0);
-          float best[kBlock];
-          int where[kBlock];
-          const int first = (ih0 + kh0) * g.W + iw0 + kw0;
-          for (std::size_t c = 0; c < cn; ++c) best[c] = xn[first * C + c0 + c], where[c] = first;
-          for (int kh = kh0; kh < kh1; ++kh) {
-            for (int kw = kw0; kw < kw1; ++kw) {
-              const int pixel = (ih0 + kh) * g.W + iw0 + kw;
-              const float* in = xn + pixel * C + c0;
-              for (std::size_t c = 0; c < cn; ++c) {
-                const bool greater = in[c] > best[c];
-                best[c] = greater ? in[c] : best[c];
-                where[c] = greater ? pixel : where[c];
-              }
-            }
-          }
-          for (std::size_t c = 0; c < cn; ++c) dxn[where[c] * C + c0 + c] += dy[o + c0 + c];
+        for (std::size_t c = 0; c < C; ++c) {
+          const int kh = where[o + c] / g.KW, kw = where[o + c] % g.KW;
+          dxn[((ih0 + kh) * g.W + iw0 + kw) * C + c] += dy[o + c];
         }
       }
     }

@@ -153,9 +153,11 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
   const NoiseSpec noise = c.on == "clean" ? NoiseSpec{} : parse_noise(c.noise);
   if (!c.noise.empty()) c.noise = noise.str();
 
-  const Splits data = load_splits(c.data);
+  Splits data = load_splits(c.data);
   const std::size_t n = data.train.size();
-  Tensor x = classifier_input(data.train.images, c, noise, denoiser.get(), Split::train);
+  // Clean images train as they are; noisy ones keep the clean set to draw each epoch's noise from.
+  Tensor x = c.on == "clean" ? std::move(data.train.images)
+                             : classifier_input(data.train.images, c, noise, denoiser.get(), Split::train);
   const Tensor y = one_hot(data.train.labels);
   const Tensor x_val = classifier_input(data.validation.images, c, noise, denoiser.get(), Split::validation);
   const Tensor y_val = one_hot(data.validation.labels);
@@ -167,7 +169,7 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
                                    std::uint64_t(epoch - 1) * n);
     };
 
-  auto model = make_model({kModel, "relu", data.train.height(), data.train.width()}, c.seed);
+  auto model = make_model({kModel, "relu", x.dim(1), x.dim(2)}, c.seed);
   auto loss = make_loss(kLoss);
   auto optimizer = make_optimizer(kOptimizer, c.lr);
   FitOptions options;
@@ -195,9 +197,8 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
                     {"test_accuracy", clean_test.metric},
                     {"test_loss", clean_test.loss},
                     {"diverged", result.history.diverged}};
-  Tensor x_test = data.test.images;
+  const Tensor x_test = classifier_input(data.test.images, c, noise, denoiser.get(), Split::test);
   if (c.on != "clean") {
-    x_test = classifier_input(data.test.images, c, noise, denoiser.get(), Split::test);
     result.metrics["test_accuracy_" + c.on] = evaluate(*model, *loss, "accuracy", x_test, y_test).metric;
     result.metrics["noise"] = c.noise;
   }

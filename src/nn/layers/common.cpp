@@ -39,14 +39,6 @@ void reset_param(Param& param, const std::string& name, const Shape& shape) {
   param.grad = Tensor(shape);
 }
 
-const float* activation_grad(Activation act, const Tensor& y, const Tensor& dy, Tensor& scratch) {
-  if (act == Activation::linear) return dy.data();
-  scratch.resize(dy.shape());
-  const int channels = y.dim(-1);
-  kernels::activation_backward(act, y.data(), dy.data(), scratch.data(), y.size() / channels, channels);
-  return scratch.data();
-}
-
 nlohmann::json layer_config(const Layer& layer, nlohmann::json args) {
   nlohmann::json config = {{"name", layer.name()}};
   config.update(args);

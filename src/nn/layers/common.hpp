@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kernels/activation.hpp"
 #include "nn/layer.hpp"
 
 namespace dn {
@@ -25,8 +24,6 @@ void check_output_grad(const Layer& layer, const Tensor& y, const Tensor& dy);
 Shape batch_shape(int n, const Shape& sample);
 // A parameter with zero value and zero grad of this shape.
 void reset_param(Param& param, const std::string& name, const Shape& shape);
-// dL/dz for y = act(z) over y's last axis: dy itself when act is linear, else computed into scratch.
-const float* activation_grad(Activation act, const Tensor& y, const Tensor& dy, Tensor& scratch);
 // {"name": layer name} plus the layer's Keras get_config() arguments.
 nlohmann::json layer_config(const Layer& layer, nlohmann::json args);
 

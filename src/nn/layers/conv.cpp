@@ -60,12 +60,10 @@ void Conv2D::forward(const Tensor& x, Tensor& y, bool /*training*/) {
 void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const ConvGeometry g = geometry(batch_size(*this, x));
   check_output_grad(*this, y, dy);
-  const float* dz = activation_grad(activation_, y, dy, dz_);
-  if (dx) {
-    dx->resize(x.shape());
-    kernels::conv2d_backward_data(g, dz, kernel_.value.data(), nullptr, Activation::linear, dx->data(), ws_);
-  }
-  kernels::conv2d_backward_weights(g, x.data(), dz, kernel_.grad.data(), bias_.grad.data(), ws_);
+  if (dx) dx->resize(x.shape());
+  dz_.resize(y.shape());
+  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), activation_, kernel_.value.data(),
+                               dx ? dx->data() : nullptr, kernel_.grad.data(), bias_.grad.data(), dz_.data(), ws_);
 }
 
 // --- Conv2DTranspose ---
@@ -94,15 +92,11 @@ void Conv2DTranspose::forward(const Tensor& x, Tensor& y, bool /*training*/) {
 void Conv2DTranspose::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const ConvGeometry g = geometry(batch_size(*this, x));
   check_output_grad(*this, y, dy);
-  const float* dz = activation_grad(activation_, y, dy, dz_);
-  if (dx) {
-    dx->resize(x.shape());
-    kernels::conv2d_forward(g, dz, kernel_.value.data(), nullptr, Activation::linear, dx->data(), ws_);
-  }
-  // Our output is the convolution's input: dK comes from conv backward-weights with
-  // dz in the input's place and x in the output gradient's.
-  kernels::conv2d_backward_weights(g, dz, x.data(), kernel_.grad.data(), nullptr, ws_);
-  kernels::add_channel_sums(dz, dy.size() / filters_, filters_, bias_.grad.data());
+  if (dx) dx->resize(x.shape());
+  dz_.resize(y.shape());
+  kernels::conv_transpose_layer_backward(g, x.data(), y.data(), dy.data(), activation_, kernel_.value.data(),
+                                         dx ? dx->data() : nullptr, kernel_.grad.data(), bias_.grad.data(),
+                                         dz_.data(), ws_);
 }
 
 }  // namespace dn

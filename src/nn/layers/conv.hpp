@@ -24,7 +24,7 @@ class ConvLayerBase : public Layer {
   Padding padding_;
   Activation activation_;
   Param kernel_, bias_;
-  Tensor dz_;  // dL/d(pre-activation) when the activation is not linear
+  Tensor dz_;  // dL/d(pre-activation) where the kernels do not fuse it away
   Workspace ws_;
 };
 

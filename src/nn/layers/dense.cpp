@@ -36,12 +36,10 @@ void Dense::forward(const Tensor& x, Tensor& y, bool /*training*/) {
 void Dense::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const ConvGeometry g = geometry(x);
   check_output_grad(*this, y, dy);
-  const float* dz = activation_grad(activation_, y, dy, dz_);
-  if (dx) {
-    dx->resize(x.shape());
-    kernels::conv2d_backward_data(g, dz, kernel_.value.data(), nullptr, Activation::linear, dx->data(), ws_);
-  }
-  kernels::conv2d_backward_weights(g, x.data(), dz, kernel_.grad.data(), bias_.grad.data(), ws_);
+  if (dx) dx->resize(x.shape());
+  dz_.resize(y.shape());
+  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), activation_, kernel_.value.data(),
+                               dx ? dx->data() : nullptr, kernel_.grad.data(), bias_.grad.data(), dz_.data(), ws_);
 }
 
 nlohmann::json Dense::config() const {

@@ -11,6 +11,9 @@ MaxPooling2D::MaxPooling2D(Size2 pool_size, std::optional<Size2> strides, Paddin
   if (pool_size_.h < 1 || pool_size_.w < 1 || strides_.h < 1 || strides_.w < 1)
     throw UsageError(fmt::format("MaxPooling2D needs pool size and strides >= 1 (got {}x{}, {}x{})", pool_size_.h,
                                  pool_size_.w, strides_.h, strides_.w));
+  if (static_cast<long long>(pool_size_.h) * pool_size_.w > kernels::kMaxPoolTaps)
+    throw UsageError(fmt::format("MaxPooling2D pool size {}x{} has more than {} taps", pool_size_.h, pool_size_.w,
+                                 kernels::kMaxPoolTaps));
 }
 
 ConvGeometry MaxPooling2D::geometry(int batch) const {
@@ -30,7 +33,8 @@ Shape MaxPooling2D::build(const Shape& input_shape, Rng& /*rng*/) {
 void MaxPooling2D::forward(const Tensor& x, Tensor& y, bool /*training*/) {
   const ConvGeometry g = geometry(batch_size(*this, x));
   y.resize(batch_shape(g.N, output_shape_));
-  kernels::maxpool_forward(g, x.data(), y.data());
+  where_.resize(y.size());
+  kernels::maxpool_forward(g, x.data(), y.data(), where_.data());
 }
 
 void MaxPooling2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
@@ -38,7 +42,7 @@ void MaxPooling2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, 
   check_output_grad(*this, y, dy);
   if (!dx) return;
   dx->resize(x.shape());
-  kernels::maxpool_backward(g, x.data(), dy.data(), dx->data());
+  kernels::maxpool_backward(g, where_.data(), dy.data(), dx->data());
 }
 
 nlohmann::json MaxPooling2D::config() const {

@@ -1,6 +1,8 @@
 #pragma once
 // Keras MaxPooling2D (alias MaxPool2D): strides default to the pool size, padding valid.
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "kernels/pool.hpp"
 #include "nn/layers/common.hpp"
@@ -24,6 +26,7 @@ class MaxPooling2D : public Layer {
   ConvGeometry geometry(int batch) const;
   Size2 pool_size_, strides_;
   Padding padding_;
+  std::vector<std::uint16_t> where_;  // the winning tap of each output, from the last forward
 };
 
 using MaxPool2D = MaxPooling2D;
