@@ -17,6 +17,7 @@ static void add_train(CLI::App& classify) {
   auto f = std::make_shared<Flags>();
   auto* cmd = classify.add_subcommand("train", "train a digit classifier (Keras's simple MNIST convnet, Adam)");
   ClassifierConfig& c = f->config;
+  cmd->add_option("--model", c.model, "classifier (Keras's simple convnet) or classifier-wide")->capture_default_str();
   cmd->add_option("--on", c.on, "train on clean, noisy or denoised images")->capture_default_str();
   cmd->add_option("--denoiser", c.denoiser, "denoiser run folder (for --on denoised)");
   cmd->add_option("--noise", c.noise,
@@ -24,6 +25,8 @@ static void add_train(CLI::App& classify) {
   cmd->add_option("--epochs", c.epochs)->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size)->capture_default_str();
   auto* lr = cmd->add_option("--lr", f->lr, "Adam's learning rate (default 0.001)");
+  cmd->add_option("--lr-schedule", c.lr_schedule, "constant, or cosine: decays towards 0 over the epochs")
+      ->capture_default_str();
   add_data_flags(*cmd, c.data);
   cmd->add_option("--seed", c.seed, "seeds initial weights, dropout, noise and shuffling")->capture_default_str();
   add_threads_flag(*cmd, f->threads);

@@ -27,6 +27,7 @@
 #include "core/rng.hpp"
 #include "data/dataset.hpp"
 #include "data/noise.hpp"
+#include "data/packed_images.hpp"
 #include "eval/image_metrics.hpp"
 #include "kernels/direct.hpp"
 #include "nn/inference.hpp"
@@ -70,9 +71,10 @@ std::string load_average() {
   return one + " " + five + " " + fifteen;
 }
 
-// Noisy inputs and clean targets held as `denoise train` holds them: float [N, 28, 28].
+// Noisy inputs and clean targets held as `denoise train` holds them: packed
+// [N, 28, 28], clean as bytes and noisy as 16-bit, decoded a batch at a time.
 struct Data {
-  Tensor noisy, clean;
+  PackedImages noisy, clean;
   std::string source;
 };
 
@@ -82,13 +84,13 @@ Data load_data(const std::string& data_dir, std::size_t samples) {
     DataOptions options;
     options.data_dir = data_dir;
     options.limit = samples;
-    d.clean = std::move(load_splits(options).train.images);
+    d.clean = std::move(load_packed_splits(options).train.images);
     d.source = "mnist";
   } else {
-    d.clean = std::move(make_synthetic_digits(samples, 0).images);
+    d.clean = PackedImages::pack(make_synthetic_digits(samples, 0).images, PixelEncoding::u8);
     d.source = "synthetic";
   }
-  add_noise(parse_noise("gaussian:0.5"), d.clean, d.noisy, 0);
+  d.noisy = add_noise_packed(parse_noise("gaussian:0.5"), d.clean, 0);
   return d;
 }
 
@@ -119,8 +121,8 @@ struct Trainer {
   void step(const Data& d, std::size_t begin, std::size_t batch) {
     begin %= order.size();
     const std::size_t count = std::min(batch, order.size() - begin);
-    gather_rows(d.noisy, order, begin, count, xb);
-    gather_rows(d.clean, order, begin, count, yb);
+    d.noisy.gather(order, begin, count, xb);
+    d.clean.gather(order, begin, count, yb);
     model->forward(xb, pred, true);
     loss_sum += loss->forward(pred, yb) * static_cast<double>(count);
     metric_sum += binary_accuracy(pred, yb) * static_cast<double>(count);
@@ -133,7 +135,7 @@ struct Trainer {
 };
 
 nlohmann::json run_train(const Data& d, std::size_t batch, int warmup) {
-  Trainer t(d.clean.dim(0));
+  Trainer t(d.clean.size());
   const std::size_t n = t.order.size();
   for (int s = 0; s < warmup; ++s) t.step(d, static_cast<std::size_t>(s) * batch, batch);
   t.loss_sum = t.metric_sum = 0;
@@ -153,21 +155,22 @@ nlohmann::json run_train(const Data& d, std::size_t batch, int warmup) {
           {"epoch_loss", t.loss_sum / static_cast<double>(t.seen)},
           {"epoch_binary_accuracy", t.metric_sum / static_cast<double>(t.seen)},
           {"peak_rss_mb", status_mb("VmHWM")},
-          {"data_mb", static_cast<double>(d.noisy.size() + d.clean.size()) * sizeof(float) / (1 << 20)}};
+          {"data_mb", static_cast<double>(d.noisy.bytes() + d.clean.bytes()) / (1 << 20)}};
 }
 
 nlohmann::json run_infer(const Data& d, std::size_t batch, int repeats) {
   auto model = make_model({"seed", "relu", 28, 28}, 0);
+  const Tensor noisy = d.noisy.unpack();  // predict reads float; decoding is not what is timed here
   Tensor out;
-  predict(*model, d.noisy, out, static_cast<int>(batch));  // warm-up: workspaces grow once
+  predict(*model, noisy, out, static_cast<int>(batch));  // warm-up: workspaces grow once
   double best = INFINITY;  // best of a few passes: other work on the machine only ever adds time
   for (int r = 0; r < repeats; ++r) {
     const auto start = Clock::now();
-    predict(*model, d.noisy, out, static_cast<int>(batch));
+    predict(*model, noisy, out, static_cast<int>(batch));
     best = std::min(best, seconds_since(start));
   }
-  const double images = static_cast<double>(d.noisy.dim(0));
-  return {{"images", d.noisy.dim(0)}, {"best_seconds", best}, {"images_per_second", images / best}};
+  const double images = static_cast<double>(noisy.dim(0));
+  return {{"images", noisy.dim(0)}, {"best_seconds", best}, {"images_per_second", images / best}};
 }
 
 // Wall and process CPU time of one part of a training step, per step. CPU time counts
@@ -182,7 +185,7 @@ struct Part {
 
 // Each leaf layer's forward and backward timed on its own, as Sequential would run them.
 nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int steps, int rounds) {
-  Trainer t(d.clean.dim(0));
+  Trainer t(d.clean.size());
   std::vector<Layer*> leaves;
   collect_leaves(*t.model, leaves);
   const std::size_t L = leaves.size();
@@ -195,6 +198,8 @@ nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int step
   for (std::size_t i = L; i-- > 0;) parts.push_back({label(i), "backward"});
   parts.push_back({"optimizer", "step"});
 
+  std::size_t first_trainable = 0;
+  while (first_trainable + 1 < L && leaves[first_trainable]->params().empty()) ++first_trainable;
   std::vector<Tensor> outs(L), grads(L);
   const auto total_start = Clock::now();
   for (int s = -warmup; s < steps * rounds; ++s) {
@@ -212,8 +217,8 @@ nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int step
     };
     const std::size_t begin = (static_cast<std::size_t>(s + warmup) * batch) % t.order.size();
     const std::size_t count = std::min(batch, t.order.size() - begin);
-    gather_rows(d.noisy, t.order, begin, count, t.xb);
-    gather_rows(d.clean, t.order, begin, count, t.yb);
+    d.noisy.gather(t.order, begin, count, t.xb);
+    d.clean.gather(t.order, begin, count, t.yb);
     lap();
     const Tensor* in = &t.xb;
     for (std::size_t i = 0; i < L; ++i) {
@@ -231,8 +236,9 @@ nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int step
     const Tensor* d_out = &t.d_pred;
     for (std::size_t i = L; i-- > 0;) {
       const Tensor& x = i == 0 ? t.xb : outs[i - 1];
-      Tensor* d_in = i == 0 ? nullptr : &grads[i - 1];
-      leaves[i]->backward(x, outs[i], *d_out, d_in);
+      // As Sequential: the gradient stops at the first layer with parameters.
+      Tensor* d_in = i <= first_trainable ? nullptr : &grads[i - 1];
+      if (i >= first_trainable) leaves[i]->backward(x, outs[i], *d_out, d_in);
       d_out = d_in;
       lap();
     }

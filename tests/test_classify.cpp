@@ -3,6 +3,7 @@
 // Everything runs on small synthetic digit sets so that it takes seconds.
 #include <cmath>
 #include <filesystem>
+#include <numbers>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -13,10 +14,12 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "data/dataset.hpp"
+#include "data/noise.hpp"
 #include "eval/classify_pipelines.hpp"
 #include "eval/predict_images.hpp"
 #include "io/plot.hpp"
 #include "io/png.hpp"
+#include "nn/inference.hpp"
 #include "support/test_support.hpp"
 #include "train/classifier.hpp"
 #include "train/denoiser.hpp"
@@ -166,17 +169,27 @@ TEST(ClassifyCli, BadFlagValuesAreUsageErrors) {
       {"classify", "train", "--noise", "gaussian:0.5", "--data-dir", data.string(), "--out", (dir / "c").string()},
       {"classify", "train", "--on", "noisy", "--noise", "fog", "--data-dir", data.string(), "--out",
        (dir / "d").string()},
-      {"classify", "train", "--epochs", "0", "--data-dir", data.string(), "--out", (dir / "e").string()}};
+      {"classify", "train", "--epochs", "0", "--data-dir", data.string(), "--out", (dir / "e").string()},
+      {"classify", "train", "--lr-schedule", "zigzag", "--data-dir", data.string(), "--out", (dir / "g").string()},
+      {"classify", "train", "--model", "seed", "--data-dir", data.string(), "--out", (dir / "h").string()}};
   for (const auto& args : bad) {
     const CliResult r = run_denoise(args);
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_TRUE(contains(r.output, "error")) << r.output;
   }
-  for (const char* out : {"a", "b", "c", "d", "e"}) EXPECT_FALSE(fs::exists(dir / out)) << out;
+  for (const char* out : {"a", "b", "c", "d", "e", "g", "h"}) EXPECT_FALSE(fs::exists(dir / out)) << out;
   const CliResult r = run_denoise({"classify", "eval", "--classifier", (dir / "missing").string(), "--out",
                                    (dir / "f").string()});
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "missing")) << r.output;
+}
+
+TEST(ClassifyTraining, CosineScheduleFallsFromTheBaseRateTowardsZero) {
+  EXPECT_DOUBLE_EQ(scheduled_lr("constant", 0.001, 7, 10), 0.001);
+  EXPECT_DOUBLE_EQ(scheduled_lr("cosine", 0.001, 1, 10), 0.001);
+  EXPECT_NEAR(scheduled_lr("cosine", 0.001, 6, 10), 0.0005, 1e-15);  // half way
+  EXPECT_NEAR(scheduled_lr("cosine", 0.001, 10, 10), 0.001 * (1 + std::cos(0.9 * std::numbers::pi)) / 2, 1e-15);
+  for (int e = 2; e <= 10; ++e) EXPECT_LT(scheduled_lr("cosine", 1.0, e, 10), scheduled_lr("cosine", 1.0, e - 1, 10));
 }
 
 TEST(ClassifyLevels, ParsesListsAndContinuedSteps) {
@@ -330,8 +343,29 @@ TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {
   EXPECT_EQ(read_json(dir / "exp" / "classifier-noisy" / "config.json")["noise"], "gaussian:0.5");
   EXPECT_EQ(result["count"], 200);
   EXPECT_EQ(read_json(dir / "exp" / "classifier-denoised" / "config.json")["denoiser"], (dir / "den").string());
-  const nlohmann::json pipelines = {"clean_on_noisy", "clean_on_denoised", "noisy_on_noisy", "denoised_on_denoised"};
+  const nlohmann::json pipelines = {"clean_on_noisy", "clean_on_denoised", "noisy_on_noisy", "denoised_on_denoised",
+                                    "ensemble"};
   EXPECT_EQ(result["pipelines"], pipelines);
+  {  // The ensemble: the argmax of the two classifiers' mean probabilities, recomputed here.
+    const LoadedClassifier noisy = load_classifier(dir / "exp" / "classifier-noisy");
+    const LoadedClassifier denoised = load_classifier(dir / "exp" / "classifier-denoised");
+    const LoadedRun den = load_run(dir / "den");
+    const Dataset test = make_synthetic_digits(200, 2);
+    Tensor x, xd, p1, p2;
+    add_noise(parse_noise("gaussian:0.5"), test.images, x, result["noise_seed"].get<std::uint64_t>());
+    predict(*den.model, x, xd);
+    xd.reshape(x.shape());
+    predict(*noisy.model, x, p1);
+    predict(*denoised.model, xd, p2);
+    int hits = 0;
+    for (std::size_t i = 0; i < test.size(); ++i) {
+      int best = 0;
+      for (int k = 1; k < kNumClasses; ++k)
+        if (p1[i * 10 + k] + p2[i * 10 + k] > p1[i * 10 + best] + p2[i * 10 + best]) best = k;
+      hits += best == test.labels[i];
+    }
+    EXPECT_NEAR(result["levels"][1]["accuracy"]["ensemble"].get<double>(), hits / 200.0, 1.5 / 200);
+  }
   EXPECT_EQ(result["test_accuracy"].size(), 3u);
   const auto& at = result["at_training_noise"];
   EXPECT_EQ(at["noise"], "gaussian:0.5");

@@ -1,7 +1,10 @@
 // Sequential, Keras default names, the built-in models and their summary.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/error.hpp"
+#include "data/dataset.hpp"
 #include "nn/inference.hpp"
 #include "nn/models.hpp"
 #include "nn/summary.hpp"
@@ -52,6 +55,40 @@ TEST(Models, SameSeedSameWeightsOtherSeedOtherWeights) {
     }
   EXPECT_TRUE(all_equal);
   EXPECT_TRUE(any_differs);
+}
+
+TEST(Sequential, InferenceInBlocksMatchesOneForwardOverTheBatch) {
+  // 75 samples: inference splits them into blocks (the last one short); a training
+  // forward (the seed model has no dropout) runs every layer over the whole batch.
+  auto model = make_model({"seed", "relu", 28, 28}, 3);
+  const Dataset data = make_synthetic_digits(75, 4);
+  Tensor blocked, whole;
+  model->forward(data.images, blocked, false);
+  model->forward(data.images, whole, true);
+  ASSERT_EQ(blocked.shape(), (Shape{75, 28, 28}));
+  ASSERT_EQ(blocked.shape(), whole.shape());
+  for (std::size_t i = 0; i < whole.size(); ++i) ASSERT_EQ(blocked[i], whole[i]) << "at " << i;
+}
+
+TEST(Sequential, ParameterGradientsDoNotDependOnWhetherTheInputGradientIsWanted) {
+  // Without dx the backward pass stops at the first layer with parameters.
+  auto model = make_model({"seed", "relu", 28, 28}, 5);
+  const Dataset data = make_synthetic_digits(6, 6);
+  Tensor y, dx;
+  model->forward(data.images, y, true);
+  Tensor dy(y.shape());
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = float(i % 7) * 0.1f - 0.3f;
+  auto grads = [&](Tensor* want_dx) {
+    for (Param* p : model->params()) p->grad.zero();
+    model->backward(data.images, y, dy, want_dx);
+    std::vector<float> all;
+    for (Param* p : model->params()) all.insert(all.end(), p->grad.data(), p->grad.data() + p->grad.size());
+    return all;
+  };
+  const std::vector<float> with_dx = grads(&dx), without = grads(nullptr);
+  EXPECT_EQ(dx.shape(), data.images.shape());
+  EXPECT_EQ(with_dx, without);
+  EXPECT_GT(std::count_if(without.begin(), without.end(), [](float g) { return g != 0.0f; }), 3000);
 }
 
 TEST(Models, UnknownNameOrActivationIsAUsageError) {

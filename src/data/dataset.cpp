@@ -55,7 +55,15 @@ static fs::path find_data_file(const DataOptions& options, const fs::path& dir, 
   throw DataError(message);
 }
 
-static Dataset load_pair(const fs::path& images_path, const fs::path& labels_path, bool verify_mnist) {
+// A pair of IDX files read and checked, the images still as the file's bytes.
+struct RawPair {
+  std::string images_name;                // for messages
+  std::vector<std::uint8_t> image_bytes;  // header included
+  std::array<int, 3> dims{};              // N, H, W
+  std::vector<std::uint8_t> labels;
+};
+
+static RawPair read_pair(const fs::path& images_path, const fs::path& labels_path, bool verify_mnist) {
   const auto read = [&](const fs::path& path) {
     auto bytes = read_idx_bytes(path);
     // The published sums are of the uncompressed originals, so hash after gunzip.
@@ -70,30 +78,43 @@ static Dataset load_pair(const fs::path& images_path, const fs::path& labels_pat
     }
     return bytes;
   };
-  Dataset data;
-  data.images = parse_idx_images(read(images_path), images_path.string());
-  data.labels = parse_idx_labels(read(labels_path), labels_path.string());
-  const std::size_t count = std::size_t(data.images.dim(0));
-  if (count != data.labels.size())
+  RawPair raw;
+  raw.images_name = images_path.string();
+  raw.image_bytes = read(images_path);
+  raw.dims = parse_idx_images_header(raw.image_bytes, raw.images_name);
+  raw.labels = parse_idx_labels(read(labels_path), labels_path.string());
+  const std::size_t count = std::size_t(raw.dims[0]);
+  if (count != raw.labels.size())
     throw DataError(fmt::format("{} holds {} images but {} holds {} labels", images_path.string(), count,
-                                labels_path.string(), data.labels.size()));
-  const auto bad = std::find_if(data.labels.begin(), data.labels.end(), [](std::uint8_t l) { return l >= kNumClasses; });
-  if (bad != data.labels.end())
+                                labels_path.string(), raw.labels.size()));
+  const auto bad = std::find_if(raw.labels.begin(), raw.labels.end(), [](std::uint8_t l) { return l >= kNumClasses; });
+  if (bad != raw.labels.end())
     throw DataError(fmt::format("{}: label {} at index {} is not a class 0-9", labels_path.string(), int(*bad),
-                                bad - data.labels.begin()));
+                                bad - raw.labels.begin()));
+  return raw;
+}
+
+static Dataset to_dataset(RawPair raw) {
+  Dataset data;
+  data.images = parse_idx_images(raw.image_bytes, raw.images_name);
+  data.labels = std::move(raw.labels);
   return data;
 }
 
 Dataset load_dataset_file_pair(const fs::path& images_path, const fs::path& labels_path) {
-  return load_pair(images_path, labels_path, false);
+  return to_dataset(read_pair(images_path, labels_path, false));
 }
 
-Dataset load_data_file(const DataOptions& options, DataFile which) {
+static RawPair read_data_file(const DataOptions& options, DataFile which) {
   const fs::path dir = data_dir(options);
   const bool train = which == DataFile::train;
   const fs::path images = find_data_file(options, dir, train ? kTrainImagesFile : kTestImagesFile);
   const fs::path labels = find_data_file(options, dir, train ? kTrainLabelsFile : kTestLabelsFile);
-  return load_pair(images, labels, options.dataset == "mnist" && options.data_dir.empty());
+  return read_pair(images, labels, options.dataset == "mnist" && options.data_dir.empty());
+}
+
+Dataset load_data_file(const DataOptions& options, DataFile which) {
+  return to_dataset(read_data_file(options, which));
 }
 
 Dataset subset(const Dataset& data, std::size_t begin, std::size_t count) {
@@ -107,20 +128,54 @@ Dataset subset(const Dataset& data, std::size_t begin, std::size_t count) {
   return out;
 }
 
-Splits make_splits(const Dataset& train_file, const Dataset& test_file, std::size_t limit) {
-  const std::size_t n = train_file.size();
-  const std::size_t validation = n >= 2 ? std::max<std::size_t>(1, n / 12) : 0;
+// Where the seed's splits lie in the files: validation = the last twelfth of
+// the training file, train = the rest; the first `limit` of each when limit > 0.
+struct SplitRanges {
+  std::size_t train, validation_begin, validation, test;
+};
+
+static SplitRanges split_ranges(std::size_t train_file, std::size_t test_file, std::size_t limit) {
+  const std::size_t validation = train_file >= 2 ? std::max<std::size_t>(1, train_file / 12) : 0;
   const auto first = [limit](std::size_t count) { return limit ? std::min(limit, count) : count; };
+  return {first(train_file - validation), train_file - validation, first(validation), first(test_file)};
+}
+
+Splits make_splits(const Dataset& train_file, const Dataset& test_file, std::size_t limit) {
+  const SplitRanges r = split_ranges(train_file.size(), test_file.size(), limit);
   Splits s;
-  s.train = subset(train_file, 0, first(n - validation));
-  s.validation = subset(train_file, n - validation, first(validation));
-  s.test = subset(test_file, 0, first(test_file.size()));
+  s.train = subset(train_file, 0, r.train);
+  s.validation = subset(train_file, r.validation_begin, r.validation);
+  s.test = subset(test_file, 0, r.test);
   return s;
 }
 
 Splits load_splits(const DataOptions& options) {
   const Dataset train = load_data_file(options, DataFile::train);  // train first: its errors come first
   return make_splits(train, load_data_file(options, DataFile::test), options.limit);
+}
+
+// Images [begin, begin + count) of a file read by read_pair, straight from its bytes.
+static PackedDataset packed_subset(const RawPair& raw, std::size_t begin, std::size_t count) {
+  const std::size_t pixels = std::size_t(raw.dims[1]) * std::size_t(raw.dims[2]);
+  PackedDataset out;
+  out.images = PackedImages::from_bytes(
+      std::span(raw.image_bytes).subspan(kIdxImagesHeader + begin * pixels, count * pixels),
+      {int(count), raw.dims[1], raw.dims[2]});
+  out.labels.assign(raw.labels.begin() + std::ptrdiff_t(begin), raw.labels.begin() + std::ptrdiff_t(begin + count));
+  return out;
+}
+
+PackedSplits load_packed_splits(const DataOptions& options) {
+  PackedSplits s;
+  {
+    const RawPair train = read_data_file(options, DataFile::train);  // train first: its errors come first
+    const SplitRanges r = split_ranges(train.labels.size(), 0, options.limit);
+    s.train = packed_subset(train, 0, r.train);
+    s.validation = packed_subset(train, r.validation_begin, r.validation);
+  }  // the file's bytes go before the test file is read
+  const RawPair test = read_data_file(options, DataFile::test);
+  s.test = packed_subset(test, 0, split_ranges(0, test.labels.size(), options.limit).test);
+  return s;
 }
 
 // Seven-segment layout: a top, b top right, c bottom right, d bottom, e bottom left, f top left, g middle.

@@ -77,12 +77,17 @@ static std::vector<std::uint32_t> parse_header(std::span<const std::uint8_t> byt
   return dims;
 }
 
-Tensor parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& name) {
+std::array<int, 3> parse_idx_images_header(std::span<const std::uint8_t> bytes, const std::string& name) {
   const auto dims = parse_header(bytes, name, kIdxImagesMagic, "image");
-  Tensor images({int(dims[0]), int(dims[1]), int(dims[2])});
+  return {int(dims[0]), int(dims[1]), int(dims[2])};
+}
+
+Tensor parse_idx_images(std::span<const std::uint8_t> bytes, const std::string& name) {
+  const auto dims = parse_idx_images_header(bytes, name);
+  Tensor images({dims[0], dims[1], dims[2]});
   std::array<float, 256> scale;
   for (int v = 0; v < 256; ++v) scale[std::size_t(v)] = float(v) / 255.0f;
-  const std::uint8_t* src = bytes.data() + 16;
+  const std::uint8_t* src = bytes.data() + kIdxImagesHeader;
   float* dst = images.data();
   for (std::size_t i = 0; i < images.size(); ++i) dst[i] = scale[src[i]];
   return images;

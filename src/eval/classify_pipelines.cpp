@@ -27,7 +27,8 @@ struct Pipeline {
 constexpr Pipeline kPipelines[] = {{"clean_on_noisy", "clean-trained on noisy"},
                                    {"clean_on_denoised", "clean-trained on denoised"},
                                    {"noisy_on_noisy", "noisy-trained on noisy"},
-                                   {"denoised_on_denoised", "denoised-trained on denoised"}};
+                                   {"denoised_on_denoised", "denoised-trained on denoised"},
+                                   {"ensemble", "noisy- and denoised-trained, averaged"}};
 
 double parse_level(const std::string& token, const std::string& text) {
   double v = 0;
@@ -98,30 +99,44 @@ nlohmann::json evaluate_classify_pipelines(const ClassifyModels& models, const D
   if (models.denoiser) pipelines.push_back("clean_on_denoised");
   if (models.noisy_classifier) pipelines.push_back("noisy_on_noisy");
   if (models.denoised_classifier) pipelines.push_back("denoised_on_denoised");
+  const bool ensemble = models.noisy_classifier && models.denoised_classifier;
+  if (ensemble) pipelines.push_back("ensemble");
   nlohmann::json result = {{"noise_kind", noise.kind},
                            {"noise_seed", noise.seed},
                            {"count", test.size()},
                            {"pipelines", pipelines},
                            {"levels", nlohmann::json::array()}};
-  Tensor noisy, denoised, probs;
+  Tensor noisy, denoised, probs, noisy_probs, denoised_probs;
   for (std::size_t l = 0; l < specs.size(); ++l) {
     add_noise(specs[l], test.images, noisy, noise.seed, 0);
     nlohmann::json accuracy, confusion;
-    const auto score = [&](const char* name, Layer& classifier, const Tensor& x) {
-      predict(classifier, x, probs);
+    const auto score = [&](const char* name, const Tensor& p) {
       ConfusionMatrix cm(kNumClasses);
-      cm.add(probs, test.labels);
+      cm.add(p, test.labels);
       accuracy[name] = cm.accuracy();
       confusion[name] = cm.rows();
     };
-    score("clean_on_noisy", *models.clean_classifier, noisy);
+    predict(*models.clean_classifier, noisy, probs);
+    score("clean_on_noisy", probs);
     if (models.denoiser) {
       predict(*models.denoiser, noisy, denoised);
       denoised.reshape(noisy.shape());
-      score("clean_on_denoised", *models.clean_classifier, denoised);
-      if (models.denoised_classifier) score("denoised_on_denoised", *models.denoised_classifier, denoised);
+      predict(*models.clean_classifier, denoised, probs);
+      score("clean_on_denoised", probs);
+      if (models.denoised_classifier) {
+        predict(*models.denoised_classifier, denoised, denoised_probs);
+        score("denoised_on_denoised", denoised_probs);
+      }
     }
-    if (models.noisy_classifier) score("noisy_on_noisy", *models.noisy_classifier, noisy);
+    if (models.noisy_classifier) {
+      predict(*models.noisy_classifier, noisy, noisy_probs);
+      score("noisy_on_noisy", noisy_probs);
+    }
+    if (ensemble) {  // the mean of the two classifiers' probabilities
+      probs.resize(noisy_probs.shape());
+      for (std::size_t i = 0; i < probs.size(); ++i) probs[i] = 0.5f * (noisy_probs[i] + denoised_probs[i]);
+      score("ensemble", probs);
+    }
     if (verbose) {
       std::string line = fmt::format("{} {:<4}", noise.kind, noise.levels[l]);
       for (const auto& name : pipelines)

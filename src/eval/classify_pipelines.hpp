@@ -9,6 +9,7 @@
 //   clean_on_denoised  the clean-trained classifier on the denoiser's output for them
 //   noisy_on_noisy     the noisy-trained classifier on noisy images
 //   denoised_on_denoised  a classifier trained on denoised images, on the denoiser's output
+//   ensemble           the mean of the last two's probabilities (when both are there)
 #include <cstdint>
 #include <filesystem>
 #include <string>

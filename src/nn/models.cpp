@@ -39,12 +39,75 @@ static std::unique_ptr<Sequential> classifier_model(const ModelSpec& spec, std::
   return model;
 }
 
+// EXPERIMENT candidates for noisy digits.
+static std::unique_ptr<Sequential> classifier_a(const ModelSpec& spec, std::uint64_t seed) {
+  auto model = std::make_unique<Sequential>("classifier");
+  model->add(std::make_unique<Reshape>(Shape{spec.height, spec.width, 1}))
+      .add(std::make_unique<Conv2D>(32, 5, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(64, 3, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Flatten>())
+      .add(std::make_unique<Dense>(256, Activation::relu))
+      .add(std::make_unique<Dropout>(0.5, seed))
+      .add(std::make_unique<Dense>(10, Activation::softmax));
+  return model;
+}
+static std::unique_ptr<Sequential> classifier_c(const ModelSpec& spec, std::uint64_t seed) {
+  auto model = std::make_unique<Sequential>("classifier");
+  model->add(std::make_unique<Reshape>(Shape{spec.height, spec.width, 1}))
+      .add(std::make_unique<Conv2D>(32, 5, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(128, 3, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Flatten>())
+      .add(std::make_unique<Dense>(256, Activation::relu))
+      .add(std::make_unique<Dropout>(0.5, seed))
+      .add(std::make_unique<Dense>(10, Activation::softmax));
+  return model;
+}
+static std::unique_ptr<Sequential> classifier_d(const ModelSpec& spec, std::uint64_t seed) {
+  auto model = std::make_unique<Sequential>("classifier");
+  model->add(std::make_unique<Reshape>(Shape{spec.height, spec.width, 1}))
+      .add(std::make_unique<Conv2D>(32, 5, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(64, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<Conv2D>(64, 3, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Flatten>())
+      .add(std::make_unique<Dense>(256, Activation::relu))
+      .add(std::make_unique<Dropout>(0.5, seed))
+      .add(std::make_unique<Dense>(10, Activation::softmax));
+  return model;
+}
+static std::unique_ptr<Sequential> classifier_b(const ModelSpec& spec, std::uint64_t seed) {
+  auto model = std::make_unique<Sequential>("classifier");
+  model->add(std::make_unique<Reshape>(Shape{spec.height, spec.width, 1}))
+      .add(std::make_unique<Conv2D>(32, 3, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(64, 3, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Flatten>())
+      .add(std::make_unique<Dense>(128, Activation::relu))
+      .add(std::make_unique<Dropout>(0.5, seed))
+      .add(std::make_unique<Dense>(10, Activation::softmax));
+  return model;
+}
+
 std::unique_ptr<Sequential> make_model(const ModelSpec& spec, std::uint64_t seed) {
   std::unique_ptr<Sequential> model;
   if (spec.name == "seed")
     model = seed_model(spec);
   else if (spec.name == "classifier")
     model = classifier_model(spec, seed);
+  else if (spec.name == "classifier-a")
+    model = classifier_a(spec, seed);
+  else if (spec.name == "classifier-c")
+    model = classifier_c(spec, seed);
+  else if (spec.name == "classifier-d")
+    model = classifier_d(spec, seed);
+  else if (spec.name == "classifier-b")
+    model = classifier_b(spec, seed);
   else
     throw UsageError("unknown model '" + spec.name + "' (expected seed or classifier)");
   assign_default_names(*model);

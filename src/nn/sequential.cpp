@@ -1,5 +1,6 @@
 #include "nn/sequential.hpp"
 
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -23,7 +24,30 @@ Shape Sequential::build(const Shape& input_shape, Rng& rng) {
   return shape;
 }
 
+// Inference runs a large batch through the whole stack a block of samples at a
+// time: a block's activations stay in cache from one layer to the next, where a
+// whole batch's would go out to memory after every layer.
+constexpr int kInferenceBlock = 32;
+
 void Sequential::forward(const Tensor& x, Tensor& y, bool training) {
+  const int batch = x.rank() > 0 ? x.dim(0) : 0;
+  if (!training && batch > kInferenceBlock) {
+    Shape out_shape{batch};
+    out_shape.insert(out_shape.end(), output_shape_.begin(), output_shape_.end());
+    y.resize(out_shape);
+    const std::size_t in_row = x.size() / std::size_t(batch), out_row = y.size() / std::size_t(batch);
+    Tensor xb, yb;
+    for (int begin = 0; begin < batch; begin += kInferenceBlock) {
+      const int count = std::min(kInferenceBlock, batch - begin);
+      Shape in_shape = x.shape();
+      in_shape[0] = count;
+      xb.resize(in_shape);
+      std::copy_n(x.data() + std::size_t(begin) * in_row, std::size_t(count) * in_row, xb.data());
+      forward(xb, yb, false);
+      std::copy_n(yb.data(), std::size_t(count) * out_row, y.data() + std::size_t(begin) * out_row);
+    }
+    return;
+  }
   const std::size_t n = layers_.size();
   const Tensor* in = &x;
   for (std::size_t i = 0; i < n; ++i) {
@@ -33,13 +57,22 @@ void Sequential::forward(const Tensor& x, Tensor& y, bool training) {
   }
 }
 
+// Whether the layer or any layer under it has parameters.
+static bool trainable(Layer& layer) { return !layer.params().empty(); }
+
 void Sequential::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const std::size_t n = layers_.size();
+  // When the caller wants no input gradient, the gradient stops at the first layer
+  // with parameters: its input gradient (a whole data-gradient convolution for the
+  // seed's first layer) and the layers before it would only be thrown away.
+  std::size_t first = 0;
+  if (!dx)
+    while (first + 1 < n && !trainable(*layers_[first])) ++first;
   const Tensor* d_out = &dy;
-  for (std::size_t i = n; i-- > 0;) {
+  for (std::size_t i = n; i-- > first;) {
     const Tensor& in = i == 0 ? x : outputs_[i - 1];
     const Tensor& out = i + 1 == n ? y : outputs_[i];
-    Tensor* d_in = i == 0 ? dx : &grads_[i - 1];
+    Tensor* d_in = i == first ? (i == 0 ? dx : nullptr) : &grads_[i - 1];
     layers_[i]->backward(in, out, *d_out, d_in);
     d_out = d_in;
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include <fmt/core.h>
 
@@ -22,7 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kModel = "classifier";
 constexpr const char* kLoss = "categorical_crossentropy";
 constexpr const char* kOptimizer = "adam";
 constexpr const char* kDefaultNoise = "gaussian:0.5";
@@ -90,9 +90,15 @@ std::string noise_kind(const NoiseSpec& spec) {
 
 }  // namespace
 
+double scheduled_lr(const std::string& schedule, double base, int epoch, int epochs) {
+  if (schedule != "cosine") return base;
+  // Keras's CosineDecay evaluated at each epoch's start: from base down towards 0.
+  return base * 0.5 * (1.0 + std::cos(std::numbers::pi * double(epoch - 1) / double(epochs)));
+}
+
 nlohmann::json ClassifierConfig::to_json() const {
   return {{"task", "classify"},
-          {"model", kModel},
+          {"model", model},
           {"loss", kLoss},
           {"optimizer", kOptimizer},
           {"on", on},
@@ -101,6 +107,7 @@ nlohmann::json ClassifierConfig::to_json() const {
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"lr", lr ? nlohmann::json(*lr) : nlohmann::json(nullptr)},
+          {"lr_schedule", lr_schedule},
           {"dataset", data.dataset},
           {"data_dir", data.data_dir},
           {"limit", data.limit},
@@ -112,12 +119,14 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
   try {
     const std::string task = j.at("task").get<std::string>();
     if (task != "classify") throw DataError("config.json: a '" + task + "' run, not a classifier's");
+    c.model = j.value("model", std::string("classifier"));  // runs from before the choice had Keras's
     c.on = j.at("on").get<std::string>();
     c.noise = j.at("noise").get<std::string>();
     c.denoiser = j.at("denoiser").get<std::string>();
     c.epochs = j.at("epochs").get<int>();
     c.batch_size = j.at("batch_size").get<int>();
     if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
+    c.lr_schedule = j.value("lr_schedule", std::string("constant"));
     c.data.dataset = j.at("dataset").get<std::string>();
     c.data.data_dir = j.at("data_dir").get<std::string>();
     c.data.limit = j.at("limit").get<std::size_t>();
@@ -129,12 +138,16 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
 }
 
 void ClassifierConfig::validate() const {
+  if (model.rfind("classifier", 0) != 0)
+    throw UsageError("--model: '" + model + "' is not a classifier (expected classifier or classifier-wide)");
   if (on != "clean" && on != "noisy" && on != "denoised")
     throw UsageError("--on: unknown value '" + on + "' (expected clean, noisy or denoised)");
   if (on == "denoised" && denoiser.empty()) throw UsageError("--on denoised needs --denoiser RUN_DIR");
   if (on != "denoised" && !denoiser.empty()) throw UsageError("--denoiser is only used with --on denoised");
   if (on == "clean" && !noise.empty()) throw UsageError("--noise is only used with --on noisy or denoised");
   if (!noise.empty()) parse_noise(noise);
+  if (lr_schedule != "constant" && lr_schedule != "cosine")
+    throw UsageError("--lr-schedule: unknown value '" + lr_schedule + "' (expected constant or cosine)");
   if (epochs < 1) throw UsageError(fmt::format("--epochs must be at least 1 (got {})", epochs));
   if (batch_size < 1) throw UsageError(fmt::format("--batch-size must be at least 1 (got {})", batch_size));
   if (lr && !(*lr > 0.0 && std::isfinite(*lr))) throw UsageError(fmt::format("--lr must be positive (got {})", *lr));
@@ -161,17 +174,18 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
   const Tensor y = one_hot(data.train.labels);
   const Tensor x_val = classifier_input(data.validation.images, c, noise, denoiser.get(), Split::validation);
   const Tensor y_val = one_hot(data.validation.labels);
-  EpochHook fresh_noise;  // epoch 1 has its input already; later epochs draw new noise
-  if (c.on != "clean")
-    fresh_noise = [&](int epoch, Tensor& x_epoch) {
-      if (epoch > 1)
-        x_epoch = classifier_input(data.train.images, c, noise, denoiser.get(), Split::train,
-                                   std::uint64_t(epoch - 1) * n);
-    };
-
-  auto model = make_model({kModel, "relu", x.dim(1), x.dim(2)}, c.seed);
+  auto model = make_model({c.model, "relu", x.dim(1), x.dim(2)}, c.seed);
   auto loss = make_loss(kLoss);
   auto optimizer = make_optimizer(kOptimizer, c.lr);
+  const double base_lr = optimizer->learning_rate;
+  // Each epoch: the learning rate its schedule gives, and (noisy, denoised) fresh
+  // noise; epoch 1 has its input already.
+  const EpochHook on_epoch = [&](int epoch, Tensor& x_epoch) {
+    optimizer->learning_rate = scheduled_lr(c.lr_schedule, base_lr, epoch, c.epochs);
+    if (c.on != "clean" && epoch > 1)
+      x_epoch = classifier_input(data.train.images, c, noise, denoiser.get(), Split::train,
+                                 std::uint64_t(epoch - 1) * n);
+  };
   FitOptions options;
   options.epochs = c.epochs;
   options.batch_size = c.batch_size;
@@ -180,7 +194,7 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
   options.verbose = verbose;
   if (verbose) fmt::print("Train on {} samples, validate on {} samples\n", n, data.validation.size());
   ClassifierResult result;
-  result.history = fit(*model, *loss, *optimizer, x, y, x_val, y_val, options, fresh_noise);
+  result.history = fit(*model, *loss, *optimizer, x, y, x_val, y_val, options, on_epoch);
 
   nlohmann::json cfg = c.to_json();
   cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
@@ -222,7 +236,7 @@ LoadedClassifier load_classifier(const fs::path& run_dir) {
   } catch (const DataError& e) {
     throw DataError(run_dir.string() + "/" + e.what());
   }
-  run.model = make_model({kModel, "relu", 28, 28}, run.config.seed);
+  run.model = make_model({run.config.model, "relu", 28, 28}, run.config.seed);
   std::vector<std::pair<std::string, Tensor*>> expected;
   for (auto& [name, p] : named_params(*run.model)) expected.emplace_back(name, &p->value);
   load_into(run_dir / "model.safetensors", expected);

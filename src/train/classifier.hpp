@@ -29,6 +29,7 @@ namespace dn {
 // Model ("classifier"), loss (categorical cross-entropy) and optimizer (Adam)
 // are fixed and recorded there too. Defaults are Keras's example's.
 struct ClassifierConfig {
+  std::string model = "classifier";  // a classifier model of nn/models.hpp
   std::string on = "clean";  // what it trains on: clean, noisy or denoised images
   // noisy, denoised: the noise, drawn afresh every epoch. Empty: the denoiser
   // run's noise for denoised, gaussian:0.5 for noisy; train_classifier records
@@ -38,6 +39,7 @@ struct ClassifierConfig {
   int epochs = 15;
   int batch_size = 128;
   std::optional<double> lr;  // Adam's 0.001 when empty
+  std::string lr_schedule = "constant";  // or "cosine": see scheduled_lr
   DataOptions data;
   std::uint64_t seed = 0;
 
@@ -45,6 +47,11 @@ struct ClassifierConfig {
   static ClassifierConfig from_json(const nlohmann::json& j);  // DataError on missing or mistyped keys
   void validate() const;                                        // UsageError on any bad value
 };
+
+// The learning rate of an epoch (1-based) of `epochs`: base for "constant";
+// for "cosine", base * (1 + cos(pi * (epoch - 1) / epochs)) / 2, from base in the
+// first epoch down towards 0 in the last.
+double scheduled_lr(const std::string& schedule, double base, int epoch, int epochs);
 
 // metrics.json: test_accuracy and test_loss on the clean test set, count; for
 // noisy and denoised runs also test_accuracy_noisy or test_accuracy_denoised on

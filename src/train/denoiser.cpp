@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "data/packed_images.hpp"
 #include "eval/image_metrics.hpp"
 #include "io/png.hpp"
 #include "io/safetensors.hpp"
@@ -85,10 +86,14 @@ const char* split_name(Split split) {
   return "?";
 }
 
+// Distinct noise seeds per split; the image index picks the stream within one.
+static std::uint64_t noise_seed(std::uint64_t seed, Split split) {
+  return seed * 3 + static_cast<std::uint64_t>(split);
+}
+
 Tensor noisy_images(const Tensor& clean, const NoiseSpec& noise, std::uint64_t seed, Split split) {
   Tensor noisy;
-  // Distinct noise seeds per split; the image index picks the stream within one.
-  add_noise(noise, clean, noisy, seed * 3 + static_cast<std::uint64_t>(split), 0);
+  add_noise(noise, clean, noisy, noise_seed(seed, split), 0);
   return noisy;
 }
 
@@ -131,12 +136,15 @@ static void save_weights(Layer& model, const fs::path& path, const nlohmann::jso
 TrainResult train_denoiser(const TrainConfig& config, const fs::path& out_dir, int verbose) {
   config.validate();
   const NoiseSpec noise = parse_noise(config.noise);
-  const Splits data = load_splits(config.data);
-  Tensor x_train_noisy = noisy_images(data.train.images, noise, config.seed, Split::train);
-  const Tensor x_val_noisy = noisy_images(data.validation.images, noise, config.seed, Split::validation);
+  // Images stay packed, clean as the file's bytes and noisy as 16-bit, and are
+  // decoded a batch at a time: all of MNIST trains within 200 MB (issue 5).
+  PackedSplits data = load_packed_splits(config.data);
+  data.test = {};  // read only so that a missing or damaged test file fails before training
+  PackedImages x_train_noisy = add_noise_packed(noise, data.train.images, noise_seed(config.seed, Split::train));
+  const PackedImages x_val_noisy =
+      add_noise_packed(noise, data.validation.images, noise_seed(config.seed, Split::validation));
 
-  auto model = make_model({config.model, config.activation, data.train.images.dim(1), data.train.images.dim(2)},
-                          config.seed);
+  auto model = make_model({config.model, config.activation, data.train.height(), data.train.width()}, config.seed);
   auto loss = make_loss(config.loss);
   auto optimizer = make_optimizer(config.optimizer, config.lr);
 
@@ -147,23 +155,27 @@ TrainResult train_denoiser(const TrainConfig& config, const fs::path& out_dir, i
   options.on_nan = parse_on_nan(config.on_nan);
   options.verbose = verbose;
   if (verbose)
-    fmt::print("Train on {} samples, validate on {} samples\n", data.train.images.dim(0),
-               data.validation.images.dim(0));
+    fmt::print("Train on {} samples, validate on {} samples\n", data.train.size(), data.validation.size());
   TrainResult result;
-  result.history =
-      fit(*model, *loss, *optimizer, x_train_noisy, data.train.images, x_val_noisy, data.validation.images, options);
+  result.history = fit(*model, *loss, *optimizer, PackedSamples(x_train_noisy), PackedSamples(data.train.images),
+                       PackedSamples(x_val_noisy), PackedSamples(data.validation.images), options);
+  x_train_noisy = {};  // freed before the float validation copies below
+  data.train = {};
 
   nlohmann::json cfg = config.to_json();
   cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
   write_json_atomic(out_dir / "config.json", cfg);
   write_json_atomic(out_dir / "history.json", result.history.to_json());
   save_weights(*model, out_dir / "model.safetensors", config.to_json());
-  result.metrics = evaluate_denoiser(*model, data.validation.images, x_val_noisy);
+  // Float noise again, as `denoise eval` draws it, so metrics.json and eval agree exactly.
+  const Tensor val_clean = data.validation.images.unpack();
+  const Tensor val_noisy = noisy_images(val_clean, noise, config.seed, Split::validation);
+  result.metrics = evaluate_denoiser(*model, val_clean, val_noisy);
   result.metrics["split"] = "validation";
   result.metrics["noise"] = noise.str();
   result.metrics["diverged"] = result.history.diverged;
   write_json_atomic(out_dir / "metrics.json", result.metrics);
-  write_reconstructions(*model, data.validation.images, x_val_noisy, 10, out_dir / "reconstructions.png");
+  write_reconstructions(*model, val_clean, val_noisy, 10, out_dir / "reconstructions.png");
   if (result.history.diverged && options.on_nan == OnNaN::stop)
     throw DivergedError("training stopped: the loss became NaN or infinite; the run folder " + out_dir.string() +
                         " records the history up to that point");

@@ -3,6 +3,9 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <stdexcept>
+
+#include <fmt/core.h>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -50,15 +53,15 @@ nlohmann::json History::to_json() const {
   return out;
 }
 
-Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, const Tensor& x, const Tensor& y,
+Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, const Samples& x, const Samples& y,
                     int batch_size) {
-  const std::size_t n = static_cast<std::size_t>(x.dim(0));
+  const std::size_t n = x.size();
   Tensor xb, yb, pred;
   double loss_sum = 0, metric_sum = 0;
   for (std::size_t begin = 0; begin < n; begin += static_cast<std::size_t>(batch_size)) {
     const std::size_t count = std::min<std::size_t>(static_cast<std::size_t>(batch_size), n - begin);
-    slice_rows(x, begin, count, xb);
-    slice_rows(y, begin, count, yb);
+    x.slice(begin, count, xb);
+    y.slice(begin, count, yb);
     model.forward(xb, pred, false);
     loss_sum += loss.forward(pred, yb) * static_cast<double>(count);
     metric_sum += batch_metric(metric, pred, yb) * static_cast<double>(count);
@@ -66,9 +69,21 @@ Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, c
   return {loss_sum / static_cast<double>(n), metric_sum / static_cast<double>(n)};
 }
 
-History fit(Layer& model, const Loss& loss, Optimizer& optimizer, Tensor& x, const Tensor& y, const Tensor& x_val,
-            const Tensor& y_val, const FitOptions& options, const EpochHook& on_epoch_begin) {
-  const std::size_t n = static_cast<std::size_t>(x.dim(0));
+Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, const Tensor& x, const Tensor& y,
+                    int batch_size) {
+  return evaluate(model, loss, metric, TensorSamples(x), TensorSamples(y), batch_size);
+}
+
+static void check_sizes(const Samples& x, const Samples& y, const char* xs, const char* ys) {
+  if (x.size() != y.size())
+    throw std::invalid_argument(fmt::format("fit: {} holds {} samples but {} holds {}", xs, x.size(), ys, y.size()));
+}
+
+History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples& x, const Samples& y,
+            const Samples& x_val, const Samples& y_val, const FitOptions& options, const EpochStart& on_epoch_begin) {
+  check_sizes(x, y, "x", "y");
+  check_sizes(x_val, y_val, "x_val", "y_val");
+  const std::size_t n = x.size();
   const std::size_t batch = static_cast<std::size_t>(options.batch_size);
   const std::vector<Param*> params = model.params();
   Progress progress(options.verbose);
@@ -79,7 +94,7 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, Tensor& x, con
   Tensor xb, yb, pred, d_pred;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    if (on_epoch_begin) on_epoch_begin(epoch, x);
+    if (on_epoch_begin) on_epoch_begin(epoch);
     std::iota(order.begin(), order.end(), 0);
     if (options.shuffle) {  // Fisher-Yates with a stream per epoch: the order depends only on (seed, epoch).
       Rng rng(options.seed, static_cast<std::uint64_t>(epoch));
@@ -92,8 +107,8 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, Tensor& x, con
     bool finite = true;
     for (std::size_t begin = 0; begin < n; begin += batch) {
       const std::size_t count = std::min(batch, n - begin);
-      gather_rows(x, order, begin, count, xb);
-      gather_rows(y, order, begin, count, yb);
+      x.gather(order, begin, count, xb);
+      y.gather(order, begin, count, yb);
       model.forward(xb, pred, true);
       const double batch_loss = loss.forward(pred, yb);
       loss_sum += batch_loss * static_cast<double>(count);
@@ -131,6 +146,15 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, Tensor& x, con
     }
   }
   return history;
+}
+
+History fit(Layer& model, const Loss& loss, Optimizer& optimizer, Tensor& x, const Tensor& y, const Tensor& x_val,
+            const Tensor& y_val, const FitOptions& options, const EpochHook& on_epoch_begin) {
+  EpochStart start;
+  if (on_epoch_begin) start = [&](int epoch) { on_epoch_begin(epoch, x); };
+  // The view reads x afresh at each batch, so the hook may replace it.
+  return fit(model, loss, optimizer, TensorSamples(x), TensorSamples(y), TensorSamples(x_val), TensorSamples(y_val),
+             options, start);
 }
 
 }  // namespace dn

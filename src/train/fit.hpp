@@ -1,6 +1,7 @@
 #pragma once
 // The fit loop (Keras's model.fit): mini-batches over shuffled samples, a
 // progress line per epoch, validation at each epoch's end, and a History.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/packed_images.hpp"
 #include "nn/inference.hpp"
 #include "train/losses.hpp"
 #include "train/optimizers.hpp"
@@ -45,13 +47,67 @@ struct History {
   nlohmann::json to_json() const;
 };
 
+// What fit batches from: N samples of one shape, read as float a batch at a
+// time. Both kinds are views: the data must outlive them.
+class Samples {
+ public:
+  virtual ~Samples() = default;
+  virtual std::size_t size() const = 0;
+  // Samples order[begin, begin + count) into out, resized to [count, sample dims...].
+  virtual void gather(const std::vector<std::size_t>& order, std::size_t begin, std::size_t count,
+                      Tensor& out) const = 0;
+  // Samples [begin, begin + count).
+  virtual void slice(std::size_t begin, std::size_t count, Tensor& out) const = 0;
+};
+
+class TensorSamples final : public Samples {
+ public:
+  explicit TensorSamples(const Tensor& t) : t_(&t) {}
+  std::size_t size() const override { return t_->rank() ? static_cast<std::size_t>(t_->dim(0)) : 0; }
+  void gather(const std::vector<std::size_t>& order, std::size_t begin, std::size_t count,
+              Tensor& out) const override {
+    gather_rows(*t_, order, begin, count, out);
+  }
+  void slice(std::size_t begin, std::size_t count, Tensor& out) const override { slice_rows(*t_, begin, count, out); }
+
+ private:
+  const Tensor* t_;
+};
+
+// Images kept compact (issue 5); decoded to float a batch at a time.
+class PackedSamples final : public Samples {
+ public:
+  explicit PackedSamples(const PackedImages& images) : images_(&images) {}
+  std::size_t size() const override { return images_->size(); }
+  void gather(const std::vector<std::size_t>& order, std::size_t begin, std::size_t count,
+              Tensor& out) const override {
+    images_->gather(order, begin, count, out);
+  }
+  void slice(std::size_t begin, std::size_t count, Tensor& out) const override {
+    images_->slice(begin, count, out);
+  }
+
+ private:
+  const PackedImages* images_;
+};
+
 struct Evaluation {
   double loss = 0, metric = 0;
 };
 
 // Mean loss and metric over a whole set, weighted by batch size as Keras does.
+Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, const Samples& x, const Samples& y,
+                    int batch_size = 256);
 Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, const Tensor& x, const Tensor& y,
                     int batch_size = 256);
+
+// Called at the start of every epoch (1-based) before batching. May be empty.
+using EpochStart = std::function<void(int epoch)>;
+
+// std::invalid_argument when x and y (or x_val and y_val) differ in size.
+History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples& x, const Samples& y,
+            const Samples& x_val, const Samples& y_val, const FitOptions& options,
+            const EpochStart& on_epoch_begin = {});
 
 // Called at the start of every epoch (1-based) before batching; lets a caller
 // draw fresh noisy inputs each epoch. May be empty.
