@@ -15,9 +15,9 @@ static void add_train(CLI::App& classify) {
     std::string out;
   };
   auto f = std::make_shared<Flags>();
-  auto* cmd = classify.add_subcommand("train", "train a digit classifier (Keras's simple MNIST convnet, Adam)");
+  auto* cmd = classify.add_subcommand("train", "train a digit classifier (a convnet, Adam)");
   ClassifierConfig& c = f->config;
-  cmd->add_option("--model", c.model, "classifier (Keras's simple convnet) or classifier-wide")->capture_default_str();
+  cmd->add_option("--model", c.model, "classifier (Keras's simple convnet) or classifier-large (for heavy noise)")->capture_default_str();
   cmd->add_option("--on", c.on, "train on clean, noisy or denoised images")->capture_default_str();
   cmd->add_option("--denoiser", c.denoiser, "denoiser run folder (for --on denoised)");
   cmd->add_option("--noise", c.noise,

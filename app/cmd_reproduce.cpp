@@ -19,6 +19,8 @@ static RegisterCommand reg(5, [](CLI::App& app) {
   cmd->add_option("--sweep-epochs", f->exp.sweep_epochs)->capture_default_str();
   cmd->add_option("--classify-epochs", f->exp.classify_epochs, "epochs per digit classifier (0 = none)")
       ->capture_default_str();
+  cmd->add_option("--classify-model", f->exp.classify_model, "classifier-large, or classifier (Keras's small convnet)")
+      ->capture_default_str();
   add_data_flags(*cmd, f->exp.train.data);
   add_threads_flag(*cmd, f->threads);
   cmd->add_option("--out", f->out)->capture_default_str();

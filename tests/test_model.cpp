@@ -42,6 +42,13 @@ TEST(Models, ClassifierIsKerasSimpleConvnet) {
   EXPECT_EQ(model->output_shape(), (Shape{10}));
 }
 
+TEST(Models, LargeClassifierHasItsParameterCount) {
+  auto model = make_model({"classifier-large", "relu", 28, 28}, 0);
+  // 5x5x1x32+32, 3x3x32x64+64, 3x3x64x64+64, 1600x256+256, 256x10+10
+  EXPECT_EQ(model->param_count(), 832u + 18496u + 36928u + 409856u + 2570u);
+  EXPECT_EQ(model->output_shape(), (Shape{10}));
+}
+
 TEST(Models, SameSeedSameWeightsOtherSeedOtherWeights) {
   auto a = make_model({"seed", "relu", 28, 28}, 7);
   auto b = make_model({"seed", "relu", 28, 28}, 7);

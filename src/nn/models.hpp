@@ -2,8 +2,9 @@
 // Built-in models, by name:
 //   seed        the seed report's 3,279-parameter conv autoencoder (encoder + decoder),
 //               hidden activation selectable, sigmoid output; input (28, 28).
-//   classifier  Keras's simple MNIST convnet (about 35k parameters), softmax over 10 digits;
+//   classifier  Keras's simple MNIST convnet (34,826 parameters), softmax over 10 digits;
 //               input (28, 28).
+//   classifier-large  a larger convnet for digits under heavy noise (468,682 parameters).
 #include <memory>
 #include <string>
 #include <vector>

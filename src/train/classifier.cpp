@@ -138,8 +138,8 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
 }
 
 void ClassifierConfig::validate() const {
-  if (model.rfind("classifier", 0) != 0)
-    throw UsageError("--model: '" + model + "' is not a classifier (expected classifier or classifier-wide)");
+  if (model != "classifier" && model != "classifier-large")
+    throw UsageError("--model: '" + model + "' is not a classifier (expected classifier or classifier-large)");
   if (on != "clean" && on != "noisy" && on != "denoised")
     throw UsageError("--on: unknown value '" + on + "' (expected clean, noisy or denoised)");
   if (on == "denoised" && denoiser.empty()) throw UsageError("--on denoised needs --denoiser RUN_DIR");
@@ -280,10 +280,12 @@ nlohmann::json run_classification_experiment(const ClassificationExperiment& e, 
   clean_config.data = e.data;
   clean_config.seed = e.seed;
   clean_config.epochs = e.epochs;
+  clean_config.model = e.model;
+  clean_config.lr_schedule = e.lr_schedule;
   ClassifierConfig noisy_config = clean_config;
   noisy_config.on = "noisy";
   noisy_config.noise = spec.str();
-  if (e.verbose) fmt::print("== Training the digit classifier on clean images ({} epochs)\n", e.epochs);
+  if (e.verbose) fmt::print("== Training the digit classifier ({}) on clean images ({} epochs)\n", e.model, e.epochs);
   const ClassifierResult clean = train_classifier(clean_config, out_dir / "classifier-clean", e.verbose);
   if (e.verbose) fmt::print("\n== Training the digit classifier on noisy images ({}, {} epochs)\n", spec.str(), e.epochs);
   const ClassifierResult noisy = train_classifier(noisy_config, out_dir / "classifier-noisy", e.verbose);

@@ -1,5 +1,5 @@
 #pragma once
-// Digit classifiers (issue 6): train Keras's simple MNIST convnet on clean,
+// Digit classifiers (issue 6): train a convnet (Keras's simple MNIST convnet or a larger one) on clean,
 // noisy or denoised images into a run folder, load it back, evaluate the
 // classification pipelines from run folders, and the main job's whole
 // classification experiment.
@@ -26,8 +26,8 @@
 namespace dn {
 
 // Everything needed to rerun a classifier's training; stored as config.json.
-// Model ("classifier"), loss (categorical cross-entropy) and optimizer (Adam)
-// are fixed and recorded there too. Defaults are Keras's example's.
+// Loss (categorical cross-entropy) and optimizer (Adam) are fixed and recorded
+// there too. Defaults are Keras's example's.
 struct ClassifierConfig {
   std::string model = "classifier";  // a classifier model of nn/models.hpp
   std::string on = "clean";  // what it trains on: clean, noisy or denoised images
@@ -106,6 +106,10 @@ struct ClassificationExperiment {
   std::filesystem::path denoiser_run;  // optional
   DataOptions data;
   std::uint64_t seed = 0;
+  // The same model and schedule for every classifier, so that the pipelines
+  // differ only in what the classifiers see.
+  std::string model = "classifier-large";
+  std::string lr_schedule = "cosine";
   int epochs = 15;
   std::vector<double> levels = NoiseLevels{}.levels;
   int verbose = 1;

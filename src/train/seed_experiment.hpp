@@ -4,6 +4,7 @@
 // reconstructions, run the optimizer x activation sweep, predict digits from
 // noisy and denoised images, and compare every number with the report's.
 #include <filesystem>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,7 @@ struct SeedExperimentOptions {
   int sweep_repeats = 5;  // 0 skips the sweep
   int sweep_epochs = 10;
   int classify_epochs = 15;  // digit classifiers (the seed's stated goal); 0 skips them
+  std::string classify_model = "classifier-large";
 };
 
 // Writes out_dir/{seed-run/, sweep/, classify/, report.md, report.json} and prints the comparison.
