@@ -17,7 +17,10 @@ static RegisterCommand reg(5, [](CLI::App& app) {
   cmd->add_option("--sweep-repeats", f->exp.sweep_repeats, "repeats per sweep cell (0 = no sweep)")
       ->capture_default_str();
   cmd->add_option("--sweep-epochs", f->exp.sweep_epochs)->capture_default_str();
-  cmd->add_option("--classify-epochs", f->exp.classify_epochs, "epochs per digit classifier (0 = none)")
+  cmd->add_option("--classify-epochs", f->exp.classify_epochs,
+                  "epochs of the noisy- and denoised-trained digit classifiers (0 = no classifiers)")
+      ->capture_default_str();
+  cmd->add_option("--classify-clean-epochs", f->exp.classify_clean_epochs, "epochs of the clean-trained classifier")
       ->capture_default_str();
   cmd->add_option("--classify-model", f->exp.classify_model, "classifier-large, or classifier (Keras's small convnet)")
       ->capture_default_str();

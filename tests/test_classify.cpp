@@ -334,6 +334,7 @@ TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {
   e.denoiser_run = dir / "den";
   e.data.data_dir = data.string();
   e.epochs = 1;
+  e.clean_epochs = 1;
   e.levels = {0, 0.5, 1.0};
   e.verbose = 0;
   const nlohmann::json result = run_classification_experiment(e, dir / "exp");

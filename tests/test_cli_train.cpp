@@ -136,9 +136,10 @@ TEST_F(CliTrain, SweepPrintsTheSeedsTableAndSkipsFinishedRuns) {
 
 TEST_F(CliTrain, ReproduceRunsTheWholeExperimentAndWritesTheReport) {
   const fs::path out = tmp / "exp";
-  std::vector<std::string> args = {"reproduce", "--epochs", "1", "--sweep-repeats", "1", "--sweep-epochs", "1",
-                                   "--classify-epochs", "1", "--limit", "240", "--threads", "1",
-                                   "--out", out.string()};
+  std::vector<std::string> args = {"reproduce",        "--epochs",  "1",  "--sweep-repeats",         "1",
+                                   "--sweep-epochs",   "1",         "--classify-epochs", "1",
+                                   "--classify-clean-epochs", "1", "--limit", "240", "--threads", "1",
+                                   "--out",            out.string()};
   for (auto& a : data_flags()) args.push_back(a);
   const auto r = test::run_denoise(args);
   ASSERT_EQ(r.status, 0) << r.output;

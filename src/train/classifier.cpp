@@ -279,13 +279,15 @@ nlohmann::json run_classification_experiment(const ClassificationExperiment& e, 
   ClassifierConfig clean_config;
   clean_config.data = e.data;
   clean_config.seed = e.seed;
-  clean_config.epochs = e.epochs;
+  clean_config.epochs = e.clean_epochs;
   clean_config.model = e.model;
   clean_config.lr_schedule = e.lr_schedule;
   ClassifierConfig noisy_config = clean_config;
+  noisy_config.epochs = e.epochs;
   noisy_config.on = "noisy";
   noisy_config.noise = spec.str();
-  if (e.verbose) fmt::print("== Training the digit classifier ({}) on clean images ({} epochs)\n", e.model, e.epochs);
+  if (e.verbose)
+    fmt::print("== Training the digit classifier ({}) on clean images ({} epochs)\n", e.model, e.clean_epochs);
   const ClassifierResult clean = train_classifier(clean_config, out_dir / "classifier-clean", e.verbose);
   if (e.verbose) fmt::print("\n== Training the digit classifier on noisy images ({}, {} epochs)\n", spec.str(), e.epochs);
   const ClassifierResult noisy = train_classifier(noisy_config, out_dir / "classifier-noisy", e.verbose);

@@ -59,6 +59,7 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
     c.data = options.train.data;
     c.seed = options.train.seed;
     c.epochs = options.classify_epochs;
+    c.clean_epochs = options.classify_clean_epochs;
     c.model = options.classify_model;
     classify = run_classification_experiment(c, out_dir / "classify");
   }

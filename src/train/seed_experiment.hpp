@@ -16,7 +16,8 @@ struct SeedExperimentOptions {
   TrainConfig train;    // the seed's defaults
   int sweep_repeats = 5;  // 0 skips the sweep
   int sweep_epochs = 10;
-  int classify_epochs = 15;  // digit classifiers (the seed's stated goal); 0 skips them
+  int classify_epochs = 30;  // noise-aware digit classifiers (the seed's stated goal); 0 skips them all
+  int classify_clean_epochs = 15;  // the classifier trained on clean digits
   std::string classify_model = "classifier-large";
 };
 
