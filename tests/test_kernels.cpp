@@ -199,6 +199,11 @@ const ConvCase kConvCases[] = {
     {3, 9, 10, 2, 9, 3, 3, 1, 2, Padding::same, Activation::sigmoid},
     {2, 10, 9, 3, 11, 4, 2, 2, 1, Padding::valid, Activation::relu},
     {2, 7, 9, 20, 18, 3, 3, 1, 1, Padding::same, Activation::linear},
+    // Winograd F(2x2, 3x3) forward: odd sizes (tiles cut at the edge), rows of more
+    // tiles than one pass holds, and the fewest input channels it takes.
+    {2, 13, 11, 12, 14, 3, 3, 1, 1, Padding::same, Activation::relu},
+    {2, 9, 35, 4, 3, 3, 3, 1, 1, Padding::valid, Activation::sigmoid},
+    {1, 3, 3, 7, 16, 3, 3, 1, 1, Padding::valid, Activation::linear},
 };
 
 // The implementations under test: what kernels/conv.hpp picks, the portable one, and
@@ -529,11 +534,44 @@ TEST(PoolKernels, MatchReferenceIncludingTies) {
         if (p == Path::portable) kernels::portable::maxpool_forward(g, x.data(), y.data(), where.data());
         if (p == Path::direct) kernels::direct::maxpool_forward(g, x.data(), y.data(), where.data());
         EXPECT_EQ(y, y_ref);
+        std::vector<float> y_inference(g.output_size(), 9.0f);  // no winning taps recorded
+        if (p == Path::best) kernels::maxpool_forward(g, x.data(), y_inference.data(), nullptr);
+        if (p == Path::portable) kernels::portable::maxpool_forward(g, x.data(), y_inference.data(), nullptr);
+        if (p == Path::direct) kernels::direct::maxpool_forward(g, x.data(), y_inference.data(), nullptr);
+        EXPECT_EQ(y_inference, y_ref);
         if (p == Path::best) kernels::maxpool_backward(g, where.data(), dy.data(), dx.data());
         if (p == Path::portable) kernels::portable::maxpool_backward(g, where.data(), dy.data(), dx.data());
         if (p == Path::direct) kernels::direct::maxpool_backward(g, where.data(), dy.data(), dx.data());
         EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
       }
+    }
+  }
+}
+
+// A NaN first in its window stays (a diverging run stays visible); a NaN after a number
+// loses the strict comparison. Recording the winning taps or not changes no bit.
+TEST(PoolKernels, NaNFollowsTheComparisonWithAndWithoutTaps) {
+  const ConvGeometry g = pool_geometry(1, 2, 4, 12, 2, 2, 2, 2, Padding::valid);
+  auto x = random_floats(g.input_size(), 62, -1.0, 1.0);
+  for (int c = 0; c < 12; ++c) {
+    x[c] = NAN;                     // window 0, first tap
+    x[(1 * 4 + 3) * 12 + c] = NAN;  // window 1, last tap
+  }
+  std::vector<float> y_ref;  // the first path's, with taps
+  for (Path p : paths(kernels::direct::pool_fits(g))) {
+    SCOPED_TRACE(path_name(p));
+    std::vector<std::uint16_t> where(g.output_size());
+    for (std::uint16_t* w : {where.data(), static_cast<std::uint16_t*>(nullptr)}) {
+      std::vector<float> y(g.output_size());
+      if (p == Path::best) kernels::maxpool_forward(g, x.data(), y.data(), w);
+      if (p == Path::portable) kernels::portable::maxpool_forward(g, x.data(), y.data(), w);
+      if (p == Path::direct) kernels::direct::maxpool_forward(g, x.data(), y.data(), w);
+      for (int c = 0; c < 12; ++c) {
+        EXPECT_TRUE(std::isnan(y[c])) << c;
+        EXPECT_FALSE(std::isnan(y[12 + c])) << c;
+      }
+      if (y_ref.empty()) y_ref = y;
+      EXPECT_EQ(0, std::memcmp(y.data(), y_ref.data(), y.size() * sizeof(float)));
     }
   }
 }

@@ -236,6 +236,179 @@ struct ForwardPlan {
   }
 };
 
+// --- forward by Winograd F(2x2, 3x3): 3x3 stride-1 convolutions of several channels ---
+// Each 2x2 output tile is A^T [(G w G^T) . (B^T d B)] A of its 4x4 input patch d (Lavin
+// and Gray, 2016): 16 products per (c, o) instead of 36. Transforms and products run
+// on vectors over channels, so NHWC needs no reorder; the products of a row of tiles
+// share each loaded weight vector, as the direct forward's pixels do.
+
+constexpr int kWinogradInputs = 4;  // fewer input channels: the transforms outweigh the savings
+constexpr int kPatch = 16;          // 4x4 transformed values per tile and channel
+constexpr int kMaxTiles = 14;       // tiles accumulated at once (of 32 vector registers)
+
+bool winograd(const ConvGeometry& g) {
+  return g.KH == 3 && g.KW == 3 && g.stride_h == 1 && g.stride_w == 1 && g.C >= kWinogradInputs;
+}
+
+// U = G w G^T per input channel c, as vectors over o: U[(pos * C + c) * kLanes], pos
+// the 4x4 position in row-major order.
+void winograd_weights(const ConvGeometry& g, const float* w, float* U) {
+  const __mmask16 m = first_lanes(g.O);
+  const __m512 half = _mm512_set1_ps(0.5f);
+  // G's rows applied to three values: k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2.
+  auto g_rows = [&](const __m512 (&k)[3], __m512 (&out)[4]) {
+    const __m512 even = _mm512_add_ps(k[0], k[2]);
+    out[0] = k[0];
+    out[1] = _mm512_mul_ps(half, _mm512_add_ps(even, k[1]));
+    out[2] = _mm512_mul_ps(half, _mm512_sub_ps(even, k[1]));
+    out[3] = k[2];
+  };
+  for (int c = 0; c < g.C; ++c) {
+    __m512 gk[4][3];  // G w: 4 rows by 3 kernel columns
+    for (int kw = 0; kw < 3; ++kw) {
+      __m512 col[3], out[4];
+      for (int kh = 0; kh < 3; ++kh) col[kh] = _mm512_maskz_loadu_ps(m, w + (Index(kh * 3 + kw) * g.C + c) * g.O);
+      g_rows(col, out);
+      for (int r = 0; r < 4; ++r) gk[r][kw] = out[r];
+    }
+    for (int r = 0; r < 4; ++r) {
+      __m512 out[4];
+      g_rows(gk[r], out);
+      for (int s = 0; s < 4; ++s) _mm512_store_ps(U + (Index(r * 4 + s) * g.C + c) * kLanes, out[s]);
+    }
+  }
+}
+
+// B^T d B of the 4x4 patch at x (kLanes floats per pixel, `row` floats between rows),
+// as 16 vectors over c at v.
+inline void winograd_input(const float* x, Index row, float* v) {
+  __m512 t[4][4];  // B^T d
+  for (int s = 0; s < 4; ++s) {
+    const __m512 d0 = _mm512_load_ps(x + s * kLanes), d1 = _mm512_load_ps(x + row + s * kLanes);
+    const __m512 d2 = _mm512_load_ps(x + 2 * row + s * kLanes), d3 = _mm512_load_ps(x + 3 * row + s * kLanes);
+    t[0][s] = _mm512_sub_ps(d0, d2);
+    t[1][s] = _mm512_add_ps(d1, d2);
+    t[2][s] = _mm512_sub_ps(d2, d1);
+    t[3][s] = _mm512_sub_ps(d1, d3);
+  }
+  for (int r = 0; r < 4; ++r) {
+    _mm512_store_ps(v + (r * 4 + 0) * kLanes, _mm512_sub_ps(t[r][0], t[r][2]));
+    _mm512_store_ps(v + (r * 4 + 1) * kLanes, _mm512_add_ps(t[r][1], t[r][2]));
+    _mm512_store_ps(v + (r * 4 + 2) * kLanes, _mm512_sub_ps(t[r][2], t[r][1]));
+    _mm512_store_ps(v + (r * 4 + 3) * kLanes, _mm512_sub_ps(t[r][1], t[r][3]));
+  }
+}
+
+// A row of tiles: their patches, products and output pixels.
+struct WinogradBlock {
+  const float* x;  // padded input at the first tile's patch
+  Index row;       // floats between padded rows
+  const float* U;  // winograd_weights
+  int C, O;
+  __m512 bias;
+  float* v;  // kMaxTiles * kPatch vectors: the transformed patches
+  float* m;  // as many: the products
+  float* y;  // the first tile's first output pixel
+  Index y_row;   // floats between output rows
+  int rows, cols;  // output rows (1 or 2) of the tiles, and columns of the last tile
+  bool relu;
+};
+
+template <int T>
+struct WinogradKernel {
+  static void run(const WinogradBlock& b) {
+    constexpr Index kTileFloats = Index(kPatch) * kLanes;
+    for (int t = 0; t < T; ++t) winograd_input(b.x + Index(2 * t) * kLanes, b.row, b.v + t * kTileFloats);
+    for (int pos = 0; pos < kPatch; ++pos) {
+      __m512 acc[T];
+#pragma GCC unroll 32
+      for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+      const float* u = b.U + Index(pos) * b.C * kLanes;
+      const float* v = b.v + pos * kLanes;
+      for (int c = 0; c < b.C; ++c, u += kLanes) {
+        const __m512 uv = _mm512_load_ps(u);
+        const float* vc = opaque(v + c);
+#pragma GCC unroll 32
+        for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(vc[t * kTileFloats]), uv, acc[t]);
+      }
+#pragma GCC unroll 32
+      for (int t = 0; t < T; ++t) _mm512_store_ps(b.m + t * kTileFloats + pos * kLanes, acc[t]);
+    }
+    const __mmask16 mask = first_lanes(b.O);
+    for (int t = 0; t < T; ++t) {
+      const float* mt = b.m + t * kTileFloats;
+      auto at = [&](int r, int s) { return _mm512_load_ps(mt + (r * 4 + s) * kLanes); };
+      __m512 s0[4], s1[4];  // A^T m
+      for (int s = 0; s < 4; ++s) {
+        const __m512 m1 = at(1, s), m2 = at(2, s);
+        s0[s] = _mm512_add_ps(_mm512_add_ps(at(0, s), m1), m2);
+        s1[s] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), at(3, s));
+      }
+      const int cols = t + 1 < T ? 2 : b.cols;
+      for (int r = 0; r < b.rows; ++r) {
+        const __m512(&s)[4] = r == 0 ? s0 : s1;
+        float* y = b.y + r * b.y_row + Index(2 * t) * b.O;
+        __m512 left = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]), b.bias);
+        __m512 right = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]), b.bias);
+        if (b.relu) left = relu(left), right = relu(right);
+        _mm512_mask_storeu_ps(y, mask, left);
+        if (cols == 2) _mm512_mask_storeu_ps(y + b.O, mask, right);
+      }
+    }
+  }
+};
+
+// The Winograd forward of one sample at a time.
+struct WinogradPlan {
+  const ConvGeometry& g;
+  int tiles_h, tiles_w, Hp, Wp;
+  const float* U;
+  __m512 bias;
+  Activation act;
+
+  WinogradPlan(const ConvGeometry& geometry, const float* packed, const float* bias_values, Activation activation)
+      : g(geometry),
+        tiles_h((g.OH + 1) / 2),
+        tiles_w((g.OW + 1) / 2),
+        Hp(2 * tiles_h + 2),
+        Wp(2 * tiles_w + 2),
+        U(packed),
+        bias(load_bias(bias_values, g.O)),
+        act(activation) {}
+  static Index packed_size(const ConvGeometry& g) { return Index(kPatch) * g.C * kLanes; }
+  static Index scratch_size(const ConvGeometry& g) {
+    const Index padded = Index((g.OH + 1) / 2 * 2 + 2) * ((g.OW + 1) / 2 * 2 + 2) * kLanes;
+    return padded + 2 * Index(kMaxTiles) * kPatch * kLanes;
+  }
+
+  // y [OH,OW,O] of the sample x [H,W,C]; scratch: scratch_size(g) floats, 64-byte aligned.
+  void run(const float* x, float* y, float* scratch) const {
+    float* xp = scratch;
+    float* v = xp + Index(Hp) * Wp * kLanes;
+    float* m = v + Index(kMaxTiles) * kPatch * kLanes;
+    pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, kLanes);
+    for (int ty = 0; ty < tiles_h; ++ty)
+      for_each_block(tiles_w, kMaxTiles, [&](int tx0, int size) {
+        const int last_col = 2 * (tx0 + size - 1);
+        const WinogradBlock block{xp + (Index(2 * ty) * Wp + 2 * tx0) * kLanes,
+                                  Index(Wp) * kLanes,
+                                  U,
+                                  g.C,
+                                  g.O,
+                                  bias,
+                                  v,
+                                  m,
+                                  y + (Index(2 * ty) * g.OW + 2 * tx0) * g.O,
+                                  Index(g.OW) * g.O,
+                                  std::min(2, g.OH - 2 * ty),
+                                  std::min(2, g.OW - last_col),
+                                  act == Activation::relu};
+        dispatch<WinogradKernel, kMaxTiles>(size, block);
+      });
+    if (!fused(act)) activation_forward(act, y, Index(g.OH) * g.OW, g.O);
+  }
+};
+
 // --- backward-data: vectors over input channels, or summed across output lanes ---
 
 // A column of blocks: the same dx columns (one column phase) in the dx rows of one row
@@ -586,12 +759,19 @@ bool pool_fits(const ConvGeometry& g) { return g.C <= kLanes; }
 
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                     float* y, Workspace& ws) {
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
+  auto each_sample = [&](const auto& plan, const Scratch& s) {
+#pragma omp parallel for schedule(static) if (g.N > 1)
+    for (int n = 0; n < g.N; ++n) plan.run(x + n * in_sample, y + n * out_sample, s.mine());
+  };
+  if (winograd(g)) {
+    const Scratch s = scratch(ws, WinogradPlan::packed_size(g), WinogradPlan::scratch_size(g));
+    winograd_weights(g, w, s.shared);
+    return each_sample(WinogradPlan(g, s.shared, bias, act), s);
+  }
   const Scratch s = scratch(ws, ForwardPlan::packed_size(g), ForwardPlan::scratch_size(g));
   pack_over_outputs(g, w, s.shared);
-  const ForwardPlan plan(g, s.shared, bias, act);
-  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
-#pragma omp parallel for schedule(static) if (g.N > 1)
-  for (int n = 0; n < g.N; ++n) plan.run(x + n * in_sample, y + n * out_sample, s.mine());
+  each_sample(ForwardPlan(g, s.shared, bias, act), s);
 }
 
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
@@ -712,9 +892,16 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint1
         const int iw0 = ow * g.stride_w - g.pad_left;
         const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
         // TensorFlow pads less than a window, so every window holds a pixel. A strictly
-        // greater tap takes over, so the first maximum wins.
+        // greater tap takes over, so the first maximum wins (max_ps(v, best) keeps best
+        // on ties and NaN alike, as the comparison does).
         auto pixel = [&](int kh, int kw) { return xn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C; };
         __m512 best = _mm512_maskz_loadu_ps(m, pixel(kh0, kw0));
+        if (!where) {
+          for (int kh = kh0; kh < kh1; ++kh)
+            for (int kw = kw0; kw < kw1; ++kw) best = _mm512_maskz_max_ps(0xFFFF, _mm512_maskz_loadu_ps(m, pixel(kh, kw)), best);
+          _mm512_mask_storeu_ps(y + o, m, best);
+          continue;
+        }
         __m512i tap = _mm512_set1_epi32(kh0 * g.KW + kw0);
         for (int kh = kh0; kh < kh1; ++kh)
           for (int kw = kw0; kw < kw1; ++kw) {

@@ -49,7 +49,7 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint1
           return x + ((static_cast<std::size_t>(n) * g.H + ih0 + kh) * g.W + iw0 + kw) * C;
         };
         std::memcpy(y + o, tap(kh0, kw0), C * sizeof(float));
-        std::fill(where + o, where + o + C, static_cast<std::uint16_t>(kh0 * g.KW + kw0));
+        if (where) std::fill(where + o, where + o + C, static_cast<std::uint16_t>(kh0 * g.KW + kw0));
         // Strictly greater takes over, so the first maximum wins. Select instead of
         // branch: the winning tap is data-dependent.
         for (int kh = kh0; kh < kh1; ++kh) {
@@ -59,7 +59,7 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint1
             for (std::size_t c = 0; c < C; ++c) {
               const bool greater = in[c] > y[o + c];
               y[o + c] = greater ? in[c] : y[o + c];
-              where[o + c] = greater ? t : where[o + c];
+              if (where) where[o + c] = greater ? t : where[o + c];
             }
           }
         }

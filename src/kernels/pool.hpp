@@ -20,6 +20,7 @@ inline constexpr int kMaxPoolTaps = 1 << 16;
 
 // y[n,oh,ow,c] = max over the window of x, and where[n,oh,ow,c] = the tap kh * KW + kw of
 // its first maximum in scan order (kh, then kw), where TensorFlow routes the gradient.
+// where may be null (inference): then only y is written.
 void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where);
 
 // dx = dy routed to the taps recorded by maxpool_forward.

@@ -1,5 +1,7 @@
 #include "nn/layers/pooling.hpp"
 
+#include <stdexcept>
+
 #include <fmt/core.h>
 
 #include "core/error.hpp"
@@ -30,17 +32,20 @@ Shape MaxPooling2D::build(const Shape& input_shape, Rng& /*rng*/) {
   return output_shape_;
 }
 
-void MaxPooling2D::forward(const Tensor& x, Tensor& y, bool /*training*/) {
+void MaxPooling2D::forward(const Tensor& x, Tensor& y, bool training) {
   const ConvGeometry g = geometry(batch_size(*this, x));
   y.resize(batch_shape(g.N, output_shape_));
-  where_.resize(y.size());
-  kernels::maxpool_forward(g, x.data(), y.data(), where_.data());
+  // Inference never routes a gradient back, so it records no winning taps.
+  where_.resize(training ? y.size() : 0);
+  kernels::maxpool_forward(g, x.data(), y.data(), training ? where_.data() : nullptr);
 }
 
 void MaxPooling2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const ConvGeometry g = geometry(batch_size(*this, x));
   check_output_grad(*this, y, dy);
   if (!dx) return;
+  if (where_.size() != dy.size())
+    throw std::logic_error(name() + ": backward needs a training forward of the same batch first");
   dx->resize(x.shape());
   kernels::maxpool_backward(g, where_.data(), dy.data(), dx->data());
 }
