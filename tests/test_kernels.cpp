@@ -317,6 +317,12 @@ const TransposeCase kTransposeCases[] = {
     {1, 9, 9, 1, 1, 5, 5, 1, 1, Padding::valid, Activation::linear},
     {4, 5, 7, 2, 3, 4, 4, 2, 2, Padding::same, Activation::linear},  // even kernel: pad 1 before, 1 after
     {33, 9, 9, 14, 14, 3, 3, 2, 1, Padding::same, Activation::relu},
+    // Winograd per phase (3x3, stride 2, nothing padded before): odd sizes that cut tiles
+    // at the edge (valid: 2n+1 rows), rows of more tiles than one pass holds, the fewest
+    // channels it takes.
+    {2, 7, 5, 9, 13, 3, 3, 2, 2, Padding::valid, Activation::tanh},
+    {1, 3, 30, 4, 4, 3, 3, 2, 2, Padding::same, Activation::linear},
+    {3, 5, 6, 16, 16, 3, 3, 2, 2, Padding::same, Activation::relu},
 };
 
 // The transposed shape from Keras's rules, worked out here without the conv geometry code.

@@ -2,6 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
+
+#include <fmt/core.h>
+#include <omp.h>
 
 #include "core/error.hpp"
 #include "data/dataset.hpp"
@@ -75,6 +79,78 @@ TEST(Sequential, InferenceInBlocksMatchesOneForwardOverTheBatch) {
   ASSERT_EQ(blocked.shape(), (Shape{75, 28, 28}));
   ASSERT_EQ(blocked.shape(), whole.shape());
   for (std::size_t i = 0; i < whole.size(); ++i) ASSERT_EQ(blocked[i], whole[i]) << "at " << i;
+}
+
+TEST(Tensor, CopyOfAnEmptyTensorIsEmpty) {
+  const Tensor empty;
+  Tensor copy(empty), assigned(Shape{3}, 1.0f);
+  assigned = empty;
+  EXPECT_EQ(copy.size(), 0u);
+  EXPECT_EQ(assigned.size(), 0u);
+  EXPECT_EQ(assigned.rank(), 0);
+}
+
+TEST(Layer, CloneHasTheSameWeightsAndIsIndependent) {
+  for (const char* name : {"seed", "classifier"}) {
+    SCOPED_TRACE(name);
+    auto model = make_model({name, "relu", 28, 28}, 7);
+    const Dataset data = make_synthetic_digits(40, 8);
+    Tensor y;
+    model->forward(data.images, y, true);  // leaves activations and dropout masks behind
+    const std::unique_ptr<Layer> copy = model->clone();
+    EXPECT_EQ(copy->config(), model->config());
+    EXPECT_EQ(copy->output_shape(), model->output_shape());
+    const auto mine = named_params(*model), theirs = named_params(*copy);
+    ASSERT_EQ(mine.size(), theirs.size());
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      EXPECT_EQ(mine[i].first, theirs[i].first);
+      ASSERT_EQ(mine[i].second->value.shape(), theirs[i].second->value.shape());
+      EXPECT_EQ(0, std::memcmp(mine[i].second->value.data(), theirs[i].second->value.data(),
+                               mine[i].second->value.size() * sizeof(float)));
+      EXPECT_NE(mine[i].second->value.data(), theirs[i].second->value.data());  // a copy, not shared
+    }
+    Tensor a, b;
+    model->forward(data.images, a, false);
+    copy->forward(data.images, b, false);
+    ASSERT_EQ(a.shape(), b.shape());
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+    theirs[0].second->value.fill(0.0f);  // changing the copy leaves the original alone
+    model->forward(data.images, b, false);
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+  }
+}
+
+TEST(Predict, SameResultForAnyThreadCountAndBatch) {
+  // 75 samples: blocks of 32 with a short last one, shared out among threads that each
+  // run their own copy of the model.
+  const Dataset data = make_synthetic_digits(75, 9);
+  for (const char* name : {"seed", "classifier"}) {
+    SCOPED_TRACE(name);
+    auto model = make_model({name, "relu", 28, 28}, 10);
+    Tensor whole;
+    model->forward(data.images, whole, false);
+    const int saved = omp_get_max_threads();
+    for (int threads : {1, 2, 3})
+      for (int batch : {256, 20}) {
+        SCOPED_TRACE(fmt::format("{} threads, batch {}", threads, batch));
+        omp_set_num_threads(threads);
+        Tensor out;
+        predict(*model, data.images, out, batch);
+        ASSERT_EQ(out.shape(), whole.shape());
+        EXPECT_EQ(0, std::memcmp(out.data(), whole.data(), out.size() * sizeof(float)));
+      }
+    omp_set_num_threads(saved);
+  }
+}
+
+TEST(Predict, ABadInputIsReportedFromAnyThread) {
+  auto model = make_model({"seed", "relu", 28, 28}, 11);
+  const Tensor wrong(Shape{70, 27, 28});
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  Tensor out;
+  EXPECT_THROW(predict(*model, wrong, out), DataError);
+  omp_set_num_threads(saved);
 }
 
 TEST(Sequential, ParameterGradientsDoNotDependOnWhetherTheInputGradientIsWanted) {

@@ -40,21 +40,27 @@ Tensor::Tensor(const Tensor& other) { *this = other; }
 
 Tensor& Tensor::operator=(const Tensor& other) {
   if (this == &other) return *this;
-  resize(other.shape_);
+  // The size, not the shape's product: a default tensor has no shape and no data.
+  reserve(other.size_);
+  shape_ = other.shape_;
+  size_ = other.size_;
   if (size_) std::memcpy(data_.get(), other.data_.get(), size_ * sizeof(float));
   return *this;
 }
 
+void Tensor::reserve(std::size_t n) {
+  if (n <= capacity_) return;
+  // Round up to whole cache lines so that aligned_alloc's size rule holds.
+  std::size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+  auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!p) throw std::bad_alloc();
+  data_.reset(p);
+  capacity_ = bytes / sizeof(float);
+}
+
 void Tensor::resize(Shape shape) {
-  std::size_t n = shape_size(shape);
-  if (n > capacity_) {
-    // Round up to whole cache lines so that aligned_alloc's size rule holds.
-    std::size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-    auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!p) throw std::bad_alloc();
-    data_.reset(p);
-    capacity_ = bytes / sizeof(float);
-  }
+  const std::size_t n = shape_size(shape);
+  reserve(n);
   shape_ = std::move(shape);
   size_ = n;
 }

@@ -47,6 +47,8 @@ class Tensor {
   void zero() { fill(0.0f); }
 
  private:
+  void reserve(std::size_t n);  // storage for at least n floats; contents lost when it grows
+
   struct AlignedFree {
     void operator()(float* p) const;
   };

@@ -10,6 +10,14 @@ namespace dn {
 
 class Workspace {
  public:
+  Workspace() = default;
+  // A copy starts empty: scratch contents never outlive a call, so a copied layer
+  // needs none of them.
+  Workspace(const Workspace& /*other*/) {}
+  Workspace& operator=(const Workspace& /*other*/) { return *this; }
+  Workspace(Workspace&&) noexcept = default;
+  Workspace& operator=(Workspace&&) noexcept = default;
+
   // At least n floats, 64-byte aligned; contents unspecified.
   float* floats(std::size_t n) {
     if (n > capacity_) {

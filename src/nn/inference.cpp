@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <memory>
+#include <vector>
+
+#include <omp.h>
 
 namespace dn {
 
@@ -31,13 +36,42 @@ void predict(Layer& model, const Tensor& x, Tensor& out, int batch_size) {
   const std::size_t n = static_cast<std::size_t>(x.dim(0));
   out.resize(with_batch(n, model.output_shape()));
   const std::size_t out_row = shape_size(model.output_shape());
-  Tensor xb, yb;
-  for (std::size_t begin = 0; begin < n; begin += static_cast<std::size_t>(batch_size)) {
-    const std::size_t count = std::min<std::size_t>(static_cast<std::size_t>(batch_size), n - begin);
-    slice_rows(x, begin, count, xb);
-    model.forward(xb, yb, false);
-    std::memcpy(out.data() + begin * out_row, yb.data(), count * out_row * sizeof(float));
+  const std::size_t blocks = (n + kInferenceBlock - 1) / kInferenceBlock;
+  const int threads = omp_in_parallel() ? 1 : static_cast<int>(std::min<std::size_t>(omp_get_max_threads(), blocks));
+  if (threads <= 1) {
+    Tensor xb, yb;
+    for (std::size_t begin = 0; begin < n; begin += static_cast<std::size_t>(batch_size)) {
+      const std::size_t count = std::min<std::size_t>(static_cast<std::size_t>(batch_size), n - begin);
+      slice_rows(x, begin, count, xb);
+      model.forward(xb, yb, false);
+      std::memcpy(out.data() + begin * out_row, yb.data(), count * out_row * sizeof(float));
+    }
+    return;
   }
+  std::vector<std::unique_ptr<Layer>> copies;
+  for (int t = 1; t < threads; ++t) copies.push_back(model.clone());
+  std::exception_ptr failure;
+#pragma omp parallel num_threads(threads)
+  {
+    // The kernels' own parallel loops run on this thread alone.
+    omp_set_num_threads(1);
+    const int t = omp_get_thread_num();
+    Layer& mine = t == 0 ? model : *copies[static_cast<std::size_t>(t - 1)];
+    Tensor xb, yb;
+#pragma omp for schedule(dynamic)
+    for (std::size_t b = 0; b < blocks; ++b) {
+      try {
+        const std::size_t begin = b * kInferenceBlock, count = std::min<std::size_t>(kInferenceBlock, n - begin);
+        slice_rows(x, begin, count, xb);
+        mine.forward(xb, yb, false);
+        std::memcpy(out.data() + begin * out_row, yb.data(), count * out_row * sizeof(float));
+      } catch (...) {
+#pragma omp critical(dn_predict_failure)
+        if (!failure) failure = std::current_exception();
+      }
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace dn

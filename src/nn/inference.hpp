@@ -4,7 +4,15 @@
 
 namespace dn {
 
+// Samples that go through a whole model at a time in inference: their activations
+// stay in a core's cache from one layer to the next.
+inline constexpr int kInferenceBlock = 32;
+
 // out is resized to [N, model output shape...]; x's first axis is the sample axis.
+// Up to batch_size samples are copied in at a time. With several OpenMP threads, each
+// thread runs its own copy of the model (Layer::clone) over blocks of kInferenceBlock
+// samples, so that no layer waits on another thread; the result is the same for any
+// thread count, since every sample is computed on its own.
 void predict(Layer& model, const Tensor& x, Tensor& out, int batch_size = 256);
 
 // Copy rows idx[begin, begin+count) of src (first axis) into dst, resizing it.

@@ -5,6 +5,7 @@
 // per-sample input shape, which creates its parameters; then forward maps x [N, in...]
 // to y [N, out...], and backward maps dL/dy to dL/dx and ADDS dL/dparam into each
 // Param::grad (the caller zeroes grads before a step).
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ class Layer {
   virtual ~Layer() = default;
 
   virtual std::string type() const = 0;         // Keras class name, e.g. "Conv2D"
+  // An independent copy: same configuration, shapes and parameter values, its own
+  // scratch, so that another thread can run it beside this one (nn/inference.hpp).
+  virtual std::unique_ptr<Layer> clone() const = 0;
   virtual std::string name_prefix() const = 0;  // Keras default-name prefix, e.g. "conv2d"
 
   const std::string& name() const { return name_; }

@@ -4,6 +4,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "nn/inference.hpp"
+
 namespace dn {
 
 Sequential::Sequential(std::string name) { name_ = std::move(name); }
@@ -11,6 +13,16 @@ Sequential::Sequential(std::string name) { name_ = std::move(name); }
 Sequential& Sequential::add(std::unique_ptr<Layer> layer) {
   layers_.push_back(std::move(layer));
   return *this;
+}
+
+std::unique_ptr<Layer> Sequential::clone() const {
+  auto copy = std::make_unique<Sequential>(name_);
+  for (const auto& layer : layers_) copy->add(layer->clone());
+  copy->input_shape_ = input_shape_;
+  copy->output_shape_ = output_shape_;
+  copy->outputs_.resize(outputs_.size());
+  copy->grads_.resize(grads_.size());
+  return copy;
 }
 
 Shape Sequential::build(const Shape& input_shape, Rng& rng) {
@@ -25,9 +37,8 @@ Shape Sequential::build(const Shape& input_shape, Rng& rng) {
 }
 
 // Inference runs a large batch through the whole stack a block of samples at a
-// time: a block's activations stay in cache from one layer to the next, where a
-// whole batch's would go out to memory after every layer.
-constexpr int kInferenceBlock = 32;
+// time (kInferenceBlock): a block's activations stay in cache from one layer to the
+// next, where a whole batch's would go out to memory after every layer.
 
 void Sequential::forward(const Tensor& x, Tensor& y, bool training) {
   const int batch = x.rank() > 0 ? x.dim(0) : 0;

@@ -18,6 +18,7 @@ class Sequential : public Layer {
 
   std::string type() const override { return "Sequential"; }
   std::string name_prefix() const override { return "sequential"; }
+  std::unique_ptr<Layer> clone() const override;
 
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;

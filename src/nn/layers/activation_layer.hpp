@@ -12,6 +12,7 @@ class ActivationLayer : public Layer {
 
   std::string type() const override { return "Activation"; }
   std::string name_prefix() const override { return "activation"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<ActivationLayer>(*this); }
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;

@@ -37,6 +37,7 @@ class Conv2D : public ConvLayerBase {
 
   std::string type() const override { return "Conv2D"; }
   std::string name_prefix() const override { return "conv2d"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv2D>(*this); }
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
@@ -56,6 +57,7 @@ class Conv2DTranspose : public ConvLayerBase {
 
   std::string type() const override { return "Conv2DTranspose"; }
   std::string name_prefix() const override { return "conv2d_transpose"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv2DTranspose>(*this); }
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;

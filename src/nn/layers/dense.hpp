@@ -13,6 +13,7 @@ class Dense : public Layer {
 
   std::string type() const override { return "Dense"; }
   std::string name_prefix() const override { return "dense"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Dense>(*this); }
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;

@@ -15,6 +15,7 @@ class Dropout : public Layer {
 
   std::string type() const override { return "Dropout"; }
   std::string name_prefix() const override { return "dropout"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Dropout>(*this); }
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;

@@ -16,6 +16,7 @@ class MaxPooling2D : public Layer {
 
   std::string type() const override { return "MaxPooling2D"; }
   std::string name_prefix() const override { return "max_pooling2d"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<MaxPooling2D>(*this); }
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
   // The gradient goes to the first maximum of each window in scan order.

@@ -11,6 +11,7 @@ class Reshape : public Layer {
 
   std::string type() const override { return "Reshape"; }
   std::string name_prefix() const override { return "reshape"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Reshape>(*this); }
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
@@ -27,6 +28,7 @@ class Flatten : public Reshape {
 
   std::string type() const override { return "Flatten"; }
   std::string name_prefix() const override { return "flatten"; }
+  std::unique_ptr<Layer> clone() const override { return std::make_unique<Flatten>(*this); }
   nlohmann::json config() const override { return layer_config(*this, nlohmann::json::object()); }
 };
 
