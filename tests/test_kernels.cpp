@@ -582,6 +582,42 @@ TEST(PoolKernels, NaNFollowsTheComparisonWithAndWithoutTaps) {
   }
 }
 
+// Inference's convolution with its 2x2 pooling in one pass: bit for bit the two kernels
+// one after the other, a NaN in the input included.
+TEST(ConvKernels, ForwardWithMaxPoolIsConvThenPoolBitForBit) {
+  const ConvCase cases[] = {
+      {5, 28, 28, 1, 12, 3, 3, 1, 1, Padding::same, Activation::relu},  // seed conv 1
+      {2, 10, 12, 3, 16, 3, 3, 1, 1, Padding::valid, Activation::linear},
+      {3, 16, 31, 2, 5, 2, 3, 2, 2, Padding::same, Activation::relu},  // stride 2: 8x16 out
+      {1, 6, 34, 1, 7, 3, 3, 1, 1, Padding::same, Activation::relu},   // 17 pooled: blocks of 7 and fewer
+  };
+  Workspace ws;
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(describe(c));
+    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+    if (!kernels::conv2d_maxpool_fits(g, c.act)) {
+      EXPECT_FALSE(kernels::direct::available()) << "the direct kernels should cover this shape";
+      continue;
+    }
+    auto x = random_floats(g.input_size(), 80);
+    x[3] = NAN;
+    const auto w = random_floats(g.patch() * g.O, 81);
+    const auto b = random_floats(g.O, 82);
+    std::vector<float> conv(g.output_size());
+    kernels::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, conv.data(), ws);
+    const ConvGeometry pg = pool_geometry(g.N, g.OH, g.OW, g.O, 2, 2, 2, 2, Padding::valid);
+    std::vector<float> expected(pg.output_size()), fused(pg.output_size(), 7.0f);
+    kernels::maxpool_forward(pg, conv.data(), expected.data(), nullptr);
+    kernels::conv2d_forward_maxpool(g, x.data(), w.data(), b.data(), c.act, fused.data(), ws);
+    EXPECT_EQ(0, std::memcmp(fused.data(), expected.data(), fused.size() * sizeof(float)));
+    EXPECT_TRUE(std::any_of(fused.begin(), fused.end(), [](float v) { return std::isnan(v); }));
+  }
+  // What it leaves to the separate kernels: odd output sizes, unfused activations.
+  EXPECT_FALSE(kernels::conv2d_maxpool_fits(conv_geometry(1, 7, 8, 1, 4, 3, 3, 1, 1, Padding::same), Activation::relu));
+  EXPECT_FALSE(
+      kernels::conv2d_maxpool_fits(conv_geometry(1, 8, 8, 1, 4, 3, 3, 1, 1, Padding::same), Activation::sigmoid));
+}
+
 // --- determinism ---
 
 struct ThreadCount {

@@ -290,6 +290,16 @@ void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const
     portable::conv2d_forward(g, x, w, bias, act, y, ws);
 }
 
+bool conv2d_maxpool_fits(const ConvGeometry& g, Activation act) {
+  return direct::available() && direct::forward_maxpool_fits(g, act);
+}
+
+void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                            float* y, Workspace& ws) {
+  if (!conv2d_maxpool_fits(g, act)) throw std::logic_error("conv2d_forward_maxpool: shape or CPU not covered");
+  direct::conv2d_forward_maxpool(g, x, w, bias, act, y, ws);
+}
+
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
                           Activation act, float* dx, Workspace& ws) {
   if (direct::available() && direct::backward_data_fits(g))

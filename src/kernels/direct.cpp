@@ -186,6 +186,50 @@ struct Forward {
   };
 };
 
+// Two output rows of 2P pixels, then the 2x2 maximum of each pixel square: P pooled
+// pixels, bit for bit what maxpool_forward makes of the stored rows. `rows` counts row pairs.
+template <int STEP>
+struct ForwardPool {
+  static constexpr int kMaxPooled = kMaxBlock / 2;  // 4P accumulators
+  template <int P>
+  struct Kernel {
+    static void run(const ForwardBlock& b) {
+      const __mmask16 m = first_lanes(b.O);
+      for (int pair = 0; pair < b.rows; ++pair) {
+        __m512 top[2 * P], bottom[2 * P];
+#pragma GCC unroll 32
+        for (int i = 0; i < 2 * P; ++i) top[i] = bottom[i] = b.bias;
+        const float* w = b.w;
+        for (int kh = 0; kh < b.KH; ++kh)
+          for (int kw = 0; kw < b.KW; ++kw) {
+            const float* x = b.x + 2 * pair * b.x_step + kh * b.row + Index(kw) * b.CS;
+            for (int c = 0; c < b.C; ++c, w += kLanes) {
+              const __m512 wv = _mm512_load_ps(w);
+              const float* upper = opaque(x + c);
+              const float* lower = opaque(x + c + b.x_step);
+#pragma GCC unroll 32
+              for (int i = 0; i < 2 * P; ++i) {
+                top[i] = _mm512_fmadd_ps(_mm512_set1_ps(upper[i * STEP]), wv, top[i]);
+                bottom[i] = _mm512_fmadd_ps(_mm512_set1_ps(lower[i * STEP]), wv, bottom[i]);
+              }
+            }
+          }
+        float* y = b.y + pair * b.y_step;
+#pragma GCC unroll 32
+        for (int i = 0; i < P; ++i) {
+          auto out = [&](__m512 v) { return b.relu ? relu(v) : v; };
+          // In scan order, with maxpool_forward's comparison (ties and NaN keep the first).
+          __m512 best = out(top[2 * i]);
+          best = _mm512_maskz_max_ps(0xFFFF, out(top[2 * i + 1]), best);
+          best = _mm512_maskz_max_ps(0xFFFF, out(bottom[2 * i]), best);
+          best = _mm512_maskz_max_ps(0xFFFF, out(bottom[2 * i + 1]), best);
+          _mm512_mask_storeu_ps(y + i * b.O, m, best);
+        }
+      }
+    }
+  };
+};
+
 // The convolution forward of one sample at a time.
 struct ForwardPlan {
   const ConvGeometry& g;
@@ -233,6 +277,36 @@ struct ForwardPlan {
       }
     });
     if (!fused(act)) activation_forward(act, y, Index(g.OH) * g.OW, g.O);
+  }
+
+  // y [OH/2,OW/2,O]: the 2x2 maxima of the output, which is never stored (OH and OW even,
+  // activation fused).
+  void run_pooled(const float* x, float* y, float* xp) const {
+    pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, CS);
+    const int pooled_w = g.OW / 2;
+    for_each_block(pooled_w, ForwardPool<1>::kMaxPooled, [&](int pw0, int size) {
+      const ForwardBlock block{xp + Index(2 * pw0) * g.stride_w * CS,
+                               Index(Wp) * CS,
+                               Index(g.stride_h) * Wp * CS,
+                               CS,
+                               g.C,
+                               g.KH,
+                               g.KW,
+                               w,
+                               bias,
+                               y + Index(pw0) * g.O,
+                               Index(pooled_w) * g.O,
+                               g.OH / 2,
+                               g.O,
+                               act == Activation::relu};
+      constexpr int kMax = ForwardPool<1>::kMaxPooled;
+      switch (CS * g.stride_w) {
+        case 1: return dispatch<ForwardPool<1>::Kernel, kMax>(size, block);
+        case 2: return dispatch<ForwardPool<2>::Kernel, kMax>(size, block);
+        case kLanes: return dispatch<ForwardPool<kLanes>::Kernel, kMax>(size, block);
+        default: return dispatch<ForwardPool<2 * kLanes>::Kernel, kMax>(size, block);
+      }
+    });
   }
 };
 
@@ -920,6 +994,10 @@ bool forward_fits(const ConvGeometry& g) {
   return g.C <= kLanes && g.O <= kLanes && g.stride_w <= 2 && !pointwise(g);
 }
 
+bool forward_maxpool_fits(const ConvGeometry& g, Activation act) {
+  return forward_fits(g) && !winograd(g) && fused(act) && g.OH % 2 == 0 && g.OW % 2 == 0;
+}
+
 bool backward_data_fits(const ConvGeometry& g) {
   if (pointwise(g) || g.KH * g.KW > kMaxTaps || g.O > kLanes) return false;
   return sums_over_outputs(g) || g.C <= kLanes;
@@ -952,6 +1030,16 @@ void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const
   const Scratch s = scratch(ws, ForwardPlan::packed_size(g), ForwardPlan::scratch_size(g));
   pack_over_outputs(g, w, s.shared);
   each_sample(ForwardPlan(g, s.shared, bias, act), s);
+}
+
+void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                            float* y, Workspace& ws) {
+  const Scratch s = scratch(ws, ForwardPlan::packed_size(g), ForwardPlan::scratch_size(g));
+  pack_over_outputs(g, w, s.shared);
+  const ForwardPlan plan(g, s.shared, bias, act);
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH / 2) * (g.OW / 2) * g.O;
+#pragma omp parallel for schedule(static) if (g.N > 1)
+  for (int n = 0; n < g.N; ++n) plan.run_pooled(x + n * in_sample, y + n * out_sample, s.mine());
 }
 
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,

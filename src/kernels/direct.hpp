@@ -21,6 +21,7 @@ bool available();  // the CPU runs AVX-512F
 // Whether the kernel below covers g: few channels on the vector side (at most 16),
 // strides the blocks handle, and not a 1x1 convolution (GEMM runs straight on x there).
 bool forward_fits(const ConvGeometry& g);
+bool forward_maxpool_fits(const ConvGeometry& g, Activation act);  // the contract of kernels::conv2d_maxpool_fits
 bool backward_data_fits(const ConvGeometry& g);
 bool backward_weights_fits(const ConvGeometry& g);
 bool conv_layer_backward_fits(const ConvGeometry& g, bool with_dx);
@@ -29,6 +30,8 @@ bool pool_fits(const ConvGeometry& g);
 
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                     float* y, Workspace& ws);
+void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                            float* y, Workspace& ws);
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
                           Activation act, float* dx, Workspace& ws);
 void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,

@@ -6,7 +6,7 @@ namespace dn {
 
 // Samples that go through a whole model at a time in inference: their activations
 // stay in a core's cache from one layer to the next.
-inline constexpr int kInferenceBlock = 32;
+inline constexpr int kInferenceBlock = 16;
 
 // out is resized to [N, model output shape...]; x's first axis is the sample axis.
 // Up to batch_size samples are copied in at a time. With several OpenMP threads, each

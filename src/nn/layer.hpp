@@ -43,6 +43,9 @@ class Layer {
 
   // y is resized to [N, output_shape...]. training switches Dropout on.
   virtual void forward(const Tensor& x, Tensor& y, bool training) = 0;
+  // Inference only: this layer and `next` in one pass, next's output into y, skipping
+  // the tensor between them; false (nothing done) where this layer cannot.
+  virtual bool forward_with_next(const Tensor& /*x*/, Layer& /*next*/, Tensor& /*y*/) { return false; }
   // x and y are those of the last forward. dx may be null (first layer): skip it.
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
 

@@ -62,6 +62,15 @@ void Sequential::forward(const Tensor& x, Tensor& y, bool training) {
   const std::size_t n = layers_.size();
   const Tensor* in = &x;
   for (std::size_t i = 0; i < n; ++i) {
+    // Inference may run a layer and the next in one pass (a convolution and its pooling).
+    if (!training && i + 1 < n) {
+      Tensor& out = (i + 2 == n) ? y : outputs_[i + 1];
+      if (layers_[i]->forward_with_next(*in, *layers_[i + 1], out)) {
+        in = &out;
+        ++i;
+        continue;
+      }
+    }
     Tensor& out = (i + 1 == n) ? y : outputs_[i];
     layers_[i]->forward(*in, out, training);
     in = &out;

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "nn/initializers.hpp"
+#include "nn/layers/pooling.hpp"
 
 namespace dn {
 
@@ -55,6 +56,16 @@ void Conv2D::forward(const Tensor& x, Tensor& y, bool /*training*/) {
   const ConvGeometry g = geometry(batch_size(*this, x));
   y.resize(batch_shape(g.N, output_shape_));
   kernels::conv2d_forward(g, x.data(), kernel_.value.data(), bias_.value.data(), activation_, y.data(), ws_);
+}
+
+bool Conv2D::forward_with_next(const Tensor& x, Layer& next, Tensor& y) {
+  const auto* pool = dynamic_cast<const MaxPooling2D*>(&next);
+  if (!pool || !pool->halves()) return false;
+  const ConvGeometry g = geometry(batch_size(*this, x));
+  if (!kernels::conv2d_maxpool_fits(g, activation_)) return false;
+  y.resize(batch_shape(g.N, pool->output_shape()));
+  kernels::conv2d_forward_maxpool(g, x.data(), kernel_.value.data(), bias_.value.data(), activation_, y.data(), ws_);
+  return true;
 }
 
 void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {

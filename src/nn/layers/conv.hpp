@@ -40,6 +40,8 @@ class Conv2D : public ConvLayerBase {
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv2D>(*this); }
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
+  // A MaxPooling2D that halves the output (2x2, stride 2) pools it as it is computed.
+  bool forward_with_next(const Tensor& x, Layer& next, Tensor& y) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
 
  private:

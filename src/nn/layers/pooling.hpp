@@ -22,6 +22,9 @@ class MaxPooling2D : public Layer {
   // The gradient goes to the first maximum of each window in scan order.
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   nlohmann::json config() const override;
+  // 2x2 windows at stride 2, nothing padded: what a convolution can fuse (Conv2D).
+  bool halves() const { return pool_size_.h == 2 && pool_size_.w == 2 && strides_.h == 2 && strides_.w == 2 &&
+                               padding_ == Padding::valid; }
 
  private:
   ConvGeometry geometry(int batch) const;
