@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 // Every function below is compiled for AVX-512, whatever the build's -march.
@@ -483,6 +484,55 @@ struct WinogradPlan {
   }
 };
 
+// The backward-data of a stride-1 convolution is the forward of another one: dy
+// convolved with the kernel turned half round, channels swapped, padded by what the
+// kernel overhangs on the other side. Where that one suits Winograd, it runs so.
+ConvGeometry flipped(const ConvGeometry& g) {
+  ConvGeometry f = g;
+  f.H = g.OH, f.W = g.OW, f.C = g.O;
+  f.OH = g.H, f.OW = g.W, f.O = g.C;
+  f.pad_top = g.KH - 1 - g.pad_top, f.pad_left = g.KW - 1 - g.pad_left;
+  return f;
+}
+
+// Few dx channels: backward-data sums over output lanes (ReduceKernel).
+bool sums_over_outputs(const ConvGeometry& g) { return g.C < kMinVectorInputs; }
+
+bool winograd_backward_data(const ConvGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.pad_top < g.KH && g.pad_left < g.KW && !sums_over_outputs(g) &&
+         winograd(flipped(g));
+}
+
+// w [KH,KW,C,O] as the flipped convolution's kernel [KH,KW,O,C].
+void flip_weights(const ConvGeometry& g, const float* w, float* out) {
+  for (int kh = 0; kh < g.KH; ++kh)
+    for (int kw = 0; kw < g.KW; ++kw)
+      for (int c = 0; c < g.C; ++c)
+        for (int o = 0; o < g.O; ++o)
+          out[((Index(kh) * g.KW + kw) * g.O + o) * g.C + c] =
+              w[((Index(g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.C + c) * g.O + o];
+}
+
+// The Winograd plan of the flipped convolution; `packed` holds flip_weights' output
+// first, then the transformed weights.
+struct FlippedPlan {
+  ConvGeometry f;
+  WinogradPlan plan;
+  FlippedPlan(const ConvGeometry& g, const float* w, float* packed, const float* bias, Activation act)
+      : f(flipped(g)), plan(f, packed + round_up(flipped_size(g)), bias, act) {
+    flip_weights(g, w, packed);
+    winograd_weights(f, packed, packed + round_up(flipped_size(g)));
+  }
+  FlippedPlan(const FlippedPlan&) = delete;  // plan refers to f
+  static Index flipped_size(const ConvGeometry& g) { return Index(g.KH) * g.KW * g.C * g.O; }
+  static Index packed_size(const ConvGeometry& g) {
+    return round_up(flipped_size(g)) + WinogradPlan::packed_size(flipped(g));
+  }
+  static Index scratch_size(const ConvGeometry& g) { return WinogradPlan::scratch_size(flipped(g)); }
+  // dx [H,W,C] of the sample dy [OH,OW,O].
+  void run(const float* dy, float* dx, float* scratch) const { plan.run(dy, dx, scratch); }
+};
+
 // --- backward-data: vectors over input channels, or summed across output lanes ---
 
 // A column of blocks: the same dx columns (one column phase) in the dx rows of one row
@@ -570,8 +620,6 @@ struct ReduceKernel {
     }
   }
 };
-
-bool sums_over_outputs(const ConvGeometry& g) { return g.C < kMinVectorInputs; }
 
 // dy of one sample inside zeros, so that every tap of every dx pixel lands inside.
 struct PaddedDy {
@@ -1054,6 +1102,10 @@ void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w
     phase_weights(g, w, s.shared);
     return each_sample(PhasePlan(g, s.shared, bias, act), s);
   }
+  if (winograd_backward_data(g)) {
+    const Scratch s = scratch(ws, FlippedPlan::packed_size(g), FlippedPlan::scratch_size(g));
+    return each_sample(FlippedPlan(g, w, s.shared, bias, act), s);
+  }
   const Scratch s = scratch(ws, DataPlan::packed_size(g), DataPlan::scratch_size(g));
   DataPlan::pack(g, w, s.shared);
   each_sample(DataPlan(g, s.shared, bias, act), s);
@@ -1088,11 +1140,19 @@ void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, 
   const WeightChunks chunks(g.N, weights);  // whole samples: dx needs all of dz
   const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
   const Index dz_size = round_up(out_sample), padded_x = round_up(weights.scratch_size());
-  const Scratch s = scratch(ws, DataPlan::packed_size(g) + chunks.size * chunks.count,
-                            dz_size + padded_x + (dx ? DataPlan::scratch_size(g) : 0));
-  DataPlan::pack(g, w, s.shared);
-  const DataPlan data(g, s.shared, nullptr, Activation::linear);
-  float* partials = s.shared + round_up(DataPlan::packed_size(g));
+  const bool by_winograd = dx && winograd_backward_data(g);
+  const Index packed = by_winograd ? FlippedPlan::packed_size(g) : DataPlan::packed_size(g);
+  const Index data_scratch = !dx ? 0 : by_winograd ? FlippedPlan::scratch_size(g) : DataPlan::scratch_size(g);
+  const Scratch s = scratch(ws, round_up(packed) + chunks.size * chunks.count, dz_size + padded_x + data_scratch);
+  std::optional<FlippedPlan> winograd_data;
+  std::optional<DataPlan> data;
+  if (by_winograd) {
+    winograd_data.emplace(g, w, s.shared, nullptr, Activation::linear);
+  } else if (dx) {
+    DataPlan::pack(g, w, s.shared);
+    data.emplace(g, s.shared, nullptr, Activation::linear);
+  }
+  float* partials = s.shared + round_up(packed);
 #pragma omp parallel for schedule(static) if (chunks.count > 1)
   for (int k = 0; k < chunks.count; ++k) {
     float* acc = partials + k * chunks.size;
@@ -1103,7 +1163,8 @@ void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, 
     for (int n = n0; n < n1; ++n) {
       // dz = act'(y) * dy for this sample only: it stays in cache for both uses.
       activation_backward(act, y + n * out_sample, dy + n * out_sample, dz, Index(g.OH) * g.OW, g.O);
-      if (dx) data.run(dz, dx + n * in_sample, xp + padded_x);
+      if (winograd_data) winograd_data->run(dz, dx + n * in_sample, xp + padded_x);
+      if (data) data->run(dz, dx + n * in_sample, xp + padded_x);
       weights.pad(x + n * in_sample, xp);
       weights.run(xp, dz, 0, g.OH, acc, acc + weights.acc_size());
     }
