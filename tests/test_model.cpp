@@ -136,6 +136,7 @@ TEST(Predict, SameResultForAnyThreadCountAndBatch) {
         omp_set_num_threads(threads);
         Tensor out;
         predict(*model, data.images, out, batch);
+        EXPECT_EQ(omp_get_max_threads(), threads);  // the copies' single-thread setting stays inside
         ASSERT_EQ(out.shape(), whole.shape());
         EXPECT_EQ(0, std::memcmp(out.data(), whole.data(), out.size() * sizeof(float)));
       }
