@@ -3,6 +3,10 @@
 // im2col + GEMM spends more time copying patches than multiplying. One 16-float vector
 // holds the channels of one pixel, so NHWC needs no reorder, and up to 14 pixels
 // accumulate in registers at once, so each weight vector is loaded once per block.
+// 3x3 kernels take Winograd's minimal filtering on the same vectors where the channels
+// make it pay (4 to 16): F(2x2, 3x3) for stride-1 forwards and the backward-data of
+// stride-1 convolutions (16 products per tile instead of 36), and F(2, 2) per phase for
+// the stride-2 backward-data that is Conv2DTranspose's forward (25 instead of 36).
 //
 // kernels/conv.cpp and kernels/pool.cpp call these when the CPU has AVX-512 and the
 // shape fits; the contracts are those of kernels/conv.hpp and kernels/pool.hpp, and so

@@ -9,10 +9,10 @@ namespace dn {
 inline constexpr int kInferenceBlock = 16;
 
 // out is resized to [N, model output shape...]; x's first axis is the sample axis.
-// Up to batch_size samples are copied in at a time. With several OpenMP threads, each
+// On one thread, batch_size samples go in at a time. With several OpenMP threads, each
 // thread runs its own copy of the model (Layer::clone) over blocks of kInferenceBlock
-// samples, so that no layer waits on another thread; the result is the same for any
-// thread count, since every sample is computed on its own.
+// samples, so that no layer waits on another thread. The result is the same either way:
+// every sample is computed on its own.
 void predict(Layer& model, const Tensor& x, Tensor& out, int batch_size = 256);
 
 // Copy rows idx[begin, begin+count) of src (first axis) into dst, resizing it.

@@ -27,10 +27,10 @@ class Layer {
   virtual ~Layer() = default;
 
   virtual std::string type() const = 0;         // Keras class name, e.g. "Conv2D"
+  virtual std::string name_prefix() const = 0;  // Keras default-name prefix, e.g. "conv2d"
   // An independent copy: same configuration, shapes and parameter values, its own
   // scratch, so that another thread can run it beside this one (nn/inference.hpp).
   virtual std::unique_ptr<Layer> clone() const = 0;
-  virtual std::string name_prefix() const = 0;  // Keras default-name prefix, e.g. "conv2d"
 
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
