@@ -121,7 +121,7 @@ TEST(Layer, CloneHasTheSameWeightsAndIsIndependent) {
 }
 
 TEST(Predict, SameResultForAnyThreadCountAndBatch) {
-  // 75 samples: blocks of 32 with a short last one, shared out among threads that each
+  // 75 samples: blocks of kInferenceBlock with a short last one, shared out among threads that each
   // run their own copy of the model.
   const Dataset data = make_synthetic_digits(75, 9);
   for (const char* name : {"seed", "classifier"}) {
