@@ -374,6 +374,24 @@ inline void winograd_input(const float* x, Index row, float* v) {
   }
 }
 
+// The products at one transformed position of T tiles: m[t * M_STRIDE] = the sum over
+// k < K of v[t * V_STRIDE + k] * u[k], u holding a vector per k. Each weight vector is
+// loaded once for all T tiles, as the direct forward shares it among pixels.
+template <int T, Index V_STRIDE, Index M_STRIDE>
+__attribute__((always_inline)) inline void tile_products(const float* u, const float* v, int K, float* m) {
+  __m512 acc[T];
+#pragma GCC unroll 32
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int k = 0; k < K; ++k, u += kLanes) {
+    const __m512 uv = _mm512_load_ps(u);
+    const float* vk = opaque(v + k);
+#pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(vk[t * V_STRIDE]), uv, acc[t]);
+  }
+#pragma GCC unroll 32
+  for (int t = 0; t < T; ++t) _mm512_store_ps(m + t * M_STRIDE, acc[t]);
+}
+
 // A row of tiles: their patches, products and output pixels.
 struct WinogradBlock {
   const float* x;  // padded input at the first tile's patch
@@ -394,21 +412,9 @@ struct WinogradKernel {
   static void run(const WinogradBlock& b) {
     constexpr Index kTileFloats = Index(kPatch) * kLanes;
     for (int t = 0; t < T; ++t) winograd_input(b.x + Index(2 * t) * kLanes, b.row, b.v + t * kTileFloats);
-    for (int pos = 0; pos < kPatch; ++pos) {
-      __m512 acc[T];
-#pragma GCC unroll 32
-      for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-      const float* u = b.U + Index(pos) * b.C * kLanes;
-      const float* v = b.v + pos * kLanes;
-      for (int c = 0; c < b.C; ++c, u += kLanes) {
-        const __m512 uv = _mm512_load_ps(u);
-        const float* vc = opaque(v + c);
-#pragma GCC unroll 32
-        for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(vc[t * kTileFloats]), uv, acc[t]);
-      }
-#pragma GCC unroll 32
-      for (int t = 0; t < T; ++t) _mm512_store_ps(b.m + t * kTileFloats + pos * kLanes, acc[t]);
-    }
+    for (int pos = 0; pos < kPatch; ++pos)
+      tile_products<T, kTileFloats, kTileFloats>(b.U + Index(pos) * b.C * kLanes, b.v + pos * kLanes, b.C,
+                                                 b.m + pos * kLanes);
     const __mmask16 mask = first_lanes(b.O);
     for (int t = 0; t < T; ++t) {
       const float* mt = b.m + t * kTileFloats;
@@ -802,19 +808,9 @@ struct PhaseKernel {
     for (int t = 0; t < T; ++t) phase_input(b.dy + Index(2 * t) * kLanes, b.row, b.v + t * kValueFloats);
     for (int p = 0; p < kPhaseProducts; ++p) {
       const int pr = p / 5, pc = p % 5;
-      __m512 acc[T];
-#pragma GCC unroll 32
-      for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
       const float* u = b.U + Index(kPhaseWeight[pr] * 4 + kPhaseWeight[pc]) * b.O * kLanes;
       const float* v = b.v + (kPhaseValue[pr] * 4 + kPhaseValue[pc]) * kLanes;
-      for (int o = 0; o < b.O; ++o, u += kLanes) {
-        const __m512 uv = _mm512_load_ps(u);
-        const float* vo = opaque(v + o);
-#pragma GCC unroll 32
-        for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(_mm512_set1_ps(vo[t * kValueFloats]), uv, acc[t]);
-      }
-#pragma GCC unroll 32
-      for (int t = 0; t < T; ++t) _mm512_store_ps(b.m + t * kProductFloats + p * kLanes, acc[t]);
+      tile_products<T, kValueFloats, kProductFloats>(u, v, b.O, b.m + p * kLanes);
     }
     const __mmask16 mask = first_lanes(b.C);
     for (int t = 0; t < T; ++t) {
@@ -1234,7 +1230,8 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint1
         __m512 best = _mm512_maskz_loadu_ps(m, pixel(kh0, kw0));
         if (!where) {
           for (int kh = kh0; kh < kh1; ++kh)
-            for (int kw = kw0; kw < kw1; ++kw) best = _mm512_maskz_max_ps(0xFFFF, _mm512_maskz_loadu_ps(m, pixel(kh, kw)), best);
+            for (int kw = kw0; kw < kw1; ++kw)
+              best = _mm512_maskz_max_ps(0xFFFF, _mm512_maskz_loadu_ps(m, pixel(kh, kw)), best);
           _mm512_mask_storeu_ps(y + o, m, best);
           continue;
         }
