@@ -737,6 +737,7 @@ struct DataPlan {
 // direct kernel takes 36. Products are vectors over c summed over o, as in DataKernel.
 
 constexpr int kPhaseValues = 16;  // distinct transformed dy vectors per tile: 4 per axis
+constexpr int kPhaseWeightSets = 16;  // distinct weight combinations: 4 per axis
 constexpr int kPhaseProducts = 25;  // 5 per axis: E0, E1, E2 (even pair), O0, O1 (odd pair)
 constexpr int kPhaseMinChannels = 4;  // fewer: the transforms outweigh the savings
 
@@ -754,7 +755,7 @@ bool phase_winograd(const ConvGeometry& g) {
 // indexing (w2, w0 + w2, w0, w1) along kernel rows and columns.
 void phase_weights(const ConvGeometry& g, const float* w, float* U) {
   static constexpr int kTaps[4][2] = {{2, -1}, {0, 2}, {0, -1}, {1, -1}};  // kernel indices summed, -1: none
-  std::memset(U, 0, Index(16) * g.O * kLanes * sizeof(float));
+  std::memset(U, 0, Index(kPhaseWeightSets) * g.O * kLanes * sizeof(float));
   for (int wr = 0; wr < 4; ++wr)
     for (int wc = 0; wc < 4; ++wc)
       for (int kh : kTaps[wr])
@@ -865,7 +866,7 @@ struct PhasePlan {
         bias(load_bias(bias_values, g.C)),
         act(activation) {}
   static int tiles(int dx_size) { return ((dx_size + 1) / 2 + 1) / 2; }
-  static Index packed_size(const ConvGeometry& g) { return Index(16) * g.O * kLanes; }
+  static Index packed_size(const ConvGeometry& g) { return Index(kPhaseWeightSets) * g.O * kLanes; }
   static Index scratch_size(const ConvGeometry& g) {
     return Index(2 * tiles(g.H) + 1) * (2 * tiles(g.W) + 1) * kLanes +
            Index(kMaxTiles) * (kPhaseValues + kPhaseProducts) * kLanes;
