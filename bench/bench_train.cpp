@@ -30,7 +30,7 @@
 #include "data/noise.hpp"
 #include "data/packed_images.hpp"
 #include "eval/image_metrics.hpp"
-#include "kernels/direct.hpp"
+#include "kernels/simd/simd.hpp"
 #include "nn/inference.hpp"
 #include "nn/models.hpp"
 #include "train/losses.hpp"
@@ -342,7 +342,7 @@ int main(int argc, char** argv) {
                              {"threads", threads},
                              {"batch", batch},
                              {"data", data.source},
-                             {"direct_kernels", dn::kernels::direct::available()},
+                             {"simd_target", dn::kernels::simd::target()},
                              {"load_average_before", load_average()}};
     if (mode == "train") result.update(run_train(data, batch, warmup, epochs));
     if (mode == "infer") result.update(run_infer(data, batch, repeats));

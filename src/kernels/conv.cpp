@@ -8,8 +8,8 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
-#include "kernels/direct.hpp"
 #include "kernels/gemm.hpp"
+#include "kernels/simd/simd.hpp"
 
 namespace dn {
 
@@ -284,42 +284,42 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
 
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                     float* y, Workspace& ws) {
-  if (direct::available() && direct::forward_fits(g))
-    direct::conv2d_forward(g, x, w, bias, act, y, ws);
+  if (simd::forward_fits(g))
+    simd::conv2d_forward(g, x, w, bias, act, y, ws);
   else
     portable::conv2d_forward(g, x, w, bias, act, y, ws);
 }
 
 bool conv2d_maxpool_fits(const ConvGeometry& g, Activation act) {
-  return direct::available() && direct::forward_maxpool_fits(g, act);
+  return simd::forward_maxpool_fits(g, act);
 }
 
 void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                             float* y, Workspace& ws) {
   if (!conv2d_maxpool_fits(g, act)) throw std::logic_error("conv2d_forward_maxpool: shape or CPU not covered");
-  direct::conv2d_forward_maxpool(g, x, w, bias, act, y, ws);
+  simd::conv2d_forward_maxpool(g, x, w, bias, act, y, ws);
 }
 
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
                           Activation act, float* dx, Workspace& ws) {
-  if (direct::available() && direct::backward_data_fits(g))
-    direct::conv2d_backward_data(g, dy, w, bias, act, dx, ws);
+  if (simd::backward_data_fits(g))
+    simd::conv2d_backward_data(g, dy, w, bias, act, dx, ws);
   else
     portable::conv2d_backward_data(g, dy, w, bias, act, dx, ws);
 }
 
 void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
                              Workspace& ws) {
-  if (direct::available() && direct::backward_weights_fits(g))
-    direct::conv2d_backward_weights(g, x, dy, dw, dbias, ws);
+  if (simd::backward_weights_fits(g))
+    simd::conv2d_backward_weights(g, x, dy, dw, dbias, ws);
   else
     portable::conv2d_backward_weights(g, x, dy, dw, dbias, ws);
 }
 
 void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
                          const float* w, float* dx, float* dw, float* dbias, float* dz_scratch, Workspace& ws) {
-  if (direct::available() && direct::conv_layer_backward_fits(g, dx != nullptr))
-    return direct::conv_layer_backward(g, x, y, dy, act, w, dx, dw, dbias, ws);
+  if (simd::conv_layer_backward_fits(g, dx != nullptr))
+    return simd::conv_layer_backward(g, x, y, dy, act, w, dx, dw, dbias, ws);
   const float* dz = dy;
   if (act != Activation::linear) {
     activation_backward(act, y, dy, dz_scratch, g.rows(), g.O);
@@ -332,8 +332,8 @@ void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, 
 void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
                                    Activation act, const float* w, float* dx, float* dw, float* dbias,
                                    float* dz_scratch, Workspace& ws) {
-  if (direct::available() && direct::conv_transpose_layer_backward_fits(g, dx != nullptr))
-    return direct::conv_transpose_layer_backward(g, x, y, dy, act, w, dx, dw, dbias, ws);
+  if (simd::conv_transpose_layer_backward_fits(g, dx != nullptr))
+    return simd::conv_transpose_layer_backward(g, x, y, dy, act, w, dx, dw, dbias, ws);
   const std::size_t pixels = g.input_size() / g.C;
   const float* dz = dy;
   if (act != Activation::linear) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/direct.hpp"
+#include "kernels/simd/simd.hpp"
 
 namespace dn {
 
@@ -15,15 +15,15 @@ ConvGeometry pool_geometry(int N, int H, int W, int C, int pool_h, int pool_w, i
 namespace kernels {
 
 void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
-  if (direct::available() && direct::pool_fits(g))
-    direct::maxpool_forward(g, x, y, where);
+  if (simd::pool_fits(g))
+    simd::maxpool_forward(g, x, y, where);
   else
     portable::maxpool_forward(g, x, y, where);
 }
 
 void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
-  if (direct::available() && direct::pool_fits(g))
-    direct::maxpool_backward(g, where, dy, dx);
+  if (simd::pool_fits(g))
+    simd::maxpool_backward(g, where, dy, dx);
   else
     portable::maxpool_backward(g, where, dy, dx);
 }

@@ -1,28 +1,39 @@
 #pragma once
-// Direct AVX-512 kernels for the few channels of the seed model (1, 12 and 14), where
-// im2col + GEMM spends more time copying patches than multiplying. One 16-float vector
-// holds the channels of one pixel, so NHWC needs no reorder, and up to 14 pixels
-// accumulate in registers at once, so each weight vector is loaded once per block.
-// 3x3 kernels take Winograd's minimal filtering on the same vectors where the channels
-// make it pay (4 to 16): F(2x2, 3x3) for stride-1 forwards and the backward-data of
-// stride-1 convolutions (16 products per tile instead of 36), and F(2, 2) per phase for
-// the stride-2 backward-data that is Conv2DTranspose's forward (25 instead of 36).
+// SIMD kernels for few channels, where im2col + GEMM spends more time copying patches
+// than multiplying: one source per kernel family, compiled for every SIMD target the
+// build knows (Google Highway: AVX-512, AVX2 + FMA, NEON, scalar) and dispatched at run
+// time to the best one the CPU runs. A group of 16 floats holds the channels of one
+// pixel, so NHWC needs no reorder, and a block of pixels accumulates in registers so
+// that each weight group is loaded once per block. 3x3 kernels take Winograd's minimal
+// filtering where the channels make it pay.
 //
-// kernels/conv.cpp and kernels/pool.cpp call these when the CPU has AVX-512 and the
-// shape fits; the contracts are those of kernels/conv.hpp and kernels/pool.hpp, and so
-// is the determinism: per-sample work is independent, and weight gradients are summed
-// over chunks cut from the geometry alone, in chunk order, so results are bit-identical
-// for any thread count. Compiled for AVX-512 whatever the build's -march, so that every
-// build, the sanitizer one included, tests them.
+// kernels/conv.cpp and kernels/pool.cpp call these where the shape fits; the contracts
+// are those of kernels/conv.hpp and kernels/pool.hpp, and so is the determinism:
+// per-sample work is independent, and weight gradients are summed over chunks cut from
+// the geometry alone, in chunk order, so results are bit-identical for any thread
+// count, batch or block size on a given target.
+//
+// The environment variable DENOISE_SIMD (avx512, avx2, neon, scalar) pins the target,
+// as use_target() does.
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "kernels/conv.hpp"
 
-namespace dn::kernels::direct {
+namespace dn::kernels::simd {
 
-bool available();  // the CPU runs AVX-512F
+// The target the kernels run on now ("avx512", "avx2", "neon", "scalar", ...).
+std::string target();
+// The targets this build holds and this CPU runs, best first.
+std::vector<std::string> available_targets();
+// Runs the kernels on `name` from now on; UsageError when this build or CPU lacks it.
+// Not thread-safe: call it between kernel calls, from one thread.
+void use_target(const std::string& name);
+// Applies DENOISE_SIMD once, before the first kernel runs; UsageError for a bad value.
+void apply_environment();
 
-// Whether the kernel below covers g: few channels on the vector side (at most 16),
+// Whether the kernels below cover g: few channels on the group side (at most 16),
 // strides the blocks handle, and not a 1x1 convolution (GEMM runs straight on x there).
 bool forward_fits(const ConvGeometry& g);
 bool forward_maxpool_fits(const ConvGeometry& g, Activation act);  // the contract of kernels::conv2d_maxpool_fits
@@ -51,4 +62,4 @@ void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const 
 void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where);
 void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx);
 
-}  // namespace dn::kernels::direct
+}  // namespace dn::kernels::simd

@@ -1,0 +1,164 @@
+// Convolution backward-weights for at most 16 output channels: groups over o, summed
+// over output pixels, one (kh, kw, c) tap per accumulator; partial sums per chunk of
+// the batch, cut from the geometry alone and added in chunk order, so the result is
+// bit-identical for any thread count.
+//
+// x (N,H,W,C), dy (N,OH,OW,O), dw (KH,KW,C,O) and dbias (O) accumulated into.
+
+// Target-independent part.
+#ifndef DN_KERNELS_SIMD_BACKWARD_WEIGHTS_H_
+#define DN_KERNELS_SIMD_BACKWARD_WEIGHTS_H_
+#include "kernels/simd/common-inl.h"
+
+namespace dn::kernels::simd {
+
+constexpr int kBandRows = 4;  // output rows per pass over the taps, whose inputs stay in L1
+
+inline bool direct_backward_weights_fits(const ConvGeometry& g) { return g.O <= kLanes && !pointwise(g); }
+
+}  // namespace dn::kernels::simd
+#endif  // DN_KERNELS_SIMD_BACKWARD_WEIGHTS_H_
+
+// Per-target part.
+#if defined(DN_KERNELS_SIMD_BACKWARD_WEIGHTS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef DN_KERNELS_SIMD_BACKWARD_WEIGHTS_INL_H_
+#undef DN_KERNELS_SIMD_BACKWARD_WEIGHTS_INL_H_
+#else
+#define DN_KERNELS_SIMD_BACKWARD_WEIGHTS_INL_H_
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace dn::kernels::simd::HWY_NAMESPACE {
+
+// Weight-gradient groups accumulated per pass over the pixels (beside dy's and the bias's).
+constexpr int kMaxWeightAcc = cap(24, 1, 2);
+
+struct WeightPass {
+  const float* x;   // padded sample under the band's first output pixel, at the pass's first tap
+  Index row_step;   // floats between the padded inputs of neighbouring output rows
+  Index step;       // ... of neighbouring output pixels
+  Index tap_row;    // floats between padded rows (kernel rows one apart)
+  const float* dy;  // the band's first output pixel
+  int rows, OW, O;
+  float* acc;       // the pass's R * T vectors
+  float* bias_acc;  // the vector summing dy, or null
+};
+
+// Accumulates R kernel rows of T consecutive (kw, c) taps each: in a padded row these
+// inputs are consecutive floats, so every load has a compile-time offset.
+template <int R>
+struct Weights {
+  template <int T>
+  struct Kernel {
+    static void run(const WeightPass& p) {
+      V acc[R][T];
+#pragma GCC unroll 32
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 32
+        for (int t = 0; t < T; ++t) acc[r][t] = Load(p.acc + (r * T + t) * kLanes);
+      V bias = p.bias_acc ? Load(p.bias_acc) : Zero();
+      const float* dy = p.dy;
+      for (int row = 0; row < p.rows; ++row) {
+        const float* x = p.x + row * p.row_step;
+        for (int ow = 0; ow < p.OW; ++ow, dy += p.O, x += p.step) {
+          const V d = LoadFirst(p.O, dy);
+#pragma GCC unroll 32
+          for (int r = 0; r < R; ++r)
+#pragma GCC unroll 32
+            for (int t = 0; t < T; ++t)
+              acc[r][t] = MulAdd(x[r * p.tap_row + t], d, acc[r][t]);
+          bias = Add(bias, d);
+        }
+      }
+#pragma GCC unroll 32
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 32
+        for (int t = 0; t < T; ++t) Store(acc[r][t], p.acc + (r * T + t) * kLanes);
+      if (p.bias_acc) Store(bias, p.bias_acc);
+    }
+  };
+};
+
+// The weight gradient of a convolution, accumulated one sample (or part of one) at a time.
+struct WeightPlan {
+  const ConvGeometry& g;
+  int Hp, Wp, taps, row_taps, groups;
+  bool whole;  // the whole kernel in registers at once, else each kernel row in groups
+
+  explicit WeightPlan(const ConvGeometry& geometry)
+      : g(geometry),
+        Hp((g.OH - 1) * g.stride_h + g.KH),
+        Wp((g.OW - 1) * g.stride_w + g.KW),
+        taps(static_cast<int>(g.patch())),
+        row_taps(g.KW * g.C),
+        groups((row_taps + kMaxWeightAcc - 1) / kMaxWeightAcc),
+        whole(taps <= kMaxWeightAcc && g.KH <= 4) {}
+  Index acc_size() const { return Index(taps) * kLanes; }  // vectors over o, in (kh, kw, c) order
+  Index scratch_size() const { return Index(Hp) * Wp * g.C; }
+
+  // The padded sample x [H,W,C] that run() reads; xp: scratch_size() floats.
+  void pad(const float* x, float* xp) const { pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, g.C); }
+
+  // acc += the gradient from output rows [oh0, oh1) of one sample, given its padded
+  // input xp and its dy [OH,OW,O]; bias_acc (if not null) += the sum of those dy.
+  void run(const float* xp, const float* dy, int oh0, int oh1, float* acc, float* bias_acc) const {
+    for (int band = oh0; band < oh1; band += kBandRows) {
+      const float* x0 = xp + Index(band) * g.stride_h * Wp * g.C;
+      WeightPass pass{x0,  Index(g.stride_h) * Wp * g.C, Index(g.stride_w) * g.C, Index(Wp) * g.C,
+                      dy + Index(band) * g.OW * g.O, std::min(kBandRows, oh1 - band), g.OW, g.O, acc, bias_acc};
+      if (whole) {
+        switch (g.KH) {
+          case 1: dispatch<Weights<1>::Kernel, kMaxWeightAcc>(row_taps, pass); break;
+          case 2: dispatch<Weights<2>::Kernel, kMaxWeightAcc / 2>(row_taps, pass); break;
+          case 3: dispatch<Weights<3>::Kernel, kMaxWeightAcc / 3>(row_taps, pass); break;
+          default: dispatch<Weights<4>::Kernel, kMaxWeightAcc / 4>(row_taps, pass); break;
+        }
+        continue;
+      }
+      for (int kh = 0; kh < g.KH; ++kh)
+        for (int group = 0, t0 = 0; group < groups; ++group) {
+          const int T = (row_taps - t0) / (groups - group);
+          pass.x = x0 + Index(kh) * Wp * g.C + t0;
+          pass.acc = acc + (Index(kh) * row_taps + t0) * kLanes;
+          dispatch<Weights<1>::Kernel, kMaxWeightAcc>(T, pass);
+          pass.bias_acc = nullptr;  // the first pass sums the bias gradient
+          t0 += T;
+        }
+    }
+  }
+};
+
+// Chunks of partial weight gradients: chunk k sums output rows [rows * k / count,
+// rows * (k + 1) / count) of the batch. Each holds the taps' vectors and a bias vector.
+struct WeightChunks {
+  int count;
+  Index size;  // floats per chunk
+  WeightChunks(int rows, const WeightPlan& plan)
+      : count(std::min(rows, kWeightChunks)), size(plan.acc_size() + kLanes) {}
+  int first_row(int rows, int k) const { return static_cast<int>(Index(k) * rows / count); }
+};
+
+// dw (O lanes per tap) and dbias (bias_lanes lanes, if not null) += the chunks' sums,
+// taken in chunk order.
+inline void add_chunks(const float* partials, const WeightChunks& chunks, int taps, int O, float* dw, float* dbias,
+                int bias_lanes) {
+  for (int t = 0; t <= taps; ++t) {
+    float* dst = t < taps ? dw + Index(t) * O : dbias;
+    if (!dst) continue;
+    const int m = t < taps ? O : bias_lanes;
+    V sum = Load(partials + Index(t) * kLanes);
+    for (int k = 1; k < chunks.count; ++k)
+      sum = Add(sum, Load(partials + k * chunks.size + Index(t) * kLanes));
+    StoreFirst(m, Add(LoadFirst(m, dst), sum), dst);
+  }
+}
+
+// The samples [n0, n1) of chunk k when chunks hold whole samples.
+inline std::pair<int, int> chunk_samples(const ConvGeometry& g, const WeightChunks& chunks, int k) {
+  return {static_cast<int>(Index(k) * g.N / chunks.count), static_cast<int>(Index(k + 1) * g.N / chunks.count)};
+}
+
+}  // namespace dn::kernels::simd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // DN_KERNELS_SIMD_BACKWARD_WEIGHTS_INL_H_

@@ -1,0 +1,245 @@
+// The convolution kernels' entry points, compiled once per SIMD target (Highway's
+// foreach_target) and called through run-time dispatch. Each runs one sample (or one
+// chunk of the batch) per OpenMP iteration; work is cut from the geometry alone, so
+// results are bit-identical for any thread count, batch or block size.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/conv.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "kernels/simd/group-inl.h"
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/direct_forward-inl.h"
+#include "kernels/simd/winograd-inl.h"
+#include "kernels/simd/phase_winograd-inl.h"
+#include "kernels/simd/backward_data-inl.h"
+#include "kernels/simd/backward_weights-inl.h"
+
+#include <optional>
+
+#include "kernels/simd/simd.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace dn::kernels::simd::HWY_NAMESPACE {
+
+void run_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                float* y, Workspace& ws) {
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
+  auto each_sample = [&](const auto& plan, const Scratch& s) {
+#pragma omp parallel for schedule(static) if (g.N > 1)
+    for (int n = 0; n < g.N; ++n) plan.run(x + n * in_sample, y + n * out_sample, s.mine());
+  };
+  if (winograd_fits(g)) {
+    const Scratch s = scratch(ws, WinogradPlan::packed_size(g), WinogradPlan::scratch_size(g));
+    winograd_weights(g, w, s.shared);
+    return each_sample(WinogradPlan(g, s.shared, bias, act), s);
+  }
+  const Scratch s = scratch(ws, ForwardPlan::packed_size(g), ForwardPlan::scratch_size(g));
+  pack_over_outputs(g, w, s.shared);
+  each_sample(ForwardPlan(g, s.shared, bias, act), s);
+}
+
+void run_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                            float* y, Workspace& ws) {
+  const Scratch s = scratch(ws, ForwardPlan::packed_size(g), ForwardPlan::scratch_size(g));
+  pack_over_outputs(g, w, s.shared);
+  const ForwardPlan plan(g, s.shared, bias, act);
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH / 2) * (g.OW / 2) * g.O;
+#pragma omp parallel for schedule(static) if (g.N > 1)
+  for (int n = 0; n < g.N; ++n) plan.run_pooled(x + n * in_sample, y + n * out_sample, s.mine());
+}
+
+void run_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
+                          Activation act, float* dx, Workspace& ws) {
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
+  auto each_sample = [&](const auto& plan, const Scratch& s) {
+#pragma omp parallel for schedule(static) if (g.N > 1)
+    for (int n = 0; n < g.N; ++n) plan.run(dy + n * out_sample, dx + n * in_sample, s.mine());
+  };
+  if (phase_winograd_fits(g)) {
+    const Scratch s = scratch(ws, PhasePlan::packed_size(g), PhasePlan::scratch_size(g));
+    phase_weights(g, w, s.shared);
+    return each_sample(PhasePlan(g, s.shared, bias, act), s);
+  }
+  if (winograd_backward_data_fits(g)) {
+    const Scratch s = scratch(ws, FlippedPlan::packed_size(g), FlippedPlan::scratch_size(g));
+    return each_sample(FlippedPlan(g, w, s.shared, bias, act), s);
+  }
+  const Scratch s = scratch(ws, DataPlan::packed_size(g), DataPlan::scratch_size(g));
+  DataPlan::pack(g, w, s.shared);
+  each_sample(DataPlan(g, s.shared, bias, act), s);
+}
+
+void run_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                             Workspace& ws) {
+  const WeightPlan plan(g);
+  const int rows = g.N * g.OH;  // output rows of the batch, cut into chunks
+  const WeightChunks chunks(rows, plan);
+  const Scratch s = scratch(ws, chunks.size * chunks.count, plan.scratch_size());
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
+#pragma omp parallel for schedule(static) if (chunks.count > 1)
+  for (int k = 0; k < chunks.count; ++k) {
+    float* acc = s.shared + k * chunks.size;
+    std::memset(acc, 0, chunks.size * sizeof(float));
+    float* xp = s.mine();
+    const int r1 = chunks.first_row(rows, k + 1);
+    for (int r = chunks.first_row(rows, k); r < r1;) {  // the chunk's part of each sample it meets
+      const int n = r / g.OH, oh0 = r % g.OH, oh1 = std::min(g.OH, oh0 + (r1 - r));
+      plan.pad(x + n * in_sample, xp);
+      plan.run(xp, dy + n * out_sample, oh0, oh1, acc, acc + plan.acc_size());
+      r += oh1 - oh0;
+    }
+  }
+  add_chunks(s.shared, chunks, plan.taps, g.O, dw, dbias, g.O);
+}
+
+void run_conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
+                         const float* w, float* dx, float* dw, float* dbias, Workspace& ws) {
+  const WeightPlan weights(g);
+  const WeightChunks chunks(g.N, weights);  // whole samples: dx needs all of dz
+  const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
+  const Index dz_size = round_up(out_sample), padded_x = round_up(weights.scratch_size());
+  const bool by_winograd = dx && winograd_backward_data_fits(g);
+  const Index packed = by_winograd ? FlippedPlan::packed_size(g) : DataPlan::packed_size(g);
+  const Index data_scratch = !dx ? 0 : by_winograd ? FlippedPlan::scratch_size(g) : DataPlan::scratch_size(g);
+  const Scratch s = scratch(ws, round_up(packed) + chunks.size * chunks.count, dz_size + padded_x + data_scratch);
+  std::optional<FlippedPlan> winograd_data;
+  std::optional<DataPlan> data;
+  if (by_winograd) {
+    winograd_data.emplace(g, w, s.shared, nullptr, Activation::linear);
+  } else if (dx) {
+    DataPlan::pack(g, w, s.shared);
+    data.emplace(g, s.shared, nullptr, Activation::linear);
+  }
+  float* partials = s.shared + round_up(packed);
+#pragma omp parallel for schedule(static) if (chunks.count > 1)
+  for (int k = 0; k < chunks.count; ++k) {
+    float* acc = partials + k * chunks.size;
+    std::memset(acc, 0, chunks.size * sizeof(float));
+    float* dz = s.mine();
+    float* xp = dz + dz_size;
+    const auto [n0, n1] = chunk_samples(g, chunks, k);
+    for (int n = n0; n < n1; ++n) {
+      // dz = act'(y) * dy for this sample only: it stays in cache for both uses.
+      activation_backward(act, y + n * out_sample, dy + n * out_sample, dz, Index(g.OH) * g.OW, g.O);
+      if (winograd_data) winograd_data->run(dz, dx + n * in_sample, xp + padded_x);
+      if (data) data->run(dz, dx + n * in_sample, xp + padded_x);
+      weights.pad(x + n * in_sample, xp);
+      weights.run(xp, dz, 0, g.OH, acc, acc + weights.acc_size());
+    }
+  }
+  add_chunks(partials, chunks, weights.taps, g.O, dw, dbias, g.O);
+}
+
+void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
+                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
+                                   Workspace& ws) {
+  // The layer's output is the convolution's input: dz [H,W,C] plays x, the layer's input
+  // x [OH,OW,O] plays the output gradient.
+  const WeightPlan weights(g);
+  const WeightChunks chunks(g.N, weights);
+  const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
+  const Index dz_size = round_up(in_sample), padded_x = round_up(weights.scratch_size());
+  const Scratch s = scratch(ws, ForwardPlan::packed_size(g) + chunks.size * chunks.count,
+                            dz_size + padded_x + (dx ? ForwardPlan::scratch_size(g) : 0));
+  pack_over_outputs(g, w, s.shared);
+  const ForwardPlan forward(g, s.shared, nullptr, Activation::linear);
+  float* partials = s.shared + round_up(ForwardPlan::packed_size(g));
+#pragma omp parallel for schedule(static) if (chunks.count > 1)
+  for (int k = 0; k < chunks.count; ++k) {
+    float* acc = partials + k * chunks.size;
+    std::memset(acc, 0, chunks.size * sizeof(float));
+    float* dz = s.mine();
+    float* xp = dz + dz_size;
+    const auto [n0, n1] = chunk_samples(g, chunks, k);
+    // Four chains of adds over the pixels in turn, so that the adds overlap.
+    V b0 = Zero(), b1 = b0, b2 = b0, b3 = b0;
+    for (int n = n0; n < n1; ++n) {
+      activation_backward(act, y + n * in_sample, dy + n * in_sample, dz, Index(g.H) * g.W, g.C);
+      Index p = 0;
+      for (; p + 4 * g.C <= in_sample; p += 4 * g.C) {
+        b0 = Add(b0, LoadFirst(g.C, dz + p));
+        b1 = Add(b1, LoadFirst(g.C, dz + p + g.C));
+        b2 = Add(b2, LoadFirst(g.C, dz + p + 2 * g.C));
+        b3 = Add(b3, LoadFirst(g.C, dz + p + 3 * g.C));
+      }
+      for (; p < in_sample; p += g.C) b0 = Add(b0, LoadFirst(g.C, dz + p));
+      if (dx) forward.run(dz, dx + n * out_sample, xp + padded_x);
+      weights.pad(dz, xp);
+      weights.run(xp, x + n * out_sample, 0, g.OH, acc, nullptr);
+    }
+    Store(Add(Add(b0, b1), Add(b2, b3)), acc + weights.acc_size());
+  }
+  add_chunks(partials, chunks, weights.taps, g.O, dw, dbias, g.C);
+}
+
+}  // namespace dn::kernels::simd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dn::kernels::simd {
+
+HWY_EXPORT(run_forward);
+HWY_EXPORT(run_forward_maxpool);
+HWY_EXPORT(run_backward_data);
+HWY_EXPORT(run_backward_weights);
+HWY_EXPORT(run_conv_layer_backward);
+HWY_EXPORT(run_conv_transpose_layer_backward);
+
+bool forward_fits(const ConvGeometry& g) { return direct_forward_fits(g); }
+
+bool forward_maxpool_fits(const ConvGeometry& g, Activation act) {
+  return direct_forward_fits(g) && !winograd_fits(g) && fused(act) && g.OH % 2 == 0 && g.OW % 2 == 0;
+}
+
+bool backward_data_fits(const ConvGeometry& g) { return direct_backward_data_fits(g); }
+
+bool backward_weights_fits(const ConvGeometry& g) { return direct_backward_weights_fits(g); }
+
+bool conv_layer_backward_fits(const ConvGeometry& g, bool with_dx) {
+  return backward_weights_fits(g) && (!with_dx || backward_data_fits(g));
+}
+
+bool conv_transpose_layer_backward_fits(const ConvGeometry& g, bool with_dx) {
+  return backward_weights_fits(g) && g.C <= kLanes && (!with_dx || forward_fits(g));
+}
+
+void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                    float* y, Workspace& ws) {
+  apply_environment();
+  HWY_DYNAMIC_DISPATCH(run_forward)(g, x, w, bias, act, y, ws);
+}
+
+void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                            float* y, Workspace& ws) {
+  apply_environment();
+  HWY_DYNAMIC_DISPATCH(run_forward_maxpool)(g, x, w, bias, act, y, ws);
+}
+
+void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
+                          Activation act, float* dx, Workspace& ws) {
+  apply_environment();
+  HWY_DYNAMIC_DISPATCH(run_backward_data)(g, dy, w, bias, act, dx, ws);
+}
+
+void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
+                             Workspace& ws) {
+  apply_environment();
+  HWY_DYNAMIC_DISPATCH(run_backward_weights)(g, x, dy, dw, dbias, ws);
+}
+
+void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
+                         const float* w, float* dx, float* dw, float* dbias, Workspace& ws) {
+  apply_environment();
+  HWY_DYNAMIC_DISPATCH(run_conv_layer_backward)(g, x, y, dy, act, w, dx, dw, dbias, ws);
+}
+
+void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
+                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
+                                   Workspace& ws) {
+  apply_environment();
+  HWY_DYNAMIC_DISPATCH(run_conv_transpose_layer_backward)(g, x, y, dy, act, w, dx, dw, dbias, ws);
+}
+
+}  // namespace dn::kernels::simd
+#endif  // HWY_ONCE

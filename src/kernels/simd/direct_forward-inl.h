@@ -1,0 +1,205 @@
+// Direct convolution forward for few channels (at most 16 in and out): groups over
+// output channels, one pixel per group, up to a register file's worth of output pixels
+// accumulated at once, so that each weight group is loaded once per block. Also the
+// forward fused with a 2x2 max pooling, for inference.
+//
+// x (N,H,W,C), w (KH,KW,C,O), y (N,OH,OW,O); pads top/left per TensorFlow "same".
+
+// Target-independent part.
+#ifndef DN_KERNELS_SIMD_DIRECT_FORWARD_H_
+#define DN_KERNELS_SIMD_DIRECT_FORWARD_H_
+#include "kernels/simd/common-inl.h"
+
+namespace dn::kernels::simd {
+
+// Few channels on the group side, strides the blocks handle, and not a 1x1 convolution
+// (GEMM runs straight on x there).
+inline bool direct_forward_fits(const ConvGeometry& g) {
+  return g.C <= kLanes && g.O <= kLanes && g.stride_w <= 2 && !pointwise(g);
+}
+
+}  // namespace dn::kernels::simd
+#endif  // DN_KERNELS_SIMD_DIRECT_FORWARD_H_
+
+// Per-target part.
+#if defined(DN_KERNELS_SIMD_DIRECT_FORWARD_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef DN_KERNELS_SIMD_DIRECT_FORWARD_INL_H_
+#undef DN_KERNELS_SIMD_DIRECT_FORWARD_INL_H_
+#else
+#define DN_KERNELS_SIMD_DIRECT_FORWARD_INL_H_
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace dn::kernels::simd::HWY_NAMESPACE {
+
+constexpr int kMaxBlock = cap(14, 1);  // output pixels accumulated at once
+
+// A column of blocks: the same output columns in every output row of a sample.
+struct ForwardBlock {
+  const float* x;  // padded input under the first block's first pixel, tap (0, 0)
+  Index row;       // floats between padded rows
+  Index x_step;    // floats between the inputs of one block and the next (stride_h rows)
+  int CS;          // floats per padded pixel
+  int C, KH, KW;
+  const float* w;  // pack_over_outputs
+  V bias;
+  float* y;      // the first block's first output pixel
+  Index y_step;  // floats between output rows
+  int rows, O;
+  bool relu;
+};
+
+// STEP: floats between the inputs of neighbouring output pixels (CS * stride_w).
+template <int STEP>
+struct Forward {
+  template <int P>
+  struct Kernel {
+    static void run(const ForwardBlock& b) {
+      for (int row = 0; row < b.rows; ++row) {
+        V acc[P];
+#pragma GCC unroll 32
+        for (int i = 0; i < P; ++i) acc[i] = b.bias;
+        const float* w = b.w;
+        for (int kh = 0; kh < b.KH; ++kh)
+          for (int kw = 0; kw < b.KW; ++kw) {
+            const float* x = b.x + row * b.x_step + kh * b.row + Index(kw) * b.CS;
+            for (int c = 0; c < b.C; ++c, w += kLanes) {
+              const V wv = Load(w);
+              const float* xc = opaque(x + c);
+#pragma GCC unroll 32
+              for (int i = 0; i < P; ++i) acc[i] = MulAdd(xc[i * STEP], wv, acc[i]);
+            }
+          }
+        store_pixels(acc, b.y + row * b.y_step, b.O, b.O, b.relu);
+      }
+    }
+  };
+};
+
+// Two output rows of 2P pixels, then the 2x2 maximum of each pixel square: P pooled
+// pixels, bit for bit what maxpool_forward makes of the stored rows. `rows` counts row pairs.
+template <int STEP>
+struct ForwardPool {
+  static constexpr int kMaxPooled = cap(7, 4);  // 4P accumulators
+  template <int P>
+  struct Kernel {
+    static void run(const ForwardBlock& b) {
+      for (int pair = 0; pair < b.rows; ++pair) {
+        V top[2 * P], bottom[2 * P];
+#pragma GCC unroll 32
+        for (int i = 0; i < 2 * P; ++i) top[i] = bottom[i] = b.bias;
+        const float* w = b.w;
+        for (int kh = 0; kh < b.KH; ++kh)
+          for (int kw = 0; kw < b.KW; ++kw) {
+            const float* x = b.x + 2 * pair * b.x_step + kh * b.row + Index(kw) * b.CS;
+            for (int c = 0; c < b.C; ++c, w += kLanes) {
+              const V wv = Load(w);
+              const float* upper = opaque(x + c);
+              const float* lower = opaque(x + c + b.x_step);
+#pragma GCC unroll 32
+              for (int i = 0; i < 2 * P; ++i) {
+                top[i] = MulAdd(upper[i * STEP], wv, top[i]);
+                bottom[i] = MulAdd(lower[i * STEP], wv, bottom[i]);
+              }
+            }
+          }
+        float* y = b.y + pair * b.y_step;
+#pragma GCC unroll 32
+        for (int i = 0; i < P; ++i) {
+          auto out = [&](V v) { return b.relu ? Relu(v) : v; };
+          // In scan order, with maxpool_forward's comparison (ties and NaN keep the first).
+          V best = out(top[2 * i]);
+          best = KeepGreater(out(top[2 * i + 1]), best);
+          best = KeepGreater(out(bottom[2 * i]), best);
+          best = KeepGreater(out(bottom[2 * i + 1]), best);
+          StoreFirst(b.O, best, y + i * b.O);
+        }
+      }
+    }
+  };
+};
+
+// The convolution forward of one sample at a time.
+struct ForwardPlan {
+  const ConvGeometry& g;
+  int Hp, Wp, CS;
+  const float* w;  // pack_over_outputs
+  V bias;
+  Activation act;
+
+  ForwardPlan(const ConvGeometry& geometry, const float* packed, const float* bias_values, Activation activation)
+      : g(geometry),
+        Hp((g.OH - 1) * g.stride_h + g.KH),
+        Wp((g.OW - 1) * g.stride_w + g.KW),
+        CS(padded_channels(g.C)),
+        w(packed),
+        bias(load_bias(bias_values, g.O)),
+        act(activation) {}
+  static Index packed_size(const ConvGeometry& g) { return g.patch() * kLanes; }
+  static Index scratch_size(const ConvGeometry& g) {
+    return Index((g.OH - 1) * g.stride_h + g.KH) * ((g.OW - 1) * g.stride_w + g.KW) * padded_channels(g.C);
+  }
+
+  // y [OH,OW,O] of the sample x [H,W,C]; xp: scratch_size(g) floats.
+  void run(const float* x, float* y, float* xp) const {
+    pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, CS);
+    for_each_block(g.OW, kMaxBlock, [&](int ow0, int size) {
+      const ForwardBlock block{xp + Index(ow0) * g.stride_w * CS,
+                               Index(Wp) * CS,
+                               Index(g.stride_h) * Wp * CS,
+                               CS,
+                               g.C,
+                               g.KH,
+                               g.KW,
+                               w,
+                               bias,
+                               y + Index(ow0) * g.O,
+                               Index(g.OW) * g.O,
+                               g.OH,
+                               g.O,
+                               act == Activation::relu};
+      switch (CS * g.stride_w) {
+        case 1: return dispatch<Forward<1>::Kernel, kMaxBlock>(size, block);
+        case 2: return dispatch<Forward<2>::Kernel, kMaxBlock>(size, block);
+        case kLanes: return dispatch<Forward<kLanes>::Kernel, kMaxBlock>(size, block);
+        default: return dispatch<Forward<2 * kLanes>::Kernel, kMaxBlock>(size, block);
+      }
+    });
+    if (!fused(act)) activation_forward(act, y, Index(g.OH) * g.OW, g.O);
+  }
+
+  // y [OH/2,OW/2,O]: the 2x2 maxima of the output, which is never stored (OH and OW even,
+  // activation fused).
+  void run_pooled(const float* x, float* y, float* xp) const {
+    pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, CS);
+    const int pooled_w = g.OW / 2;
+    for_each_block(pooled_w, ForwardPool<1>::kMaxPooled, [&](int pw0, int size) {
+      const ForwardBlock block{xp + Index(2 * pw0) * g.stride_w * CS,
+                               Index(Wp) * CS,
+                               Index(g.stride_h) * Wp * CS,
+                               CS,
+                               g.C,
+                               g.KH,
+                               g.KW,
+                               w,
+                               bias,
+                               y + Index(pw0) * g.O,
+                               Index(pooled_w) * g.O,
+                               g.OH / 2,
+                               g.O,
+                               act == Activation::relu};
+      constexpr int kMax = ForwardPool<1>::kMaxPooled;
+      switch (CS * g.stride_w) {
+        case 1: return dispatch<ForwardPool<1>::Kernel, kMax>(size, block);
+        case 2: return dispatch<ForwardPool<2>::Kernel, kMax>(size, block);
+        case kLanes: return dispatch<ForwardPool<kLanes>::Kernel, kMax>(size, block);
+        default: return dispatch<ForwardPool<2 * kLanes>::Kernel, kMax>(size, block);
+      }
+    });
+  }
+};
+
+}  // namespace dn::kernels::simd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // DN_KERNELS_SIMD_DIRECT_FORWARD_INL_H_

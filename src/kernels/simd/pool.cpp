@@ -1,0 +1,113 @@
+// Max pooling for at most 16 channels, one group per pixel, compiled once per SIMD
+// target (Highway's foreach_target). x (N,H,W,C) -> y (N,OH,OW,C), where (N,OH,OW,C)
+// the winning tap of each output as kh * KW + kw; pads top/left per TensorFlow "same".
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/pool.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "kernels/simd/group-inl.h"
+#include "kernels/simd/common-inl.h"
+
+#include "kernels/simd/simd.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace dn::kernels::simd::HWY_NAMESPACE {
+
+// Taps travel as floats beside the values (exact: a window has at most 65536 taps).
+void run_maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
+  const int m = g.C;
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.C;
+#pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
+  for (int n = 0; n < g.N; ++n) {
+    const float* xn = x + n * in_sample;
+    for (Index o = n * out_sample, oh = 0; oh < Index(g.OH); ++oh) {
+      const int ih0 = static_cast<int>(oh) * g.stride_h - g.pad_top;
+      const int kh0 = std::max(0, -ih0), kh1 = std::min(g.KH, g.H - ih0);
+      for (int ow = 0; ow < g.OW; ++ow, o += g.C) {
+        const int iw0 = ow * g.stride_w - g.pad_left;
+        const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
+        // TensorFlow pads less than a window, so every window holds a pixel. A strictly
+        // greater tap takes over, so the first maximum wins, on ties and NaN alike.
+        auto pixel = [&](int kh, int kw) { return xn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C; };
+        V best = LoadFirst(m, pixel(kh0, kw0));
+        if (!where) {
+          for (int kh = kh0; kh < kh1; ++kh)
+            for (int kw = kw0; kw < kw1; ++kw) best = KeepGreater(LoadFirst(m, pixel(kh, kw)), best);
+          StoreFirst(m, best, y + o);
+          continue;
+        }
+        V tap = Set(static_cast<float>(kh0 * g.KW + kw0));
+        for (int kh = kh0; kh < kh1; ++kh)
+          for (int kw = kw0; kw < kw1; ++kw) {
+            const V v = LoadFirst(m, pixel(kh, kw));
+            tap = SelectGreater(v, best, Set(static_cast<float>(kh * g.KW + kw)), tap);
+            best = KeepGreater(v, best);
+          }
+        StoreFirst(m, best, y + o);
+        HWY_ALIGN float taps[kLanes];
+        Store(tap, taps);
+        for (int c = 0; c < g.C; ++c) where[o + c] = static_cast<std::uint16_t>(taps[c]);
+      }
+    }
+  }
+}
+
+void run_maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
+  const int m = g.C;
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.C;
+  // Windows that do not overlap write their pixels' gradients outright (zero where not
+  // the maximum), and only pixels outside every window need zeroing first; overlapping
+  // windows add into zeros.
+  const bool disjoint = g.stride_h >= g.KH && g.stride_w >= g.KW;
+  const bool covered = g.pad_top == 0 && g.pad_left == 0 && g.stride_h == g.KH && g.stride_w == g.KW &&
+                       g.OH * g.KH == g.H && g.OW * g.KW == g.W;
+  // Parallel over samples: overlapping windows then never race.
+#pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
+  for (int n = 0; n < g.N; ++n) {
+    float* dxn = dx + n * in_sample;
+    if (!covered) std::memset(dxn, 0, in_sample * sizeof(float));
+    for (Index o = n * out_sample, oh = 0; oh < Index(g.OH); ++oh) {
+      const int ih0 = static_cast<int>(oh) * g.stride_h - g.pad_top;
+      const int kh0 = std::max(0, -ih0), kh1 = std::min(g.KH, g.H - ih0);
+      for (int ow = 0; ow < g.OW; ++ow, o += g.C) {
+        const int iw0 = ow * g.stride_w - g.pad_left;
+        const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
+        const V grad = LoadFirst(m, dy + o);
+        HWY_ALIGN float taps[kLanes] = {};
+        for (int c = 0; c < g.C; ++c) taps[c] = where[o + c];
+        const V won = Load(taps);
+        for (int kh = kh0; kh < kh1; ++kh)
+          for (int kw = kw0; kw < kw1; ++kw) {
+            float* out = dxn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C;
+            const V before = disjoint ? Zero() : LoadFirst(m, out);
+            StoreFirst(m, AddWhereEqual(won, Set(static_cast<float>(kh * g.KW + kw)), before, grad), out);
+          }
+      }
+    }
+  }
+}
+
+}  // namespace dn::kernels::simd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dn::kernels::simd {
+
+HWY_EXPORT(run_maxpool_forward);
+HWY_EXPORT(run_maxpool_backward);
+
+bool pool_fits(const ConvGeometry& g) { return g.C <= kLanes && g.KH * g.KW <= 65536; }
+
+void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
+  apply_environment();
+  HWY_DYNAMIC_DISPATCH(run_maxpool_forward)(g, x, y, where);
+}
+
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
+  apply_environment();
+  HWY_DYNAMIC_DISPATCH(run_maxpool_backward)(g, where, dy, dx);
+}
+
+}  // namespace dn::kernels::simd
+#endif  // HWY_ONCE
