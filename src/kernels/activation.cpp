@@ -1,3 +1,11 @@
+// The activations, their gradients and per-channel sums: plain loops, compiled once per
+// SIMD target (Highway's foreach_target) so that the compiler vectorises them with that
+// target's instructions, and dispatched at run time like the convolution kernels.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/activation.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
 #include "kernels/activation.hpp"
 
 #include <algorithm>
@@ -5,13 +13,11 @@
 #include <cmath>
 #include <cstdint>
 
-namespace dn::kernels {
+#include "kernels/simd/simd.hpp"
 
-namespace {
+HWY_BEFORE_NAMESPACE();
+namespace dn::kernels::HWY_NAMESPACE {
 
-// Elementwise work on a whole batch runs on all threads from this many floats on;
-// blocks of rows are independent, so the result does not depend on the thread count.
-constexpr std::size_t kParallelMinFloats = 1 << 16;
 
 // e^x, written without branches so that loops over it vectorise (glibc's expf does
 // not, and the seed's output layer takes a sigmoid of every pixel at every step):
@@ -34,7 +40,7 @@ inline float fast_exp(float x) {
   return e * std::bit_cast<float>((static_cast<std::int32_t>(n) + 127) << 23);
 }
 
-void softmax_row(float* y, int channels) {
+inline void softmax_row(float* y, int channels) {
   // Subtracting the row max keeps exp from overflowing; the result is unchanged.
   const float m = *std::max_element(y, y + channels);
   float sum = 0.0f;
@@ -94,44 +100,7 @@ void backward_rows(Activation act, const float* y, const float* dy, float* dz, s
   }
 }
 
-// fn(first row, row count) over the rows, in blocks on all threads when there are many.
-template <class Fn>
-void over_rows(std::size_t rows, int channels, Fn&& fn) {
-  const std::size_t n = rows * static_cast<std::size_t>(channels);
-  if (n < kParallelMinFloats) return fn(0, rows);
-  const std::size_t block = std::max<std::size_t>(1, kParallelMinFloats / 8 / channels);
-  const std::size_t blocks = (rows + block - 1) / block;
-#pragma omp parallel for schedule(static)
-  for (std::size_t b = 0; b < blocks; ++b) fn(b * block, std::min(block, rows - b * block));
-}
-
-}  // namespace
-
-void activation_forward(Activation act, float* y, std::size_t rows, int channels) {
-  if (act == Activation::linear) return;
-  over_rows(rows, channels,
-            [&](std::size_t first, std::size_t count) { forward_rows(act, y + first * channels, count, channels); });
-}
-
-void activation_backward(Activation act, const float* y, const float* dy, float* dz, std::size_t rows,
-                         int channels) {
-  over_rows(rows, channels, [&](std::size_t first, std::size_t count) {
-    const std::size_t o = first * channels;
-    backward_rows(act, y + o, dy + o, dz + o, count, channels);
-  });
-}
-
-void bias_activation(float* y, std::size_t rows, int channels, const float* bias, Activation act) {
-  if (bias) {
-    for (std::size_t r = 0; r < rows; ++r) {
-      float* row = y + r * channels;
-      for (int c = 0; c < channels; ++c) row[c] += bias[c];
-    }
-  }
-  activation_forward(act, y, rows, channels);
-}
-
-void add_channel_sums(const float* x, std::size_t rows, int channels, float* sums) {
+void channel_sums(const float* x, std::size_t rows, int channels, float* sums) {
   // Float partial sums over blocks of rows, added into double totals block by block so
   // that long sums stay accurate. With few channels, 16 rows at a time are added as one
   // flat run into 16 partials per channel: a plain vector add, which a loop over one
@@ -170,4 +139,65 @@ void add_channel_sums(const float* x, std::size_t rows, int channels, float* sum
   }
 }
 
+}  // namespace dn::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dn::kernels {
+
+HWY_EXPORT(forward_rows);
+HWY_EXPORT(backward_rows);
+HWY_EXPORT(channel_sums);
+
+namespace {
+
+// Elementwise work on a whole batch runs on all threads from this many floats on;
+// blocks of rows are independent, so the result does not depend on the thread count.
+constexpr std::size_t kParallelMinFloats = 1 << 16;
+
+// fn(first row, row count) over the rows, in blocks on all threads when there are many.
+template <class Fn>
+void over_rows(std::size_t rows, int channels, Fn&& fn) {
+  const std::size_t n = rows * static_cast<std::size_t>(channels);
+  if (n < kParallelMinFloats) return fn(0, rows);
+  const std::size_t block = std::max<std::size_t>(1, kParallelMinFloats / 8 / channels);
+  const std::size_t blocks = (rows + block - 1) / block;
+#pragma omp parallel for schedule(static)
+  for (std::size_t b = 0; b < blocks; ++b) fn(b * block, std::min(block, rows - b * block));
+}
+
+}  // namespace
+
+void activation_forward(Activation act, float* y, std::size_t rows, int channels) {
+  simd::apply_environment();
+  if (act == Activation::linear) return;
+  over_rows(rows, channels,
+            [&](std::size_t first, std::size_t count) { HWY_DYNAMIC_DISPATCH(forward_rows)(act, y + first * channels, count, channels); });
+}
+
+void activation_backward(Activation act, const float* y, const float* dy, float* dz, std::size_t rows,
+                         int channels) {
+  simd::apply_environment();
+  over_rows(rows, channels, [&](std::size_t first, std::size_t count) {
+    const std::size_t o = first * channels;
+    HWY_DYNAMIC_DISPATCH(backward_rows)(act, y + o, dy + o, dz + o, count, channels);
+  });
+}
+
+void bias_activation(float* y, std::size_t rows, int channels, const float* bias, Activation act) {
+  if (bias) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      float* row = y + r * channels;
+      for (int c = 0; c < channels; ++c) row[c] += bias[c];
+    }
+  }
+  activation_forward(act, y, rows, channels);
+}
+
+void add_channel_sums(const float* x, std::size_t rows, int channels, float* sums) {
+  simd::apply_environment();
+  HWY_DYNAMIC_DISPATCH(channel_sums)(x, rows, channels, sums);
+}
+
 }  // namespace dn::kernels
+#endif  // HWY_ONCE
