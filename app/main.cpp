@@ -2,13 +2,16 @@
 // Exit status: 0 ok, 1 data error, 2 usage error, 3 training diverged, 4 internal error.
 #include <algorithm>
 #include <exception>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "kernels/simd/simd.hpp"
 
 namespace dn::app {
 
@@ -30,9 +33,20 @@ void add_all_commands(CLI::App& app) {
 int main(int argc, char** argv) {
   CLI::App app{"denoise: convolutional denoising autoencoders and digit prediction for noisy images"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "denoise 0.1.0");
+  app.set_version_flag("--version", [] {
+    // Names the SIMD kernels' target in use (DENOISE_SIMD pins it) and the ones available.
+    try {
+      return fmt::format("denoise 0.1.0\nSIMD target: {} (available: {}; DENOISE_SIMD pins one)",
+                         dn::kernels::simd::target(), fmt::join(dn::kernels::simd::available_targets(), ", "));
+    } catch (const dn::UsageError& e) {
+      return fmt::format("denoise 0.1.0\nSIMD target: {}", e.what());
+    }
+  });
   dn::app::add_all_commands(app);
   try {
+    // A bad DENOISE_SIMD is a usage error before any work starts (--version reports it).
+    if (std::find(argv + 1, argv + argc, std::string("--version")) == argv + argc)
+      dn::kernels::simd::apply_environment();
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);

@@ -56,8 +56,9 @@ static_assert(kParts * kPartLanes == kLanes, "a group is a whole number of vecto
 
 // Vector registers: 16 on AVX2 (and older x86), 32 on AVX-512 and NEON.
 constexpr int kRegisters = (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_SSSE3) ? 16 : 32;
-// Groups a kernel may keep live as accumulators, leaving room for the operands.
-constexpr int kAccumulators = (kRegisters - 2) / kParts;
+// Groups a kernel may keep live as accumulators, leaving room for one operand group and
+// a broadcast scalar.
+constexpr int kAccumulators = (kRegisters - kParts - 1) / kParts;
 // Items of a block (pixels, tiles, taps) that keep groups_per_item accumulators each,
 // beside `extra` groups the loop also keeps: at most `wanted`, at least one.
 constexpr int cap(int wanted, int groups_per_item, int extra = 0) {
