@@ -58,10 +58,13 @@ struct Weights {
         for (int t = 0; t < T; ++t) acc[r][t] = Load(p.acc + (r * T + t) * kLanes);
       V bias = p.bias_acc ? Load(p.bias_acc) : Zero();
       const float* dy = p.dy;
+      // dy is read as whole groups while they end inside the band: the lanes past O only
+      // reach accumulator lanes that add_chunks leaves out. (AVX2's masked loads are slow.)
+      const float* whole_end = p.dy + Index(p.rows) * p.OW * p.O - kLanes;
       for (int row = 0; row < p.rows; ++row) {
         const float* x = p.x + row * p.row_step;
         for (int ow = 0; ow < p.OW; ++ow, dy += p.O, x += p.step) {
-          const V d = LoadFirst(p.O, dy);
+          const V d = dy <= whole_end ? LoadU(dy) : LoadFirst(p.O, dy);
 #pragma GCC unroll 32
           for (int r = 0; r < R; ++r)
 #pragma GCC unroll 32

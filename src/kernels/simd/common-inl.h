@@ -120,10 +120,17 @@ inline void pack_over_inputs(const ConvGeometry& g, const float* w, float* packe
 
 HWY_INLINE V load_bias(const float* bias, int n) { return bias ? LoadFirst(n, bias) : Zero(); }
 
+// P pixels of n floats, step floats apart (a run of them when step is n).
 template <int P>
 HWY_INLINE void store_pixels(const V (&acc)[P], float* y, Index step, int n, bool with_relu) {
 #pragma GCC unroll 32
-  for (int i = 0; i < P; ++i) StoreFirst(n, with_relu ? Relu(acc[i]) : acc[i], y + i * step);
+  for (int i = 0; i < P; ++i) {
+    const V v = with_relu ? Relu(acc[i]) : acc[i];
+    if (step == Index(n))
+      StoreInRun(v, y, i, P, n);
+    else
+      StoreFirst(n, v, y + i * step);
+  }
 }
 
 }  // namespace dn::kernels::simd::HWY_NAMESPACE

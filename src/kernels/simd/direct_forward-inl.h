@@ -112,7 +112,7 @@ struct ForwardPool {
           best = KeepGreater(out(top[2 * i + 1]), best);
           best = KeepGreater(out(bottom[2 * i]), best);
           best = KeepGreater(out(bottom[2 * i + 1]), best);
-          StoreFirst(b.O, best, y + i * b.O);
+          StoreInRun(best, y, i, P, b.O);
         }
       }
     }

@@ -135,6 +135,18 @@ HWY_INLINE void StoreFirst(int n, const V& v, float* HWY_RESTRICT a) {
   DN_EACH_PART store_part(n - j * kPartLanes, v.p[j], a + j * kPartLanes);
 }
 
+// v as pixel i of a run of `count` pixels of n floats each, from `run` on, that are
+// stored in increasing i: whole where the group ends inside the run (its lanes past n
+// land on pixels stored after it), masked only at the run's end. A masked store costs
+// many plain ones on AVX2 (AMD CPUs run it in microcode).
+HWY_INLINE void StoreInRun(const V& v, float* HWY_RESTRICT run, int i, int count, int n) {
+  float* a = run + Index(i) * n;
+  if (Index(i) * n + kLanes <= Index(count) * n)
+    StoreU(v, a);
+  else
+    StoreFirst(n, v, a);
+}
+
 HWY_INLINE V Add(const V& a, const V& b) {
   V v;
   DN_EACH_PART v.p[j] = hn::Add(a.p[j], b.p[j]);

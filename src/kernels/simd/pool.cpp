@@ -34,7 +34,8 @@ void run_maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::u
         if (!where) {
           for (int kh = kh0; kh < kh1; ++kh)
             for (int kw = kw0; kw < kw1; ++kw) best = KeepGreater(LoadFirst(m, pixel(kh, kw)), best);
-          StoreFirst(m, best, y + o);
+          StoreInRun(best, y + n * out_sample, static_cast<int>((o - n * out_sample) / g.C),
+                     static_cast<int>(out_sample / g.C), m);
           continue;
         }
         V tap = Set(static_cast<float>(kh0 * g.KW + kw0));
@@ -44,7 +45,8 @@ void run_maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::u
             tap = SelectGreater(v, best, Set(static_cast<float>(kh * g.KW + kw)), tap);
             best = KeepGreater(v, best);
           }
-        StoreFirst(m, best, y + o);
+        StoreInRun(best, y + n * out_sample, static_cast<int>((o - n * out_sample) / g.C),
+                   static_cast<int>(out_sample / g.C), m);
         HWY_ALIGN float taps[kLanes];
         Store(tap, taps);
         for (int c = 0; c < g.C; ++c) where[o + c] = static_cast<std::uint16_t>(taps[c]);

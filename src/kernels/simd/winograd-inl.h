@@ -159,12 +159,12 @@ struct WinogradKernel {
       const int cols = t + 1 < T ? 2 : b.cols;
       for (int r = 0; r < b.rows; ++r) {
         const V(&s)[4] = r == 0 ? s0 : s1;
-        float* y = b.y + r * b.y_row + Index(2 * t) * b.O;
+        float* y = b.y + r * b.y_row;  // the row's run: 2 pixels per tile, cols in the last
         V left = Add(Add(Add(s[0], s[1]), s[2]), b.bias);
         V right = Add(Sub(Sub(s[1], s[2]), s[3]), b.bias);
         if (b.relu) left = Relu(left), right = Relu(right);
-        StoreFirst(mask, left, y);
-        if (cols == 2) StoreFirst(mask, right, y + b.O);
+        StoreInRun(left, y, 2 * t, 2 * (T - 1) + b.cols, mask);
+        if (cols == 2) StoreInRun(right, y, 2 * t + 1, 2 * (T - 1) + b.cols, mask);
       }
     }
   }
