@@ -67,6 +67,9 @@ constexpr int cap(int wanted, int groups_per_item, int extra = 0) {
 }
 
 struct V {
+  // Declared so that it carries the target's options: the implicit constructor would
+  // not, and GCC then refuses to inline the vectors' constructors into it on ARM64.
+  HWY_ATTR V() {}
   Part p[kParts];
 };
 
