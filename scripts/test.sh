@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Set-up (scripts/setup.sh), then the whole test suite through CTest:
-# every test in the release build, and again under ASan + UBSan except the
-# end-to-end training tests (label e2e), which are too slow sanitized.
+# every test in the release build; again with the SIMD kernels pinned to each other
+# target this CPU runs (DENOISE_SIMD; the kernel tests cover every target anyway, this
+# runs the models too), except the end-to-end training tests (label e2e); and under
+# ASan + UBSan, again except e2e, which is too slow sanitized.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 jobs=$(nproc)
 echo "== tests (release)"
 ctest --test-dir build --output-on-failure -j"$jobs"
+best=$(./build/denoise --version | sed -n 's/^SIMD target: \([a-z0-9]*\).*/\1/p')
+for target in $(./build/denoise --version | sed -n 's/.*available: \([a-z0-9, ]*\);.*/\1/p' | tr -d ,); do
+  [[ "$target" == "$best" || "$target" == scalar ]] && continue
+  echo "== tests (release, DENOISE_SIMD=$target)"
+  DENOISE_SIMD=$target ctest --test-dir build --output-on-failure -j"$jobs" -LE e2e
+done
 echo "== tests (address + undefined sanitizers)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE e2e
