@@ -1,7 +1,8 @@
-// Times the seed model as `denoise train` runs it (DESIGN.md section 5, issue 5).
+// Times the seed model as `denoise train` runs it (DESIGN.md section 5, issue 5), or
+// with --model classifier-large the classifier as `denoise classify train` runs it.
 //
 //   bench_train --mode train   one epoch's worth of training steps after a warm-up
-//   bench_train --mode infer   denoising throughput (images per second)
+//   bench_train --mode infer   throughput (images per second)
 //   bench_train --mode layers  where a training step's time goes, layer by layer
 //
 // One configuration per run, so that each run's peak memory is its own; bench/run.sh
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -29,10 +31,10 @@
 #include "data/dataset.hpp"
 #include "data/noise.hpp"
 #include "data/packed_images.hpp"
-#include "eval/image_metrics.hpp"
 #include "kernels/simd/simd.hpp"
 #include "nn/inference.hpp"
 #include "nn/models.hpp"
+#include "train/fit.hpp"
 #include "train/losses.hpp"
 #include "train/optimizers.hpp"
 
@@ -72,26 +74,70 @@ std::string load_average() {
   return one + " " + five + " " + fifteen;
 }
 
-// Noisy inputs and clean targets held as `denoise train` holds them: packed
-// [N, 28, 28], clean as bytes and noisy as 16-bit, decoded a batch at a time.
-struct Data {
-  PackedImages noisy, clean;
-  std::string source;
+// What each model learns and how, as its command trains it: the seed denoises
+// (train/denoiser.cpp's defaults), classifier-large labels clean digits
+// (train/classifier.cpp's fixed loss and optimizer).
+struct Recipe {
+  std::string loss, optimizer, metric;
 };
 
-Data load_data(const std::string& data_dir, std::size_t samples) {
+Recipe recipe(const std::string& model) {
+  if (model == "seed") return {"binary_crossentropy", "adadelta", "binary_accuracy"};
+  return {"categorical_crossentropy", "adam", "accuracy"};
+}
+
+std::unique_ptr<Sequential> build_model(const std::string& model) { return make_model({model, "relu", 28, 28}, 0); }
+
+// The seed's noisy inputs and clean targets held as `denoise train` holds them: packed
+// [N, 28, 28], clean as bytes and noisy as 16-bit, decoded a batch at a time. The
+// classifier reads the clean images and one-hot labels (`denoise classify train`
+// holds its images as float; decoding bytes is a negligible part of its step).
+struct Data {
+  bool classify = false;
+  PackedImages noisy, clean;
+  Tensor labels;  // one-hot [N, 10]; classify only
+  std::string source;
+
+  std::size_t size() const { return clean.size(); }
+  const PackedImages& inputs() const { return classify ? clean : noisy; }
+  void gather(const std::vector<std::size_t>& order, std::size_t begin, std::size_t count, Tensor& x,
+              Tensor& y) const {
+    inputs().gather(order, begin, count, x);
+    if (classify)
+      gather_rows(labels, order, begin, count, y);
+    else
+      clean.gather(order, begin, count, y);
+  }
+};
+
+Tensor one_hot(const std::vector<std::uint8_t>& labels) {
+  Tensor y({static_cast<int>(labels.size()), 10});
+  for (std::size_t i = 0; i < labels.size(); ++i) y[i * 10 + labels[i]] = 1.0f;
+  return y;
+}
+
+Data load_data(const std::string& data_dir, std::size_t samples, bool classify) {
   Data d;
+  d.classify = classify;
+  std::vector<std::uint8_t> labels;
   if (!data_dir.empty() && std::filesystem::exists(std::filesystem::path(data_dir) / kTrainImagesFile)) {
     DataOptions options;
     options.data_dir = data_dir;
     options.limit = samples;
-    d.clean = std::move(load_packed_splits(options).train.images);
+    PackedDataset train = std::move(load_packed_splits(options).train);
+    d.clean = std::move(train.images);
+    labels = std::move(train.labels);
     d.source = "mnist";
   } else {
-    d.clean = PackedImages::pack(make_synthetic_digits(samples, 0).images, PixelEncoding::u8);
+    Dataset digits = make_synthetic_digits(samples, 0);
+    d.clean = PackedImages::pack(digits.images, PixelEncoding::u8);
+    labels = std::move(digits.labels);
     d.source = "synthetic";
   }
-  d.noisy = add_noise_packed(parse_noise("gaussian:0.5"), d.clean, 0);
+  if (classify)
+    d.labels = one_hot(labels);
+  else
+    d.noisy = add_noise_packed(parse_noise("gaussian:0.5"), d.clean, 0);
   return d;
 }
 
@@ -103,16 +149,17 @@ void collect_leaves(Layer& layer, std::vector<Layer*>& out) {
 }
 
 struct Trainer {
-  std::unique_ptr<Sequential> model = make_model({"seed", "relu", 28, 28}, 0);
-  std::unique_ptr<Loss> loss = make_loss("binary_crossentropy");
-  std::unique_ptr<Optimizer> optimizer = make_optimizer("adadelta", std::nullopt);
+  Recipe how;
+  std::unique_ptr<Sequential> model;
+  std::unique_ptr<Loss> loss = make_loss(how.loss);
+  std::unique_ptr<Optimizer> optimizer = make_optimizer(how.optimizer, std::nullopt);
   std::vector<Param*> params = model->params();
   std::vector<std::size_t> order;
   Tensor xb, yb, pred, d_pred;
   double loss_sum = 0, metric_sum = 0;
   std::size_t seen = 0;
 
-  explicit Trainer(std::size_t n) : order(n) {
+  Trainer(const std::string& name, std::size_t n) : how(recipe(name)), model(build_model(name)), order(n) {
     std::iota(order.begin(), order.end(), 0);
     Rng rng(0, 1);
     for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
@@ -122,11 +169,10 @@ struct Trainer {
   void step(const Data& d, std::size_t begin, std::size_t batch) {
     begin %= order.size();
     const std::size_t count = std::min(batch, order.size() - begin);
-    d.noisy.gather(order, begin, count, xb);
-    d.clean.gather(order, begin, count, yb);
+    d.gather(order, begin, count, xb, yb);
     model->forward(xb, pred, true);
     loss_sum += loss->forward(pred, yb) * static_cast<double>(count);
-    metric_sum += binary_accuracy(pred, yb) * static_cast<double>(count);
+    metric_sum += batch_metric(how.metric, pred, yb) * static_cast<double>(count);
     seen += count;
     loss->backward(pred, yb, d_pred);
     for (Param* p : params) p->grad.zero();
@@ -138,8 +184,8 @@ struct Trainer {
 // `epochs` epochs after the warm-up; the time is the best epoch's (other work on the
 // machine only ever adds time), the median is reported beside it, and the loss is the
 // first epoch's, the figure to compare between builds.
-nlohmann::json run_train(const Data& d, std::size_t batch, int warmup, int epochs) {
-  Trainer t(d.clean.size());
+nlohmann::json run_train(const std::string& model, const Data& d, std::size_t batch, int warmup, int epochs) {
+  Trainer t(model, d.size());
   const std::size_t n = t.order.size();
   for (int s = 0; s < warmup; ++s) t.step(d, static_cast<std::size_t>(s) * batch, batch);
   reset_peak_rss();
@@ -168,24 +214,24 @@ nlohmann::json run_train(const Data& d, std::size_t batch, int warmup, int epoch
           {"samples", n},
           {"us_per_sample", walls[best] / static_cast<double>(n) * 1e6},
           {"epoch_loss", first_loss},
-          {"epoch_binary_accuracy", first_metric},
+          {"epoch_" + t.how.metric, first_metric},
           {"peak_rss_mb", status_mb("VmHWM")},
           {"data_mb", static_cast<double>(d.noisy.bytes() + d.clean.bytes()) / (1 << 20)}};
 }
 
-nlohmann::json run_infer(const Data& d, std::size_t batch, int repeats) {
-  auto model = make_model({"seed", "relu", 28, 28}, 0);
-  const Tensor noisy = d.noisy.unpack();  // predict reads float; decoding is not what is timed here
+nlohmann::json run_infer(const std::string& name, const Data& d, std::size_t batch, int repeats) {
+  auto model = build_model(name);
+  const Tensor x = d.inputs().unpack();  // predict reads float; decoding is not what is timed here
   Tensor out;
-  predict(*model, noisy, out, static_cast<int>(batch));  // warm-up: workspaces grow once
+  predict(*model, x, out, static_cast<int>(batch));  // warm-up: workspaces grow once
   double best = INFINITY;  // best of a few passes: other work on the machine only ever adds time
   for (int r = 0; r < repeats; ++r) {
     const auto start = Clock::now();
-    predict(*model, noisy, out, static_cast<int>(batch));
+    predict(*model, x, out, static_cast<int>(batch));
     best = std::min(best, seconds_since(start));
   }
-  const double images = static_cast<double>(noisy.dim(0));
-  return {{"images", noisy.dim(0)}, {"best_seconds", best}, {"images_per_second", images / best}};
+  const double images = static_cast<double>(x.dim(0));
+  return {{"images", x.dim(0)}, {"best_seconds", best}, {"images_per_second", images / best}};
 }
 
 // Wall and process CPU time of one part of a training step, per step. CPU time counts
@@ -199,8 +245,9 @@ struct Part {
 };
 
 // Each leaf layer's forward and backward timed on its own, as Sequential would run them.
-nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int steps, int rounds) {
-  Trainer t(d.clean.size());
+nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t batch, int warmup, int steps,
+                          int rounds) {
+  Trainer t(model, d.size());
   std::vector<Layer*> leaves;
   collect_leaves(*t.model, leaves);
   const std::size_t L = leaves.size();
@@ -232,8 +279,7 @@ nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int step
     };
     const std::size_t begin = (static_cast<std::size_t>(s + warmup) * batch) % t.order.size();
     const std::size_t count = std::min(batch, t.order.size() - begin);
-    d.noisy.gather(t.order, begin, count, t.xb);
-    d.clean.gather(t.order, begin, count, t.yb);
+    d.gather(t.order, begin, count, t.xb, t.yb);
     lap();
     const Tensor* in = &t.xb;
     for (std::size_t i = 0; i < L; ++i) {
@@ -243,7 +289,7 @@ nlohmann::json run_layers(const Data& d, std::size_t batch, int warmup, int step
     }
     Tensor& pred = outs[L - 1];
     t.loss->forward(pred, t.yb);
-    binary_accuracy(pred, t.yb);
+    batch_metric(t.how.metric, pred, t.yb);
     t.loss->backward(pred, t.yb, t.d_pred);
     lap();
     for (Param* p : t.params) p->grad.zero();
@@ -308,12 +354,15 @@ void print_layers(const nlohmann::json& r) {
 
 int main(int argc, char** argv) {
   using namespace dn::bench;
-  CLI::App app{"Times training and inference of the seed model (one configuration per run)."};
-  std::string mode = "train", data_dir, json_path;
+  CLI::App app{"Times training and inference of a model (one configuration per run)."};
+  std::string mode = "train", model = "seed", data_dir, json_path;
   int threads = 2, warmup = 50, steps = 200, repeats = 3, rounds = 5, epochs = 3;
   std::size_t batch = 32, samples = 55000;
   app.add_option("--mode", mode, "train, infer or layers")
       ->check(CLI::IsMember({"train", "infer", "layers"}))
+      ->capture_default_str();
+  app.add_option("--model", model, "seed or classifier-large")
+      ->check(CLI::IsMember({"seed", "classifier-large"}))
       ->capture_default_str();
   app.add_option("--data-dir", data_dir, "folder with MNIST's raw IDX files; synthetic digits when absent");
   app.add_option("--threads", threads, "OpenMP threads")->check(CLI::PositiveNumber)->capture_default_str();
@@ -337,17 +386,21 @@ int main(int argc, char** argv) {
 
   try {
     omp_set_num_threads(threads);
-    const Data data = load_data(data_dir, samples);
+    const Data data = load_data(data_dir, samples, model != "seed");
+    const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
     nlohmann::json result = {{"mode", mode},
+                             {"model", model},
                              {"threads", threads},
                              {"batch", batch},
                              {"data", data.source},
                              {"simd_target", dn::kernels::simd::target()},
+                             {"simd_available", dn::kernels::simd::available_targets()},
+                             {"omp_wait_policy", wait_policy ? wait_policy : "default"},
                              {"load_average_before", load_average()}};
-    if (mode == "train") result.update(run_train(data, batch, warmup, epochs));
-    if (mode == "infer") result.update(run_infer(data, batch, repeats));
+    if (mode == "train") result.update(run_train(model, data, batch, warmup, epochs));
+    if (mode == "infer") result.update(run_infer(model, data, batch, repeats));
     if (mode == "layers") {
-      result.update(run_layers(data, batch, warmup, steps, rounds));
+      result.update(run_layers(model, data, batch, warmup, steps, rounds));
       print_layers(result);
     }
     result["load_average_after"] = load_average();
