@@ -1,4 +1,4 @@
-// Times the seed model as `denoise train` runs it (DESIGN.md section 5, issue 5), or
+// Times the seed model as `denoise train` runs it, or
 // with --model classifier-large the classifier as `denoise classify train` runs it.
 //
 //   bench_train --mode train   one epoch's worth of training steps after a warm-up

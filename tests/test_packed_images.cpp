@@ -1,4 +1,4 @@
-// Packed image stores (issue 5): u8 is bit-exact for byte/255 pixels, u16 within
+// Packed image stores: u8 is bit-exact for byte/255 pixels, u16 within
 // its bound, batches equal the float ones, chunked noise equals whole-set noise,
 // the packed loader equals load_splits, and fit trains the same on either.
 #include <omp.h>

@@ -67,7 +67,7 @@ Splits load_splits(const DataOptions& options);
 
 // load_splits with each split's images kept as the file's bytes (PixelEncoding::u8,
 // decoding to exactly load_splits's floats), never holding a whole file as float:
-// a quarter of the memory, for training on all of a dataset (issue 5).
+// a quarter of the memory, for training on all of a dataset.
 struct PackedDataset {
   PackedImages images;               // [N, H, W], u8
   std::vector<std::uint8_t> labels;  // N class indices, 0-9

@@ -42,7 +42,7 @@ static std::unique_ptr<Sequential> classifier_model(const ModelSpec& spec, std::
 // Digits under heavy noise (about 469k parameters): a 5x5 first layer that
 // averages more pixels, two 3x3 layers at 12x12, and a hidden dense layer. At
 // gaussian:0.5 it errs about half as often as Keras's convnet, for about 3x the
-// work per image (issue 6).
+// work per image.
 static std::unique_ptr<Sequential> classifier_large_model(const ModelSpec& spec, std::uint64_t seed) {
   auto model = std::make_unique<Sequential>("classifier_large");
   model->add(std::make_unique<Reshape>(Shape{spec.height, spec.width, 1}))

@@ -137,7 +137,7 @@ TrainResult train_denoiser(const TrainConfig& config, const fs::path& out_dir, i
   config.validate();
   const NoiseSpec noise = parse_noise(config.noise);
   // Images stay packed, clean as the file's bytes and noisy as 16-bit, and are
-  // decoded a batch at a time: all of MNIST trains within 200 MB (issue 5).
+  // decoded a batch at a time: all of MNIST trains within 200 MB.
   PackedSplits data = load_packed_splits(config.data);
   data.test = {};  // read only so that a missing or damaged test file fails before training
   PackedImages x_train_noisy = add_noise_packed(noise, data.train.images, noise_seed(config.seed, Split::train));

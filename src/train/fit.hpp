@@ -74,7 +74,7 @@ class TensorSamples final : public Samples {
   const Tensor* t_;
 };
 
-// Images kept compact (issue 5); decoded to float a batch at a time.
+// Images kept compact; decoded to float a batch at a time.
 class PackedSamples final : public Samples {
  public:
   explicit PackedSamples(const PackedImages& images) : images_(&images) {}
