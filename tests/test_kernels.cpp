@@ -323,6 +323,70 @@ TEST_P(ConvKernels, BackwardWeightsAddsAndMatchesReference) {
   }
 }
 
+// --- the wide forward: more than 16 channels in or out (the classifiers' layers) ---
+
+// Dense layers are 1x1 convolutions over N pixels of 1x1 (H = W = 1, C inputs, O units).
+const ConvCase kWideCases[] = {
+    {3, 28, 28, 1, 32, 5, 5, 1, 1, Padding::valid, Activation::relu},  // classifier-large conv 1
+    {1, 12, 12, 32, 64, 3, 3, 1, 1, Padding::same, Activation::relu},  // classifier-large conv 2
+    {1, 12, 12, 64, 64, 3, 3, 1, 1, Padding::valid, Activation::relu},  // classifier-large conv 3
+    {2, 28, 28, 1, 32, 3, 3, 1, 1, Padding::valid, Activation::linear},  // classifier conv 1
+    {2, 13, 13, 32, 64, 3, 3, 1, 1, Padding::valid, Activation::relu},  // classifier conv 2
+    {5, 1, 1, 1600, 256, 1, 1, 1, 1, Padding::valid, Activation::relu},  // classifier-large dense
+    {7, 1, 1, 256, 10, 1, 1, 1, 1, Padding::valid, Activation::softmax},
+    {3, 1, 1, 1600, 10, 1, 1, 1, 1, Padding::valid, Activation::softmax},  // classifier dense
+    {2, 1, 1, 9216, 128, 1, 1, 1, 1, Padding::valid, Activation::relu},  // Keras's mnist_cnn dense: long sums
+    // Odd sizes and group counts: O = 17, 40 and 70 end in part of a group (in one pass
+    // or the last of several); O = 5 overruns several pixels; O = 70 and 90 take uneven passes.
+    {2, 9, 7, 17, 17, 3, 3, 1, 1, Padding::same, Activation::sigmoid},
+    {3, 11, 9, 24, 40, 3, 3, 2, 2, Padding::same, Activation::tanh},
+    {2, 10, 9, 3, 17, 3, 2, 2, 1, Padding::valid, Activation::relu},
+    {2, 8, 11, 64, 5, 3, 3, 2, 2, Padding::valid, Activation::linear},
+    {2, 9, 9, 20, 70, 3, 3, 1, 1, Padding::same, Activation::relu},
+    {5, 1, 1, 33, 90, 1, 1, 1, 1, Padding::valid, Activation::relu},
+    {1, 7, 10, 33, 18, 4, 4, 3, 3, Padding::same, Activation::relu},  // stride 3, even kernel
+    {2, 9, 10, 17, 48, 5, 3, 1, 2, Padding::same, Activation::softmax},
+    {2, 7, 8, 17, 20, 1, 1, 2, 2, Padding::same, Activation::relu},  // 1x1 but strided: not pointwise
+    {3, 9, 13, 20, 33, 1, 1, 1, 1, Padding::valid, Activation::relu},  // pointwise over images
+    {33, 1, 1, 17, 256, 1, 1, 1, 1, Padding::valid, Activation::linear},  // several passes
+    {100, 1, 1, 1600, 24, 1, 1, 1, 1, Padding::valid, Activation::relu},  // several chunks
+    {9, 1, 1, 40, 40, 1, 1, 1, 1, Padding::valid, Activation::tanh},
+};
+
+TEST_P(ConvKernels, WideForwardMatchesReference) {
+  Workspace ws;
+  for (const ConvCase& c : kWideCases) {
+    SCOPED_TRACE(describe(c));
+    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+    ASSERT_TRUE(kernels::simd::wide_forward_fits(g));
+    ASSERT_FALSE(kernels::simd::forward_fits(g));
+    const auto x = random_floats(g.input_size(), 13);
+    // Glorot-range weights: outputs of order one however long the sums (as in the Dense test).
+    const double limit = std::sqrt(6.0 / (g.patch() + g.O));
+    const auto w = random_floats(g.patch() * g.O, 14, -limit, limit);
+    const auto b = random_floats(g.O, 15);
+    std::vector<float> y_ref(g.output_size());
+    reference::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y_ref.data());
+    for (bool wide : {false, true}) {
+      SCOPED_TRACE(wide ? "wide" : "best");
+      std::vector<float> y(g.output_size(), 3.0f);
+      if (wide)
+        kernels::simd::conv2d_forward_wide(g, x.data(), w.data(), b.data(), c.act, y.data(), ws);
+      else
+        kernels::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y.data(), ws);
+      EXPECT_LE(max_rel_error(y, y_ref), kTol);
+    }
+  }
+  // No bias.
+  const ConvGeometry g = conv_geometry(2, 6, 5, 20, 24, 3, 3, 1, 1, Padding::same);
+  const auto x = random_floats(g.input_size(), 16);
+  const auto w = random_floats(g.patch() * g.O, 17);
+  std::vector<float> y(g.output_size()), y_ref(g.output_size());
+  reference::conv2d_forward(g, x.data(), w.data(), nullptr, Activation::relu, y_ref.data());
+  kernels::conv2d_forward(g, x.data(), w.data(), nullptr, Activation::relu, y.data(), ws);
+  EXPECT_LE(max_rel_error(y, y_ref), kTol);
+}
+
 // --- transposed convolution: the conv kernels with roles swapped vs its own definition ---
 
 struct TransposeCase {
@@ -680,6 +744,47 @@ TEST_P(ConvKernels, BitIdenticalForAnyThreadCountAndRun) {
     EXPECT_EQ(one, run_all(g, 1));
     EXPECT_EQ(one, run_all(g, 2));
     EXPECT_EQ(one, run_all(g, 3));
+  }
+}
+
+// The wide forward: each sample's bits are the same alone (N = 1) as in a batch of 7,
+// on 1, 2 or 3 threads (pointwise layers cut the batch's pixels into chunks and blocks).
+TEST_P(ConvKernels, WideForwardBitIdenticalForAnyBatchAndThreadCount) {
+  const ConvCase cases[] = {
+      {7, 13, 13, 32, 64, 3, 3, 1, 1, Padding::valid, Activation::relu},
+      {7, 12, 12, 1, 32, 5, 5, 1, 1, Padding::valid, Activation::relu},
+      {7, 9, 7, 20, 17, 3, 3, 2, 2, Padding::same, Activation::tanh},
+      {7, 1, 1, 1600, 256, 1, 1, 1, 1, Padding::valid, Activation::relu},
+      {7, 1, 1, 256, 10, 1, 1, 1, 1, Padding::valid, Activation::softmax},
+      {7, 1, 1, 40, 40, 1, 1, 1, 1, Padding::valid, Activation::sigmoid},
+      {70, 1, 1, 1600, 24, 1, 1, 1, 1, Padding::valid, Activation::linear},  // three chunks
+  };
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(describe(c));
+    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+    ASSERT_TRUE(kernels::simd::wide_forward_fits(g));
+    const auto x = random_floats(g.input_size(), 77);
+    const auto w = random_floats(g.patch() * g.O, 78, -0.1, 0.1);
+    const auto b = random_floats(g.O, 79);
+    auto run = [&](const ConvGeometry& geometry, const float* input, int threads) {
+      ThreadCount tc(threads);
+      Workspace ws;
+      std::vector<float> y(geometry.output_size());
+      kernels::conv2d_forward(geometry, input, w.data(), b.data(), c.act, y.data(), ws);
+      return y;
+    };
+    const auto all = run(g, x.data(), 1);
+    for (int threads : {2, 3}) {
+      const auto y = run(g, x.data(), threads);
+      EXPECT_EQ(0, std::memcmp(y.data(), all.data(), y.size() * sizeof(float))) << threads << " threads";
+    }
+    ConvGeometry one = g;
+    one.N = 1;
+    for (int n = 0; n < g.N; ++n) {
+      const auto y = run(one, x.data() + n * one.input_size(), 1);
+      EXPECT_EQ(0, std::memcmp(y.data(), all.data() + n * one.output_size(), y.size() * sizeof(float)))
+          << "sample " << n;
+    }
   }
 }
 

@@ -286,6 +286,8 @@ void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const
                     float* y, Workspace& ws) {
   if (simd::forward_fits(g))
     simd::conv2d_forward(g, x, w, bias, act, y, ws);
+  else if (simd::wide_forward_fits(g))
+    simd::conv2d_forward_wide(g, x, w, bias, act, y, ws);
   else
     portable::conv2d_forward(g, x, w, bias, act, y, ws);
 }

@@ -5,12 +5,16 @@
 // its backward is that convolution's forward (for dx) and backward-weights with the
 // roles of input and output swapped (for dK). Dense is the 1x1 case.
 //
-// Two implementations, each bit-identical for any number of threads (work is cut
-// from the geometry alone, never from the thread count, and reduced in a fixed order):
+// Each implementation is bit-identical for any number of threads (work is cut from the
+// geometry alone, never from the thread count, and reduced in a fixed order):
+// - SIMD (kernels/simd/simd.hpp), one source for every SIMD target, dispatched at run
+//   time: direct and Winograd loops for few channels (at most 16), where im2col costs
+//   more than the multiplications, and a forward for many channels (Dense included)
+//   whose every output sums its taps in one order, so that inference gives the same
+//   bits for any batch or block size;
 // - portable: im2col + one single-threaded sgemm per chunk of output rows, with bias
-//   and activation fused after the GEMM, OpenMP over chunks; any shape, any CPU.
-// - direct (kernels/direct.hpp): AVX-512 loops for few channels, where im2col costs
-//   more than the multiplications; taken when the CPU and the shape allow.
+//   and activation fused after the GEMM, OpenMP over chunks; any shape, and the
+//   backward of the many-channel layers.
 #include <string>
 
 #include "kernels/activation.hpp"

@@ -1,8 +1,9 @@
 #pragma once
-// SIMD kernels for few channels, where im2col + GEMM spends more time copying patches
-// than multiplying: one source per kernel family, compiled for every SIMD target the
-// build knows (Google Highway: AVX-512, AVX2 + FMA, NEON, scalar) and dispatched at run
-// time to the best one the CPU runs. A group of 16 floats holds the channels of one
+// SIMD kernels: for few channels, where im2col + GEMM spends more time copying patches
+// than multiplying, every convolution and pooling operation; for many channels, the
+// forward (wide_forward-inl.h). One source per kernel family, compiled for every SIMD
+// target the build knows (Google Highway: AVX-512, AVX2 + FMA, NEON, scalar) and
+// dispatched at run time to the best one the CPU runs. A group of 16 floats holds the channels of one
 // pixel, so NHWC needs no reorder, and a block of pixels accumulates in registers so
 // that each weight group is loaded once per block. 3x3 kernels take Winograd's minimal
 // filtering where the channels make it pay.
@@ -42,11 +43,16 @@ bool backward_weights_fits(const ConvGeometry& g);
 bool conv_layer_backward_fits(const ConvGeometry& g, bool with_dx);
 bool conv_transpose_layer_backward_fits(const ConvGeometry& g, bool with_dx);
 bool pool_fits(const ConvGeometry& g);
+// The wide forward (wide.cpp): more than 16 channels in or out, any kernel and stride.
+bool wide_forward_fits(const ConvGeometry& g);
 
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                     float* y, Workspace& ws);
 void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                             float* y, Workspace& ws);
+// Registers hold a block of pixels x output groups; Dense reads x in place, in blocks of samples.
+void conv2d_forward_wide(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
+                         float* y, Workspace& ws);
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
                           Activation act, float* dx, Workspace& ws);
 void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
