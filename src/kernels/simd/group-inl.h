@@ -179,18 +179,27 @@ HWY_INLINE V MulAdd(float x, const V& b, const V& c) {
   return v;
 }
 
-// max(0, v) as the reference loops compute it (v < 0 ? 0 : v): NaN stays NaN, so that
+// x86's max(a, b) is a > b ? a : b, the second operand on ties and NaN: exactly the
+// selects below, in one instruction. Elsewhere (NEON's max propagates NaN) they stay
+// a compare and a select.
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3
+HWY_INLINE Part greater_or_second(Part a, Part b) { return hn::Max(a, b); }
+#else
+HWY_INLINE Part greater_or_second(Part a, Part b) { return hn::IfThenElse(hn::Gt(a, b), a, b); }
+#endif
+
+// max(0, v) as the reference loops compute it (v < 0 ? 0 : v): NaN and -0 stay, so that
 // a diverging run stays visible.
 HWY_INLINE V Relu(const V& a) {
   V v;
-  DN_EACH_PART v.p[j] = hn::IfThenZeroElse(hn::Lt(a.p[j], hn::Zero(D())), a.p[j]);
+  DN_EACH_PART v.p[j] = greater_or_second(hn::Zero(D()), a.p[j]);
   return v;
 }
 // v > best ? v : best: a strictly greater value takes over, so ties and NaN keep best,
 // as the reference pooling's comparison does.
 HWY_INLINE V KeepGreater(const V& v, const V& best) {
   V r;
-  DN_EACH_PART r.p[j] = hn::IfThenElse(hn::Gt(v.p[j], best.p[j]), v.p[j], best.p[j]);
+  DN_EACH_PART r.p[j] = greater_or_second(v.p[j], best.p[j]);
   return r;
 }
 // lane-wise: v > best ? a : b
