@@ -55,7 +55,7 @@ struct DataBlock {
   bool relu;
 };
 
-// dx pixel = sum over taps and o of dy[o] * w[o] (vectors over c, pack_over_inputs).
+// dx pixel = sum over taps and o of dy[o] * w[o] (groups over c, pack_over_inputs).
 template <int P>
 struct DataKernel {
   static void run(const DataBlock& b) {
@@ -78,7 +78,7 @@ struct DataKernel {
   }
 };
 
-// For few dx channels: per channel c, the vector over o of dy * w[.., c, o] summed over
+// For few dx channels: per channel c, the group over o of dy * w[.., c, o] summed over
 // taps, then across its lanes (pack_over_outputs).
 template <int P>
 struct ReduceKernel {

@@ -96,7 +96,7 @@ struct WeightPlan {
         row_taps(g.KW * g.C),
         groups((row_taps + kMaxWeightAcc - 1) / kMaxWeightAcc),
         whole(taps <= kMaxWeightAcc && g.KH <= 4) {}
-  Index acc_size() const { return Index(taps) * kLanes; }  // vectors over o, in (kh, kw, c) order
+  Index acc_size() const { return Index(taps) * kLanes; }  // groups over o, in (kh, kw, c) order
   Index scratch_size() const { return Index(Hp) * Wp * g.C; }
 
   // The padded sample x [H,W,C] that run() reads; xp: scratch_size() floats.
@@ -148,11 +148,11 @@ inline void add_chunks(const float* partials, const WeightChunks& chunks, int ta
   for (int t = 0; t <= taps; ++t) {
     float* dst = t < taps ? dw + Index(t) * O : dbias;
     if (!dst) continue;
-    const int m = t < taps ? O : bias_lanes;
+    const int n = t < taps ? O : bias_lanes;
     V sum = Load(partials + Index(t) * kLanes);
     for (int k = 1; k < chunks.count; ++k)
       sum = Add(sum, Load(partials + k * chunks.size + Index(t) * kLanes));
-    StoreFirst(m, Add(LoadFirst(m, dst), sum), dst);
+    StoreFirst(n, Add(LoadFirst(n, dst), sum), dst);
   }
 }
 

@@ -45,7 +45,7 @@ inline bool phase_winograd_fits(const ConvGeometry& g) {
 HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
-// U[(wr * 4 + wc) * O + o] = vectors over c of the weight combinations, wr and wc
+// U[(wr * 4 + wc) * O + o] = groups over c of the weight combinations, wr and wc
 // indexing (w2, w0 + w2, w0, w1) along kernel rows and columns.
 inline void phase_weights(const ConvGeometry& g, const float* w, float* U) {
   static constexpr int kTaps[4][2] = {{2, -1}, {0, 2}, {0, -1}, {1, -1}};  // kernel indices summed, -1: none
@@ -107,7 +107,6 @@ struct PhaseKernel {
       const float* v = b.v + (kPhaseValue[pr] * 4 + kPhaseValue[pc]) * kLanes;
       tile_products<T, kValueFloats, kProductFloats>(u, v, b.O, b.m + p * kLanes);
     }
-    const int mask = b.C;
     for (int t = 0; t < T; ++t) {
       const float* mt = b.m + t * kProductFloats;
       auto at = [&](int r, int c) { return Load(mt + (r * 5 + c) * kLanes); };
@@ -128,7 +127,7 @@ struct PhaseKernel {
 #pragma GCC unroll 4
         for (int c = 0; c < n; ++c) {
           const V v = Add(out[c], b.bias);
-          StoreInRun(b.relu ? Relu(v) : v, dx, 4 * t + c, run, mask);
+          StoreInRun(b.relu ? Relu(v) : v, dx, 4 * t + c, run, b.C);
         }
       };
       if (b.rows == 4 && cols == 4) {  // inside the image: unrolled

@@ -56,10 +56,9 @@ namespace dn::kernels::simd::HWY_NAMESPACE {
 
 constexpr int kMaxTiles = cap(14, 1);  // tiles accumulated at once
 
-// U = G w G^T per input channel c, as vectors over o: U[(pos * C + c) * kLanes], pos
+// U = G w G^T per input channel c, as groups over o: U[(pos * C + c) * kLanes], pos
 // the 4x4 position in row-major order.
 inline void winograd_weights(const ConvGeometry& g, const float* w, float* U) {
-  const int m = g.O;
   const V half = Set(0.5f);
   // G's rows applied to three values: k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2.
   auto g_rows = [&](const V (&k)[3], V (&out)[4]) {
@@ -73,7 +72,7 @@ inline void winograd_weights(const ConvGeometry& g, const float* w, float* U) {
     V gk[4][3];  // G w: 4 rows by 3 kernel columns
     for (int kw = 0; kw < 3; ++kw) {
       V col[3], out[4];
-      for (int kh = 0; kh < 3; ++kh) col[kh] = LoadFirst(m, w + (Index(kh * 3 + kw) * g.C + c) * g.O);
+      for (int kh = 0; kh < 3; ++kh) col[kh] = LoadFirst(g.O, w + (Index(kh * 3 + kw) * g.C + c) * g.O);
       g_rows(col, out);
       for (int r = 0; r < 4; ++r) gk[r][kw] = out[r];
     }
@@ -86,7 +85,7 @@ inline void winograd_weights(const ConvGeometry& g, const float* w, float* U) {
 }
 
 // B^T d B of the 4x4 patch at x (kLanes floats per pixel, `row` floats between rows),
-// as 16 vectors over c at v.
+// as 16 groups over c at v.
 inline void winograd_input(const float* x, Index row, float* v) {
   V t[4][4];  // B^T d
   for (int s = 0; s < 4; ++s) {
@@ -146,7 +145,6 @@ struct WinogradKernel {
     for (int pos = 0; pos < kPatch; ++pos)
       tile_products<T, kTileFloats, kTileFloats>(b.U + Index(pos) * b.C * kLanes, b.v + pos * kLanes, b.C,
                                                  b.m + pos * kLanes);
-    const int mask = b.O;
     for (int t = 0; t < T; ++t) {
       const float* mt = b.m + t * kTileFloats;
       auto at = [&](int r, int s) { return Load(mt + (r * 4 + s) * kLanes); };
@@ -163,8 +161,8 @@ struct WinogradKernel {
         V left = Add(Add(Add(s[0], s[1]), s[2]), b.bias);
         V right = Add(Sub(Sub(s[1], s[2]), s[3]), b.bias);
         if (b.relu) left = Relu(left), right = Relu(right);
-        StoreInRun(left, y, 2 * t, 2 * (T - 1) + b.cols, mask);
-        if (cols == 2) StoreInRun(right, y, 2 * t + 1, 2 * (T - 1) + b.cols, mask);
+        StoreInRun(left, y, 2 * t, 2 * (T - 1) + b.cols, b.O);
+        if (cols == 2) StoreInRun(right, y, 2 * t + 1, 2 * (T - 1) + b.cols, b.O);
       }
     }
   }
