@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "commands.hpp"
+#include "core/error.hpp"
 #include "options.hpp"
 #include "train/classifier.hpp"
 
@@ -22,6 +23,8 @@ static void add_train(CLI::App& classify) {
   cmd->add_option("--denoiser", c.denoiser, "denoiser run folder (for --on denoised)");
   cmd->add_option("--noise", c.noise,
                   "noise for --on noisy|denoised, drawn afresh every epoch (default: the denoiser's, else gaussian:0.5)");
+  cmd->add_option("--init-from", c.init_from,
+                  "classifier run folder of the same --model whose weights to start from (fine-tuning)");
   cmd->add_option("--epochs", c.epochs)->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size)->capture_default_str();
   auto* lr = cmd->add_option("--lr", f->lr, "Adam's learning rate (default 0.001)");
@@ -35,6 +38,16 @@ static void add_train(CLI::App& classify) {
     apply_threads(f->threads);
     ClassifierConfig config = f->config;
     if (lr->count()) config.lr = f->lr;
+    if (!config.init_from.empty()) {  // checked here first so that its errors name the flag
+      config.validate();
+      try {
+        load_init_from(config);
+      } catch (const UsageError& e) {
+        throw UsageError(std::string("--init-from: ") + e.what());
+      } catch (const DataError& e) {
+        throw DataError(std::string("--init-from: ") + e.what());
+      }
+    }
     const ClassifierResult r = train_classifier(config, f->out);
     std::string line = fmt::format("\nTest accuracy: {:.2f}% on {} clean test images",
                                    100 * r.metrics["test_accuracy"].get<double>(), r.metrics["count"].get<int>());

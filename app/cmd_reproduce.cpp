@@ -9,6 +9,7 @@ static RegisterCommand reg(5, [](CLI::App& app) {
   struct Flags {
     SeedExperimentOptions exp;
     int threads = 0;
+    bool from_scratch = false;
     std::string out = "runs/seed-experiment";
   };
   auto f = std::make_shared<Flags>();
@@ -22,6 +23,9 @@ static RegisterCommand reg(5, [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--classify-clean-epochs", f->exp.classify_clean_epochs, "epochs of the clean-trained classifier")
       ->capture_default_str();
+  cmd->add_flag("--classify-from-scratch", f->from_scratch,
+                "train the noise-aware classifiers from fresh weights, not from the clean one's (give them "
+                "--classify-epochs 30)");
   cmd->add_option("--classify-model", f->exp.classify_model, "classifier-large, or classifier (Keras's small convnet)")
       ->capture_default_str();
   add_data_flags(*cmd, f->exp.train.data);
@@ -29,7 +33,9 @@ static RegisterCommand reg(5, [](CLI::App& app) {
   cmd->add_option("--out", f->out)->capture_default_str();
   cmd->callback([f] {
     apply_threads(f->threads);
-    run_seed_experiment(f->exp, f->out);
+    SeedExperimentOptions exp = f->exp;
+    exp.classify_fine_tune = !f->from_scratch;
+    run_seed_experiment(exp, f->out);
   });
 });
 

@@ -1,11 +1,13 @@
 // Digit prediction (issue 6): classifier run folders, the accuracy-vs-noise
 // pipelines, MNIST framing of picture files, `denoise predict`, and the plot.
 // Everything runs on small synthetic digit sets so that it takes seconds.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <numbers>
 #include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -184,6 +186,58 @@ TEST(ClassifyCli, BadFlagValuesAreUsageErrors) {
   EXPECT_TRUE(contains(r.output, "missing")) << r.output;
 }
 
+TEST(ClassifyCli, FineTuningStartsFromAnotherRunsWeights) {
+  TempDir dir;
+  const fs::path data = make_data_folder(dir);
+  CliResult r = run_denoise(train_args(data, dir / "clean"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  // A learning rate so small that one epoch leaves the weights where they started.
+  std::vector<std::string> args = train_args(data, dir / "tuned");
+  *(std::find(args.begin(), args.end(), "--lr") + 1) = "1e-9";
+  args.insert(args.begin() + 2, {"--on", "noisy", "--init-from", (dir / "clean").string()});
+  r = run_denoise(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_json(dir / "tuned" / "config.json")["init_from"], (dir / "clean").string());
+  const LoadedClassifier clean = load_classifier(dir / "clean"), tuned = load_classifier(dir / "tuned");
+  const auto from = named_params(*clean.model), to = named_params(*tuned.model);
+  ASSERT_EQ(from.size(), to.size());
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    const Tensor &a = from[i].second->value, &b = to[i].second->value;
+    float largest = 0;
+    for (std::size_t k = 0; k < a.size(); ++k) largest = std::max(largest, std::abs(a[k] - b[k]));
+    EXPECT_LT(largest, 1e-6f) << from[i].first;
+  }
+  EXPECT_GT(read_json(dir / "tuned" / "metrics.json")["test_accuracy"].get<double>(), 0.5);  // chance is 0.1
+
+  // Another architecture, a missing folder and a denoiser's folder: errors that name the flag and the folder.
+  r = run_denoise({"train", "--data-dir", data.string(), "--epochs", "1", "--out", (dir / "den").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::vector<std::pair<std::string, std::vector<std::string>>> bad = {
+      {"same architecture", {"--model", "classifier-large", "--init-from", (dir / "clean").string()}},
+      {"no such directory", {"--init-from", (dir / "missing").string()}},
+      {"not a classifier's", {"--init-from", (dir / "den").string()}}};
+  for (const auto& [message, flags] : bad) {
+    args = train_args(data, dir / "x");
+    args.insert(args.begin() + 2, flags.begin(), flags.end());
+    r = run_denoise(args);
+    EXPECT_EQ(r.status, message == "same architecture" ? 2 : 1) << r.output;
+    EXPECT_TRUE(contains(r.output, "--init-from: " + flags.back())) << r.output;
+    EXPECT_TRUE(contains(r.output, message)) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir / "x"));
+  // The library's own error names the folder, not a flag.
+  ClassifierConfig c = small_config(data);
+  c.model = "classifier-large";
+  c.init_from = (dir / "clean").string();
+  try {
+    train_classifier(c, dir / "y", 0);
+    ADD_FAILURE() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), c.init_from + ": its model is classifier, not classifier-large; "
+                                                   "fine-tuning needs the same architecture");
+  }
+}
+
 TEST(ClassifyTraining, CosineScheduleFallsFromTheBaseRateTowardsZero) {
   EXPECT_DOUBLE_EQ(scheduled_lr("constant", 0.001, 7, 10), 0.001);
   EXPECT_DOUBLE_EQ(scheduled_lr("cosine", 0.001, 1, 10), 0.001);
@@ -344,6 +398,11 @@ TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {
   EXPECT_EQ(read_json(dir / "exp" / "classifier-noisy" / "config.json")["noise"], "gaussian:0.5");
   EXPECT_EQ(result["count"], 200);
   EXPECT_EQ(read_json(dir / "exp" / "classifier-denoised" / "config.json")["denoiser"], (dir / "den").string());
+  // The noise-aware classifiers are fine-tuned from the clean one.
+  for (const char* run : {"classifier-noisy", "classifier-denoised"})
+    EXPECT_EQ(read_json(dir / "exp" / run / "config.json")["init_from"], (dir / "exp" / "classifier-clean").string())
+        << run;
+  EXPECT_EQ(read_json(dir / "exp" / "classifier-clean" / "config.json")["init_from"], "");
   const nlohmann::json pipelines = {"clean_on_noisy", "clean_on_denoised", "noisy_on_noisy", "denoised_on_denoised",
                                     "ensemble"};
   EXPECT_EQ(result["pipelines"], pipelines);

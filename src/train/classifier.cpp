@@ -104,6 +104,7 @@ nlohmann::json ClassifierConfig::to_json() const {
           {"on", on},
           {"noise", noise},
           {"denoiser", denoiser},
+          {"init_from", init_from},
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"lr", lr ? nlohmann::json(*lr) : nlohmann::json(nullptr)},
@@ -123,6 +124,7 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
     c.on = j.at("on").get<std::string>();
     c.noise = j.at("noise").get<std::string>();
     c.denoiser = j.at("denoiser").get<std::string>();
+    c.init_from = j.value("init_from", std::string());  // runs from before fine-tuning started from fresh weights
     c.epochs = j.at("epochs").get<int>();
     c.batch_size = j.at("batch_size").get<int>();
     if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
@@ -156,6 +158,8 @@ void ClassifierConfig::validate() const {
 ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path& out_dir, int verbose) {
   config.validate();
   ClassifierConfig c = config;
+  LoadedClassifier init;
+  if (!c.init_from.empty()) init = load_init_from(c);
   std::unique_ptr<Sequential> denoiser;
   if (c.on == "denoised") {
     LoadedRun run = load_run(c.denoiser);
@@ -175,6 +179,10 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
   const Tensor x_val = classifier_input(data.validation.images, c, noise, denoiser.get(), Split::validation);
   const Tensor y_val = one_hot(data.validation.labels);
   auto model = make_model({c.model, "relu", x.dim(1), x.dim(2)}, c.seed);
+  if (init.model) {  // the same architecture, so the parameters pair up in order
+    const auto to = named_params(*model), from = named_params(*init.model);
+    for (std::size_t i = 0; i < to.size(); ++i) to[i].second->value = from[i].second->value;
+  }
   auto loss = make_loss(kLoss);
   auto optimizer = make_optimizer(kOptimizer, c.lr);
   const double base_lr = optimizer->learning_rate;
@@ -243,6 +251,14 @@ LoadedClassifier load_classifier(const fs::path& run_dir) {
   return run;
 }
 
+LoadedClassifier load_init_from(const ClassifierConfig& config) {
+  LoadedClassifier run = load_classifier(config.init_from);
+  if (run.config.model != config.model)
+    throw UsageError(config.init_from + ": its model is " + run.config.model + ", not " + config.model +
+                     "; fine-tuning needs the same architecture");
+  return run;
+}
+
 nlohmann::json run_classify_eval(const ClassifyEvalRequest& request, const fs::path& out_dir, int verbose) {
   const LoadedClassifier clean = load_classifier(request.classifier);
   LoadedClassifier noisy, denoised;
@@ -286,10 +302,13 @@ nlohmann::json run_classification_experiment(const ClassificationExperiment& e, 
   noisy_config.epochs = e.epochs;
   noisy_config.on = "noisy";
   noisy_config.noise = spec.str();
+  if (e.fine_tune) noisy_config.init_from = (out_dir / "classifier-clean").string();
+  const std::string how = e.fine_tune ? ", fine-tuned from the clean one" : "";
   if (e.verbose)
     fmt::print("== Training the digit classifier ({}) on clean images ({} epochs)\n", e.model, e.clean_epochs);
   const ClassifierResult clean = train_classifier(clean_config, out_dir / "classifier-clean", e.verbose);
-  if (e.verbose) fmt::print("\n== Training the digit classifier on noisy images ({}, {} epochs)\n", spec.str(), e.epochs);
+  if (e.verbose)
+    fmt::print("\n== Training the digit classifier on noisy images ({}, {} epochs{})\n", spec.str(), e.epochs, how);
   const ClassifierResult noisy = train_classifier(noisy_config, out_dir / "classifier-noisy", e.verbose);
   ClassifierResult denoised;
   if (!e.denoiser_run.empty()) {
@@ -297,7 +316,8 @@ nlohmann::json run_classification_experiment(const ClassificationExperiment& e, 
     denoised_config.on = "denoised";
     denoised_config.denoiser = e.denoiser_run.string();
     if (e.verbose)
-      fmt::print("\n== Training the digit classifier on denoised images ({}, {} epochs)\n", spec.str(), e.epochs);
+      fmt::print("\n== Training the digit classifier on denoised images ({}, {} epochs{})\n", spec.str(), e.epochs,
+                 how);
     denoised = train_classifier(denoised_config, out_dir / "classifier-denoised", e.verbose);
   }
 

@@ -60,6 +60,7 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
     c.seed = options.train.seed;
     c.epochs = options.classify_epochs;
     c.clean_epochs = options.classify_clean_epochs;
+    c.fine_tune = options.classify_fine_tune;
     c.model = options.classify_model;
     classify = run_classification_experiment(c, out_dir / "classify");
   }

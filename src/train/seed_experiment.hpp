@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "train/classifier.hpp"
 #include "train/denoiser.hpp"
 
 namespace dn {
@@ -16,8 +17,10 @@ struct SeedExperimentOptions {
   TrainConfig train;    // the seed's defaults
   int sweep_repeats = 5;  // 0 skips the sweep
   int sweep_epochs = 10;
-  int classify_epochs = 30;  // noise-aware digit classifiers (the seed's stated goal); 0 skips them all
-  int classify_clean_epochs = 15;  // the classifier trained on clean digits
+  // Digit classifiers (the seed's stated goal); defaults: ClassificationExperiment's.
+  int classify_epochs = ClassificationExperiment{}.epochs;  // noise-aware ones; 0 skips them all
+  int classify_clean_epochs = ClassificationExperiment{}.clean_epochs;  // the one trained on clean digits
+  bool classify_fine_tune = ClassificationExperiment{}.fine_tune;  // noise-aware ones start from the clean one
   std::string classify_model = "classifier-large";
 };
 
