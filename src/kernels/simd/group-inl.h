@@ -40,6 +40,7 @@ inline bool fused(Activation act) { return act == Activation::linear || act == A
 #define DN_KERNELS_SIMD_GROUP_INL_H_
 #endif
 
+#include <cstdint>
 #include <cstring>
 
 #include "hwy/highway.h"
@@ -148,6 +149,34 @@ HWY_INLINE void StoreInRun(const V& v, float* HWY_RESTRICT run, int i, int count
     StoreU(v, a);
   else
     StoreFirst(n, v, a);
+}
+
+// Pooling's winning taps, 16-bit in memory, as floats in a group (exact: taps < 65536).
+// Whole parts are read and written when `whole` (the caller knows that the 16 values are
+// inside memory it owns, written later where they belong to other pixels), else the
+// first n one by one.
+using D16 = hn::Rebind<std::uint16_t, D>;
+HWY_INLINE V LoadTaps(const std::uint16_t* HWY_RESTRICT a, int n, bool whole) {
+  V v;
+  if (whole) {
+    DN_EACH_PART v.p[j] = hn::ConvertTo(
+        D(), hn::BitCast(hn::RebindToSigned<D>(), hn::PromoteTo(hn::RebindToUnsigned<D>(),
+                                                                hn::LoadU(D16(), a + j * kPartLanes))));
+    return v;
+  }
+  HWY_ALIGN float taps[kLanes] = {};
+  for (int c = 0; c < n; ++c) taps[c] = a[c];
+  return Load(taps);
+}
+HWY_INLINE void StoreTaps(const V& v, std::uint16_t* HWY_RESTRICT a, int n, bool whole) {
+  if (whole) {
+    DN_EACH_PART hn::StoreU(hn::DemoteTo(D16(), hn::ConvertTo(hn::RebindToSigned<D>(), v.p[j])), D16(),
+                            a + j * kPartLanes);
+    return;
+  }
+  HWY_ALIGN float taps[kLanes];
+  Store(v, taps);
+  for (int c = 0; c < n; ++c) a[c] = static_cast<std::uint16_t>(taps[c]);
 }
 
 HWY_INLINE V Add(const V& a, const V& b) {

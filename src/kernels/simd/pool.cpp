@@ -47,9 +47,7 @@ void run_maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::u
           }
         StoreInRun(best, y + n * out_sample, static_cast<int>((o - n * out_sample) / g.C),
                    static_cast<int>(out_sample / g.C), m);
-        HWY_ALIGN float taps[kLanes];
-        Store(tap, taps);
-        for (int c = 0; c < g.C; ++c) where[o + c] = static_cast<std::uint16_t>(taps[c]);
+        StoreTaps(tap, where + o, m, o + kLanes <= (n + 1) * out_sample);
       }
     }
   }
@@ -76,14 +74,20 @@ void run_maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, con
         const int iw0 = ow * g.stride_w - g.pad_left;
         const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
         const V grad = LoadFirst(m, dy + o);
-        HWY_ALIGN float taps[kLanes] = {};
-        for (int c = 0; c < g.C; ++c) taps[c] = where[o + c];
-        const V won = Load(taps);
+        const V won = LoadTaps(where + o, m, o + kLanes <= (n + 1) * out_sample);
+        // Windows that tile the image, but the last of a row, store whole groups: what they
+        // write past a pixel lands on the window's next pixels or the next window's, which
+        // are stored after it.
+        const bool whole = covered && ow + 1 < g.OW && g.C * (g.KW + 1) >= kLanes;
         for (int kh = kh0; kh < kh1; ++kh)
           for (int kw = kw0; kw < kw1; ++kw) {
             float* out = dxn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C;
             const V before = disjoint ? Zero() : LoadFirst(m, out);
-            StoreFirst(m, AddWhereEqual(won, Set(static_cast<float>(kh * g.KW + kw)), before, grad), out);
+            const V v = AddWhereEqual(won, Set(static_cast<float>(kh * g.KW + kw)), before, grad);
+            if (whole)
+              StoreU(v, out);
+            else
+              StoreFirst(m, v, out);
           }
       }
     }
