@@ -5,12 +5,14 @@
 #include "core/error.hpp"
 #include "options.hpp"
 #include "train/classifier.hpp"
+#include "train/classify_eval.hpp"
 
 namespace dn::app {
 
 static void add_train(CLI::App& classify) {
   struct Flags {
     ClassifierConfig config;
+    std::string on = "clean", lr_schedule = "constant";
     double lr = 0;
     int threads = 0;
     std::string out;
@@ -19,16 +21,16 @@ static void add_train(CLI::App& classify) {
   auto* cmd = classify.add_subcommand("train", "train a digit classifier (a convnet, Adam)");
   ClassifierConfig& c = f->config;
   cmd->add_option("--model", c.model, "classifier (Keras's simple convnet) or classifier-large (for heavy noise)")->capture_default_str();
-  cmd->add_option("--on", c.on, "train on clean, noisy or denoised images")->capture_default_str();
+  cmd->add_option("--on", f->on, "train on clean, noisy or denoised images")->capture_default_str();
   cmd->add_option("--denoiser", c.denoiser, "denoiser run folder (for --on denoised)");
-  cmd->add_option("--noise", c.noise,
-                  "noise for --on noisy|denoised, drawn afresh every epoch (default: the denoiser's, else gaussian:0.5)");
+  add_noise_flag(*cmd, c.noise,
+                 "noise for --on noisy|denoised, drawn afresh every epoch (default: the denoiser's, else gaussian:0.5)");
   cmd->add_option("--init-from", c.init_from,
                   "classifier run folder of the same --model whose weights to start from (fine-tuning)");
-  cmd->add_option("--epochs", c.epochs)->capture_default_str();
-  cmd->add_option("--batch-size", c.batch_size)->capture_default_str();
+  cmd->add_option("--epochs", c.epochs, "passes over the training images")->capture_default_str();
+  cmd->add_option("--batch-size", c.batch_size, "images per gradient step")->capture_default_str();
   auto* lr = cmd->add_option("--lr", f->lr, "Adam's learning rate (default 0.001)");
-  cmd->add_option("--lr-schedule", c.lr_schedule, "constant, or cosine: decays towards 0 over the epochs")
+  cmd->add_option("--lr-schedule", f->lr_schedule, "constant, or cosine: decays towards 0 over the epochs")
       ->capture_default_str();
   add_data_flags(*cmd, c.data);
   cmd->add_option("--seed", c.seed, "seeds initial weights, dropout, noise and shuffling")->capture_default_str();
@@ -38,23 +40,22 @@ static void add_train(CLI::App& classify) {
     apply_threads(f->threads);
     ClassifierConfig config = f->config;
     if (lr->count()) config.lr = f->lr;
-    if (!config.init_from.empty()) {  // checked here first so that its errors name the flag
+    config.on = parse_train_on(f->on);
+    config.lr_schedule = parse_lr_schedule(f->lr_schedule);
+    if (!config.init_from.empty()) {  // checked here first so that a damaged folder's error names the flag
       config.validate();
       try {
         load_init_from(config);
-      } catch (const UsageError& e) {
-        throw UsageError(std::string("--init-from: ") + e.what());
       } catch (const DataError& e) {
         throw DataError(std::string("--init-from: ") + e.what());
       }
     }
-    const ClassifierResult r = train_classifier(config, f->out);
-    std::string line = fmt::format("\nTest accuracy: {:.2f}% on {} clean test images",
-                                   100 * r.metrics["test_accuracy"].get<double>(), r.metrics["count"].get<int>());
-    const std::string on_input = "test_accuracy_" + config.on;
-    if (r.metrics.contains(on_input))
-      line += fmt::format(", {:.2f}% with {} noise{}", 100 * r.metrics[on_input].get<double>(),
-                          r.metrics["noise"].get<std::string>(), config.on == "denoised" ? ", denoised" : "");
+    const ClassifierResult r = train_classifier(config, f->out, {&progress_bar()});
+    std::string line = fmt::format("\nTest accuracy: {:.2f}% on {} clean test images", 100 * r.metrics.test_accuracy,
+                                   r.metrics.count);
+    if (r.metrics.test_accuracy_on_input)
+      line += fmt::format(", {:.2f}% with {} noise{}", 100 * *r.metrics.test_accuracy_on_input, r.metrics.noise,
+                          config.on == TrainOn::denoised ? ", denoised" : "");
     fmt::print("{}\nRun folder: {}\n", line, f->out);
   });
 }
@@ -77,8 +78,8 @@ static void add_eval(CLI::App& classify) {
       ->capture_default_str();
   cmd->add_option("--noise-kind", r.noise.kind, "gaussian, salt-pepper, speckle or poisson; a level is its parameter")
       ->capture_default_str();
-  cmd->add_option("--dataset", r.dataset, "mnist or fashion-mnist (default: the classifier's)")
-      ->check(CLI::IsMember({"mnist", "fashion-mnist"}));
+  cmd->add_option("--dataset", r.dataset, "a dataset of `denoise data` (default: the classifier's)")
+      ->check(CLI::IsMember(dataset_names()));
   cmd->add_option("--data-dir", r.data_dir, "folder with the IDX files (default: the classifier's)");
   cmd->add_option("--limit", r.limit, "first N test images (0 = all)")->capture_default_str();
   cmd->add_option("--seed", r.noise.seed, "seeds the noise")->capture_default_str();
@@ -92,8 +93,10 @@ static void add_eval(CLI::App& classify) {
     request.denoiser = f->denoiser;
     request.denoised_classifier = f->denoised_classifier;
     request.noise.levels = parse_noise_levels(f->levels);
-    const nlohmann::json result = run_classify_eval(request, f->out);
-    fmt::print("\n{}\nWrote {}/classify.json, classify.md, classify.png\n", format_classify_table(result), f->out);
+    const ClassifyEvaluation result =
+        run_classify_eval(request, f->out, [](const ClassifyReport& r) { fmt::print("{}\n", format_level_line(r)); });
+    fmt::print("\n{}\nWrote {}/classify.json, classify.md, classify.png\n", format_classify_table(result.report),
+               f->out);
   });
 }
 

@@ -1,5 +1,6 @@
 // denoise summary: the Keras-style table of a built-in model.
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include "commands.hpp"
 #include "nn/models.hpp"
@@ -13,7 +14,8 @@ static RegisterCommand reg(10, [](CLI::App& app) {
   };
   auto flags = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("summary", "print a built-in model's layers and parameter counts (Keras style)");
-  cmd->add_option("--model", flags->spec.name, "built-in model")->capture_default_str();
+  cmd->add_option("--model", flags->spec.name, fmt::format("built-in model: {}", fmt::join(model_names(), ", ")))
+      ->capture_default_str();
   cmd->add_option("--activation", flags->spec.activation, "hidden activation of the seed model")->capture_default_str();
   cmd->callback([flags] {
     auto model = make_model(flags->spec, 0);

@@ -27,8 +27,8 @@ static RegisterCommand reg(46, [](CLI::App& app) {
   cmd->callback([f] {
     apply_threads(f->threads);
     const LoadedClassifier classifier = load_classifier(f->classifier);
-    LoadedRun denoiser;
-    if (!f->denoiser.empty()) denoiser = load_run(f->denoiser);
+    LoadedDenoiser denoiser;
+    if (!f->denoiser.empty()) denoiser = load_denoiser(f->denoiser);
     const std::vector<std::filesystem::path> paths(f->images.begin(), f->images.end());
     const auto predictions = predict_digit_files(*classifier.model, denoiser.model.get(), paths);
 

@@ -1,7 +1,7 @@
 // denoise reproduce: the seed report's whole experiment (the README's main job).
 #include "commands.hpp"
 #include "options.hpp"
-#include "train/seed_experiment.hpp"
+#include "experiments/seed_experiment.hpp"
 
 namespace dn::app {
 
@@ -14,10 +14,10 @@ static RegisterCommand reg(5, [](CLI::App& app) {
   };
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("reproduce", "run the seed report's experiment end to end and compare with it");
-  cmd->add_option("--epochs", f->exp.train.epochs)->capture_default_str();
+  cmd->add_option("--epochs", f->exp.train.epochs, "epochs of the seed model")->capture_default_str();
   cmd->add_option("--sweep-repeats", f->exp.sweep_repeats, "repeats per sweep cell (0 = no sweep)")
       ->capture_default_str();
-  cmd->add_option("--sweep-epochs", f->exp.sweep_epochs)->capture_default_str();
+  cmd->add_option("--sweep-epochs", f->exp.sweep_epochs, "epochs of each sweep run")->capture_default_str();
   cmd->add_option("--classify-epochs", f->exp.classify_epochs,
                   "epochs of the noisy- and denoised-trained digit classifiers (0 = no classifiers)")
       ->capture_default_str();
@@ -30,12 +30,12 @@ static RegisterCommand reg(5, [](CLI::App& app) {
       ->capture_default_str();
   add_data_flags(*cmd, f->exp.train.data);
   add_threads_flag(*cmd, f->threads);
-  cmd->add_option("--out", f->out)->capture_default_str();
+  cmd->add_option("--out", f->out, "folder for the runs, pictures and report")->capture_default_str();
   cmd->callback([f] {
     apply_threads(f->threads);
     SeedExperimentOptions exp = f->exp;
     exp.classify_fine_tune = !f->from_scratch;
-    run_seed_experiment(exp, f->out);
+    run_seed_experiment(exp, f->out, printing_observer());
   });
 });
 

@@ -3,7 +3,7 @@
 
 #include "commands.hpp"
 #include "options.hpp"
-#include "train/sweep.hpp"
+#include "experiments/sweep.hpp"
 
 namespace dn::app {
 
@@ -18,16 +18,18 @@ static RegisterCommand reg(50, [](CLI::App& app) {
   cmd->add_option("--optimizers", s.optimizers, "comma-separated")->delimiter(',')->capture_default_str();
   cmd->add_option("--activations", s.activations, "comma-separated")->delimiter(',')->capture_default_str();
   cmd->add_option("--repeats", s.repeats, "runs per cell, seeds seed, seed+1, ...")->capture_default_str();
-  cmd->add_option("--epochs", s.base.epochs)->capture_default_str();
-  cmd->add_option("--batch-size", s.base.batch_size)->capture_default_str();
-  cmd->add_option("--noise", s.base.noise)->capture_default_str();
+  cmd->add_option("--epochs", s.base.epochs, "passes over the training images, each run")->capture_default_str();
+  cmd->add_option("--batch-size", s.base.batch_size, "images per gradient step")->capture_default_str();
+  add_noise_flag(*cmd, s.base.noise, "noise added to the inputs")->capture_default_str();
   cmd->add_option("--seed", s.base.seed, "seed of the first repeat")->capture_default_str();
   cmd->add_option("--parallel", s.parallel, "runs trained at once, one thread each (0 = one per core)")
       ->capture_default_str();
   add_data_flags(*cmd, s.base.data);
   cmd->add_option("--out", f->out, "sweep folder (re-running skips finished runs)")->required();
   cmd->callback([f] {
-    const nlohmann::json result = run_sweep(f->sweep, f->out);
+    ExperimentObserver observer = printing_observer();
+    observer.fit_callbacks.clear();  // runs train side by side: a line per finished run, no bars
+    const nlohmann::json result = run_sweep(f->sweep, f->out, observer);
     fmt::print("\n{}Wrote {}/sweep.json and sweep.md\n", format_sweep(result), f->out);
   });
 });

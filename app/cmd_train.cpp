@@ -3,11 +3,14 @@
 #include <ctime>
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include "commands.hpp"
 #include "core/file_io.hpp"
+#include "nn/models.hpp"
 #include "options.hpp"
 #include "train/denoiser.hpp"
+#include "train/denoiser_eval.hpp"
 
 namespace dn::app {
 
@@ -22,35 +25,37 @@ static std::string default_run_dir() {
 
 static RegisterCommand reg_train(20, [](CLI::App& app) {
   struct Flags {
-    TrainConfig config;
+    DenoiserConfig config;
     double lr = 0;
+    std::string on_nan = "stop";
     int threads = 0;
     std::string out;
   };
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("train", "train a denoising autoencoder (defaults: the seed experiment)");
-  TrainConfig& c = f->config;
-  cmd->add_option("--model", c.model, "built-in model")->capture_default_str();
+  DenoiserConfig& c = f->config;
+  cmd->add_option("--model", c.model, fmt::format("built-in model: {}", fmt::join(model_names(), ", ")))
+      ->capture_default_str();
   cmd->add_option("--activation", c.activation, "hidden activation: relu, softmax, sigmoid, tanh, linear")
       ->capture_default_str();
   cmd->add_option("--optimizer", c.optimizer, "sgd, adadelta, adam, rmsprop, adagrad")->capture_default_str();
   auto* lr = cmd->add_option("--lr", f->lr, "learning rate (default: the optimizer's Keras default; adadelta 1.0)");
   cmd->add_option("--loss", c.loss, "binary_crossentropy or mean_squared_error")->capture_default_str();
-  cmd->add_option("--epochs", c.epochs)->capture_default_str();
-  cmd->add_option("--batch-size", c.batch_size)->capture_default_str();
-  cmd->add_option("--noise", c.noise, "gaussian:F, salt-pepper:P, speckle:F, poisson:PEAK, none")
-      ->capture_default_str();
+  cmd->add_option("--epochs", c.epochs, "passes over the training images")->capture_default_str();
+  cmd->add_option("--batch-size", c.batch_size, "images per gradient step")->capture_default_str();
+  add_noise_flag(*cmd, c.noise, "noise added to the inputs")->capture_default_str();
   add_data_flags(*cmd, c.data);
   cmd->add_option("--seed", c.seed, "seeds initial weights, noise and shuffling")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
-  cmd->add_option("--on-nan", c.on_nan, "stop or continue when the loss becomes NaN")->capture_default_str();
+  cmd->add_option("--on-nan", f->on_nan, "stop or continue when the loss becomes NaN")->capture_default_str();
   cmd->add_option("--out", f->out, "run folder (default runs/<timestamp>)");
   cmd->callback([f, lr] {
     apply_threads(f->threads);
-    TrainConfig config = f->config;
+    DenoiserConfig config = f->config;
     if (lr->count()) config.lr = f->lr;
+    config.on_nan = parse_on_nan(f->on_nan);
     const fs::path out = f->out.empty() ? default_run_dir() : f->out;
-    const TrainResult r = train_denoiser(config, out);
+    const DenoiserResult r = train_denoiser(config, out, {&progress_bar()});
     fmt::print("\n{}", format_denoise_metrics(r.metrics));
     fmt::print("Run folder: {}\n", out.string());
   });
@@ -65,16 +70,16 @@ static RegisterCommand reg_eval(30, [](CLI::App& app) {
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("eval", "image metrics of a trained denoiser, beside those of its noisy input");
   cmd->add_option("run_dir", f->run_dir, "run folder written by denoise train")->required();
-  cmd->add_option("--split", f->split, "test or validation")->capture_default_str();
-  cmd->add_option("--noise", f->noise, "noise spec (default: the run's)");
+  cmd->add_option("--split", f->split, "train, validation or test")->capture_default_str();
+  add_noise_flag(*cmd, f->noise, "noise (default: the run's)");
   cmd->add_option("--limit", f->limit, "first N images of the split (0 = all)")->capture_default_str();
   cmd->add_option("--out", f->out, "JSON file (default RUN_DIR/metrics.json)");
   add_threads_flag(*cmd, f->threads);
   cmd->callback([f] {
     apply_threads(f->threads);
-    const nlohmann::json m = evaluate_run(f->run_dir, parse_split(f->split), f->noise, f->limit);
+    const DenoiseEvaluation m = evaluate_denoiser_run(f->run_dir, parse_split(f->split), f->noise, f->limit);
     const fs::path out = f->out.empty() ? fs::path(f->run_dir) / "metrics.json" : fs::path(f->out);
-    write_json_atomic(out, m);
+    write_json_atomic(out, m.to_json());
     fmt::print("{}Wrote {}\n", format_denoise_metrics(m), out.string());
   });
 });
@@ -88,11 +93,11 @@ static RegisterCommand reg_show(40, [](CLI::App& app) {
   auto* cmd = app.add_subcommand("show", "picture of noisy / denoised / clean digits for a trained denoiser");
   cmd->add_option("run_dir", f->run_dir, "run folder written by denoise train")->required();
   cmd->add_option("--count", f->count, "digits per row")->capture_default_str()->check(CLI::Range(1, 100));
-  cmd->add_option("--split", f->split, "test or validation")->capture_default_str();
-  cmd->add_option("--noise", f->noise, "noise spec (default: the run's)");
+  cmd->add_option("--split", f->split, "train, validation or test")->capture_default_str();
+  add_noise_flag(*cmd, f->noise, "noise (default: the run's)");
   cmd->add_option("--out", f->out, "PNG file")->required();
   cmd->callback([f] {
-    show_run(f->run_dir, parse_split(f->split), f->noise, f->count, f->out);
+    show_denoiser_run(f->run_dir, parse_split(f->split), f->noise, f->count, f->out);
     fmt::print("Wrote {}\n", f->out);
   });
 });

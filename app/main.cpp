@@ -53,6 +53,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);  // prints the message and the usage hint
     return 2;
+  } catch (const dn::ArgumentError& e) {
+    // The library names its argument (batch_size); the user typed a flag (--batch-size).
+    std::string flag = "--" + e.argument();
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    fmt::print(stderr, "denoise: error: {} {}\n", flag, e.complaint());
+    return 2;
   } catch (const dn::UsageError& e) {
     fmt::print(stderr, "denoise: error: {}\n", e.what());
     return 2;

@@ -2,16 +2,26 @@
 
 #include <omp.h>
 
+#include <cstdio>
+
+#include <fmt/core.h>
+#include <fmt/ranges.h>
+
 #include "core/error.hpp"
+#include "data/noise.hpp"
 
 namespace dn::app {
 
 void add_data_flags(CLI::App& cmd, DataOptions& data) {
-  cmd.add_option("--dataset", data.dataset, "mnist or fashion-mnist")
-      ->check(CLI::IsMember({"mnist", "fashion-mnist"}))
+  cmd.add_option("--dataset", data.dataset, fmt::format("{}", fmt::join(dataset_names(), " or ")))
+      ->check(CLI::IsMember(dataset_names()))
       ->capture_default_str();
   cmd.add_option("--data-dir", data.data_dir, "folder with the four IDX files (raw or .gz); default: data/<dataset>");
   cmd.add_option("--limit", data.limit, "keep the first N samples of each split (0 = all)")->capture_default_str();
+}
+
+CLI::Option* add_noise_flag(CLI::App& cmd, std::string& noise, const std::string& what) {
+  return cmd.add_option("--noise", noise, what + ": " + noise_spec_help());
 }
 
 void add_threads_flag(CLI::App& cmd, int& threads) {
@@ -19,8 +29,23 @@ void add_threads_flag(CLI::App& cmd, int& threads) {
 }
 
 void apply_threads(int threads) {
-  if (threads < 0) throw UsageError("--threads must be 0 (all cores) or positive");
+  if (threads < 0) throw ArgumentError("threads", fmt::format("must be 0 (all cores) or positive (got {})", threads));
   if (threads > 0) omp_set_num_threads(threads);
+}
+
+ProgbarLogger& progress_bar() {
+  static ProgbarLogger bar(stdout);
+  return bar;
+}
+
+ExperimentObserver printing_observer() {
+  ExperimentObserver observer;
+  observer.log = [](const std::string& line) {
+    fmt::print("{}\n", line);
+    std::fflush(stdout);
+  };
+  observer.fit_callbacks = {&progress_bar()};
+  return observer;
 }
 
 }  // namespace dn::app

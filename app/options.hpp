@@ -1,18 +1,29 @@
 #pragma once
 // Flag groups shared by several subcommands, so that every command spells
-// them the same way (Keras-like names, DESIGN.md section 3).
+// them the same way (Keras-like names), and the program's side of the
+// library's callbacks: the progress bar and the experiments' report lines.
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "data/dataset.hpp"
+#include "experiments/observer.hpp"
+#include "train/progress.hpp"
 
 namespace dn::app {
 
 // --dataset, --data-dir, --limit
 void add_data_flags(CLI::App& cmd, DataOptions& data);
+// --noise SPEC, with the one description of the spec syntax after `what`.
+CLI::Option* add_noise_flag(CLI::App& cmd, std::string& noise, const std::string& what);
 // --threads N (0 = all cores); call apply_threads before computing.
 void add_threads_flag(CLI::App& cmd, int& threads);
 void apply_threads(int threads);
+
+// Keras's progress bar on stdout, for the fits the program runs in the foreground.
+ProgbarLogger& progress_bar();
+// Report lines on stdout (flushed: sweeps report from worker threads), with the progress bar.
+ExperimentObserver printing_observer();
 
 }  // namespace dn::app

@@ -1,4 +1,4 @@
-// Digit prediction (issue 6): classifier run folders, the accuracy-vs-noise
+// Digit prediction: classifier run folders, the accuracy-vs-noise
 // pipelines, MNIST framing of picture files, `denoise predict`, and the plot.
 // Everything runs on small synthetic digit sets so that it takes seconds.
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include "data/noise.hpp"
 #include "eval/classify_pipelines.hpp"
 #include "eval/predict_images.hpp"
+#include "experiments/classification.hpp"
 #include "io/plot.hpp"
 #include "io/png.hpp"
 #include "nn/inference.hpp"
@@ -221,29 +222,35 @@ TEST(ClassifyCli, FineTuningStartsFromAnotherRunsWeights) {
     args.insert(args.begin() + 2, flags.begin(), flags.end());
     r = run_denoise(args);
     EXPECT_EQ(r.status, message == "same architecture" ? 2 : 1) << r.output;
-    EXPECT_TRUE(contains(r.output, "--init-from: " + flags.back())) << r.output;
+    EXPECT_TRUE(contains(r.output, "--init-from")) << r.output;
+    EXPECT_TRUE(contains(r.output, flags.back())) << r.output;
     EXPECT_TRUE(contains(r.output, message)) << r.output;
   }
   EXPECT_FALSE(fs::exists(dir / "x"));
-  // The library's own error names the folder, not a flag.
+  // The library's own error names its argument and the folder, not a flag.
   ClassifierConfig c = small_config(data);
   c.model = "classifier-large";
   c.init_from = (dir / "clean").string();
   try {
-    train_classifier(c, dir / "y", 0);
+    train_classifier(c, dir / "y");
     ADD_FAILURE() << "no error";
-  } catch (const UsageError& e) {
-    EXPECT_EQ(std::string(e.what()), c.init_from + ": its model is classifier, not classifier-large; "
-                                                   "fine-tuning needs the same architecture");
+  } catch (const ArgumentError& e) {
+    EXPECT_EQ(e.argument(), "init_from");
+    EXPECT_EQ(std::string(e.what()), "init_from '" + c.init_from +
+                                         "' holds a classifier model, not classifier-large; "
+                                         "fine-tuning needs the same architecture");
   }
 }
 
 TEST(ClassifyTraining, CosineScheduleFallsFromTheBaseRateTowardsZero) {
-  EXPECT_DOUBLE_EQ(scheduled_lr("constant", 0.001, 7, 10), 0.001);
-  EXPECT_DOUBLE_EQ(scheduled_lr("cosine", 0.001, 1, 10), 0.001);
-  EXPECT_NEAR(scheduled_lr("cosine", 0.001, 6, 10), 0.0005, 1e-15);  // half way
-  EXPECT_NEAR(scheduled_lr("cosine", 0.001, 10, 10), 0.001 * (1 + std::cos(0.9 * std::numbers::pi)) / 2, 1e-15);
-  for (int e = 2; e <= 10; ++e) EXPECT_LT(scheduled_lr("cosine", 1.0, e, 10), scheduled_lr("cosine", 1.0, e - 1, 10));
+  const LrSchedule cosine = LrSchedule::cosine;
+  EXPECT_DOUBLE_EQ(scheduled_lr(LrSchedule::constant, 0.001, 7, 10), 0.001);
+  EXPECT_DOUBLE_EQ(scheduled_lr(cosine, 0.001, 1, 10), 0.001);
+  EXPECT_NEAR(scheduled_lr(cosine, 0.001, 6, 10), 0.0005, 1e-15);  // half way
+  EXPECT_NEAR(scheduled_lr(cosine, 0.001, 10, 10), 0.001 * (1 + std::cos(0.9 * std::numbers::pi)) / 2, 1e-15);
+  for (int e = 2; e <= 10; ++e) EXPECT_LT(scheduled_lr(cosine, 1.0, e, 10), scheduled_lr(cosine, 1.0, e - 1, 10));
+  EXPECT_EQ(parse_lr_schedule("cosine"), cosine);
+  EXPECT_THROW(parse_lr_schedule("zigzag"), ArgumentError);
 }
 
 TEST(ClassifyLevels, ParsesListsAndContinuedSteps) {
@@ -380,18 +387,17 @@ TEST(Predict, PredictsEveryReadablePictureAndNamesTheOthers) {
 TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {
   TempDir dir;
   const fs::path data = make_data_folder(dir);
-  TrainConfig denoiser;
+  DenoiserConfig denoiser;
   denoiser.data.data_dir = data.string();
   denoiser.epochs = 1;
-  train_denoiser(denoiser, dir / "den", 0);
+  train_denoiser(denoiser, dir / "den");
   ClassificationExperiment e;
   e.denoiser_run = dir / "den";
   e.data.data_dir = data.string();
   e.epochs = 1;
   e.clean_epochs = 1;
   e.levels = {0, 0.5, 1.0};
-  e.verbose = 0;
-  const nlohmann::json result = run_classification_experiment(e, dir / "exp");
+  const nlohmann::json result = run_classification_experiment(e, dir / "exp").to_json();
   for (const char* path : {"classifier-clean/model.safetensors", "classifier-noisy/metrics.json",
                            "classifier-denoised/config.json", "classify.json", "classify.md", "classify.png"})
     EXPECT_TRUE(fs::exists(dir / "exp" / path)) << path;
@@ -409,7 +415,7 @@ TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {
   {  // The ensemble: the argmax of the two classifiers' mean probabilities, recomputed here.
     const LoadedClassifier noisy = load_classifier(dir / "exp" / "classifier-noisy");
     const LoadedClassifier denoised = load_classifier(dir / "exp" / "classifier-denoised");
-    const LoadedRun den = load_run(dir / "den");
+    const LoadedDenoiser den = load_denoiser(dir / "den");
     const Dataset test = make_synthetic_digits(200, 2);
     Tensor x, xd, p1, p2;
     add_noise(parse_noise("gaussian:0.5"), test.images, x, result["noise_seed"].get<std::uint64_t>());

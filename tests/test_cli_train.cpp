@@ -92,16 +92,23 @@ TEST_F(CliTrain, DivergenceStopsWithStatus3AndKeepsTheRecord) {
 }
 
 TEST_F(CliTrain, BadFlagsAreUsageErrors) {
-  for (std::vector<std::string> bad : {std::vector<std::string>{"--optimizer", "adamax"},
-                                       {"--noise", "blur:1"},
-                                       {"--epochs", "0"},
-                                       {"--lr", "-1"},
-                                       {"--on-nan", "maybe"},
-                                       {"--frobnicate"}}) {
+  // Each message names the flag as typed and the value, though the library names its argument.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--optimizer", "adamax"}, "--optimizer must be sgd, adadelta, adam, rmsprop or adagrad (got 'adamax')"},
+      {{"--noise", "blur:1"}, "blur"},
+      {{"--epochs", "0"}, "--epochs must be >= 1 (got 0)"},
+      {{"--batch-size", "-3"}, "--batch-size must be >= 1 (got -3)"},
+      {{"--lr", "-1"}, "--lr must be > 0 (got -1)"},
+      {{"--on-nan", "maybe"}, "--on-nan must be stop or continue (got 'maybe')"},
+      {{"--loss", "hinge"}, "--loss must be binary_crossentropy"},
+      {{"--threads", "-2"}, "--threads must be 0 (all cores) or positive (got -2)"},
+      {{"--frobnicate"}, "frobnicate"}};
+  for (auto [bad, message] : cases) {
     bad.push_back("--out");
     bad.push_back((tmp / "bad").string());
     const auto r = train(bad);
     EXPECT_EQ(r.status, 2) << bad[0] << ": " << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << bad[0] << ": " << r.output;
     EXPECT_FALSE(fs::exists(tmp / "bad")) << bad[0];
   }
 }

@@ -12,12 +12,14 @@
 //   ensemble           the mean of the last two's probabilities (when both are there)
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "data/dataset.hpp"
+#include "eval/image_metrics.hpp"
 #include "io/png.hpp"
 #include "nn/layer.hpp"
 
@@ -30,6 +32,10 @@ struct ClassifyModels {
   Layer* denoised_classifier = nullptr;  // with a denoiser: adds denoised_on_denoised
 };
 
+enum class Pipeline { clean_on_noisy, clean_on_denoised, noisy_on_noisy, denoised_on_denoised, ensemble };
+const char* pipeline_name(Pipeline p);   // the JSON name, e.g. "clean_on_noisy"
+const char* pipeline_label(Pipeline p);  // the table column and legend, e.g. "clean-trained on noisy"
+
 struct NoiseLevels {
   std::string kind = "gaussian";  // a noise kind of parse_noise; each level is its parameter
   std::vector<double> levels = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
@@ -39,29 +45,54 @@ struct NoiseLevels {
 };
 
 // "0,0.25,0.5" or, with "..." continuing the step of the two numbers before it,
-// "0,0.1,...,1.0" (values rounded to 1e-9 so they print as written). UsageError
-// for a malformed or negative number, a "..." without two numbers before and one
-// after, or an end the step does not reach.
+// "0,0.1,...,1.0" (values rounded to 1e-9 so they print as written).
+// ArgumentError("noise_levels", ...) for a malformed or negative number, a "..."
+// without two numbers before and one after, or an end the step does not reach.
 std::vector<double> parse_noise_levels(const std::string& text);
 
-// Evaluates every pipeline the models allow at every level. UsageError for a
-// level that is not a valid parameter of the kind, or a denoised classifier
-// without a denoiser. verbose prints a line per level.
-// {"noise_kind", "noise_seed", "count", "pipelines": [names],
-//  "levels": [{"level", "accuracy": {name: fraction}, "confusion": {name: [[10 x 10]]}}]}
-// where confusion[name][truth][predicted] counts images.
-nlohmann::json evaluate_classify_pipelines(const ClassifyModels& models, const Dataset& test,
-                                           const NoiseLevels& noise, int verbose = 1);
+// One noise level: each pipeline's accuracy and confusion matrix, in the order of
+// ClassifyReport::pipelines.
+struct LevelResult {
+  double level = 0;
+  std::vector<double> accuracy;
+  std::vector<ConfusionMatrix> confusion;
+};
+
+struct ClassifyReport {
+  std::string noise_kind;
+  std::uint64_t noise_seed = 0;
+  std::size_t count = 0;  // test images
+  std::vector<Pipeline> pipelines;
+  std::vector<LevelResult> levels;
+
+  // The accuracy of pipeline p at levels[row]; std::out_of_range when p was not evaluated.
+  double accuracy(std::size_t row, Pipeline p) const;
+  bool has(Pipeline p) const;
+  // {"noise_kind", "noise_seed", "count", "pipelines": [names],
+  //  "levels": [{"level", "accuracy": {name: fraction}, "confusion": {name: [[K x K]]}}]}
+  // where confusion[name][truth][predicted] counts images.
+  nlohmann::json to_json() const;
+};
+
+// Evaluates every pipeline the models allow at every level. ArgumentError for a
+// level that is not a valid parameter of the kind; UsageError for a denoised
+// classifier without a denoiser. on_level (optional) sees each level's result as it is done.
+ClassifyReport evaluate_classify_pipelines(const ClassifyModels& models, const Dataset& test, const NoiseLevels& noise,
+                                           const std::function<void(const ClassifyReport&)>& on_level = {});
+
+// "gaussian 0.5   clean_on_noisy 97.10%  ..." for the report's last level.
+std::string format_level_line(const ClassifyReport& report);
 
 // Markdown table: a row per level, a column per pipeline (accuracy in %), and
 // when denoising was evaluated, the percentage points it recovers for the
 // clean-trained classifier.
-std::string format_classify_table(const nlohmann::json& result);
+std::string format_classify_table(const ClassifyReport& report);
 
 // Accuracy (%) against noise level, a line per pipeline.
-Image plot_classify(const nlohmann::json& result);
+Image plot_classify(const ClassifyReport& report);
 
-// dir/classify.json, dir/classify.md and dir/classify.png.
-void write_classify_report(const nlohmann::json& result, const std::filesystem::path& dir);
+// dir/classify.json (json: the report's to_json() plus what the caller adds),
+// dir/classify.md and dir/classify.png.
+void write_classify_report(const ClassifyReport& report, const nlohmann::json& json, const std::filesystem::path& dir);
 
 }  // namespace dn

@@ -159,8 +159,8 @@ std::unique_ptr<Loss> make_loss(const std::string& name) {
   if (name == "binary_crossentropy" || name == "bce") return std::make_unique<BinaryCrossentropy>();
   if (name == "mean_squared_error" || name == "mse") return std::make_unique<MeanSquaredError>();
   if (name == "categorical_crossentropy" || name == "cce") return std::make_unique<CategoricalCrossentropy>();
-  throw UsageError("unknown loss '" + name +
-                   "' (expected binary_crossentropy, mean_squared_error or categorical_crossentropy)");
+  throw ArgumentError("loss", "must be binary_crossentropy, mean_squared_error or categorical_crossentropy (got '" +
+                                 name + "')");
 }
 
 }  // namespace dn

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <fmt/core.h>
+
 #include "core/error.hpp"
 
 namespace dn {
@@ -12,7 +14,7 @@ namespace dn {
 Optimizer::Optimizer(double lr, int slots, float slot_init)
     : learning_rate(lr), slots_(slots), slot_init_(slot_init) {
   if (!std::isfinite(lr) || lr < 0.0)
-    throw UsageError("learning rate must be a finite number >= 0, got " + std::to_string(lr));
+    throw ArgumentError("learning_rate", fmt::format("must be a finite number >= 0 (got {})", lr));
 }
 
 void Optimizer::step(const std::vector<Param*>& params) {
@@ -42,7 +44,7 @@ void Optimizer::step(const std::vector<Param*>& params) {
 SGD::SGD(double lr, double momentum, bool nesterov)
     : Optimizer(lr, momentum > 0.0 ? 1 : 0), momentum_(momentum), nesterov_(nesterov) {
   if (!(momentum >= 0.0 && momentum <= 1.0))
-    throw UsageError("SGD momentum must be in [0, 1], got " + std::to_string(momentum));
+    throw ArgumentError("momentum", fmt::format("of SGD must be in [0, 1] (got {})", momentum));
 }
 
 nlohmann::json SGD::config() const {
@@ -185,7 +187,7 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::optional
   if (key == "adam") return std::make_unique<Adam>(lr.value_or(0.001));
   if (key == "rmsprop") return std::make_unique<RMSprop>(lr.value_or(0.001));
   if (key == "adagrad") return std::make_unique<Adagrad>(lr.value_or(0.001));
-  throw UsageError("unknown optimizer '" + name + "' (expected sgd, adadelta, adam, rmsprop or adagrad)");
+  throw ArgumentError("optimizer", "must be sgd, adadelta, adam, rmsprop or adagrad (got '" + name + "')");
 }
 
 }  // namespace dn

@@ -8,7 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/denoiser.hpp"
+#include "experiments/observer.hpp"
+#include "train/denoiser_config.hpp"
 
 namespace dn {
 
@@ -16,14 +17,15 @@ struct SweepOptions {
   std::vector<std::string> optimizers = {"sgd", "adadelta"};
   std::vector<std::string> activations = {"relu", "softmax"};
   int repeats = 5;
-  TrainConfig base;  // epochs, data, noise, first seed ...; optimizer and activation are set per cell
+  DenoiserConfig base;  // epochs, data, noise, first seed ...; optimizer and activation are set per cell
   int parallel = 0;  // runs trained at once (0 = one per core)
-  int verbose = 1;
 };
 
 // Trains what is missing under out_dir (finished runs are reused), writes
-// sweep.json and sweep.md there, and returns sweep.json's content.
-nlohmann::json run_sweep(const SweepOptions& options, const std::filesystem::path& out_dir);
+// sweep.json and sweep.md there, and returns sweep.json's content. The observer
+// hears of each run as it finishes (runs train side by side, without progress bars).
+nlohmann::json run_sweep(const SweepOptions& options, const std::filesystem::path& out_dir,
+                         const ExperimentObserver& observer = {});
 
 // The three tables (val_binary_accuracy, val_loss, psnr) in the seed's layout, as Markdown.
 std::string format_sweep(const nlohmann::json& sweep);

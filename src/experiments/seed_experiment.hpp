@@ -8,13 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/classifier.hpp"
-#include "train/denoiser.hpp"
+#include "experiments/classification.hpp"
+#include "experiments/observer.hpp"
+#include "train/denoiser_config.hpp"
 
 namespace dn {
 
 struct SeedExperimentOptions {
-  TrainConfig train;    // the seed's defaults
+  DenoiserConfig train;    // the seed's defaults
   int sweep_repeats = 5;  // 0 skips the sweep
   int sweep_epochs = 10;
   // Digit classifiers (the seed's stated goal); defaults: ClassificationExperiment's.
@@ -24,7 +25,9 @@ struct SeedExperimentOptions {
   std::string classify_model = "classifier-large";
 };
 
-// Writes out_dir/{seed-run/, sweep/, classify/, report.md, report.json} and prints the comparison.
-nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const std::filesystem::path& out_dir);
+// Writes out_dir/{seed-run/, sweep/, classify/, report.md, report.json}, tells the
+// observer what it does and ends with the comparison; returns report.json's content.
+nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const std::filesystem::path& out_dir,
+                                   const ExperimentObserver& observer = {});
 
 }  // namespace dn

@@ -1,4 +1,4 @@
-#include "train/sweep.hpp"
+#include "experiments/sweep.hpp"
 
 #include <omp.h>
 
@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "train/denoiser.hpp"
 
 namespace dn {
 
@@ -21,7 +22,7 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 const char* const kMeasures[] = {"val_binary_accuracy", "val_loss", "psnr"};
 
 struct RunSpec {
-  TrainConfig config;
+  DenoiserConfig config;
   fs::path dir;
 };
 
@@ -49,8 +50,8 @@ std::string cell_name(const std::string& optimizer, const std::string& activatio
 
 }  // namespace
 
-nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir) {
-  if (options.repeats < 1) throw UsageError("--repeats must be at least 1");
+nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, const ExperimentObserver& observer) {
+  if (options.repeats < 1) throw ArgumentError("repeats", fmt::format("must be >= 1 (got {})", options.repeats));
   std::vector<RunSpec> runs;
   for (const auto& opt : options.optimizers)
     for (const auto& act : options.activations)
@@ -67,15 +68,14 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir) {
   std::vector<std::size_t> todo;
   for (std::size_t i = 0; i < runs.size(); ++i)
     if (read_finished(runs[i].dir).is_null()) todo.push_back(i);
-  if (options.verbose)
-    fmt::print("Sweep: {} runs ({} already finished in {})\n", runs.size(), runs.size() - todo.size(),
-               out_dir.string());
+  observer.say(fmt::format("Sweep: {} runs ({} already finished in {})", runs.size(), runs.size() - todo.size(),
+                           out_dir.string()));
 
   // Runs train side by side, one thread each, so a sweep uses every core even
   // though one seed-model step is too small to split well; a run's numbers
   // depend only on its config (one thread is deterministic).
   const int parallel = options.parallel > 0 ? options.parallel : omp_get_num_procs();
-  std::mutex print_mutex;
+  std::mutex report_mutex;
   std::exception_ptr failure;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(parallel)
   for (std::size_t t = 0; t < todo.size(); ++t) {
@@ -83,20 +83,18 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir) {
     try {
       omp_set_num_threads(1);
       try {
-        train_denoiser(r.config, r.dir, 0);
+        train_denoiser(r.config, r.dir);
       } catch (const DivergedError&) {
         // Recorded in the run folder (history and metrics); a sweep goes on.
       }
       const nlohmann::json done = read_finished(r.dir);
-      std::lock_guard lock(print_mutex);
-      if (options.verbose)
-        fmt::print("  {} seed {}: val_binary_accuracy {:.4f}  val_loss {:.4f}{}\n",
-                   cell_name(r.config.optimizer, r.config.activation), r.config.seed,
-                   number_or_nan(done, "val_binary_accuracy"), number_or_nan(done, "val_loss"),
-                   done.value("diverged", false) ? "  (diverged)" : "");
-      std::fflush(stdout);
+      std::lock_guard lock(report_mutex);
+      observer.say(fmt::format("  {} seed {}: val_binary_accuracy {:.4f}  val_loss {:.4f}{}",
+                               cell_name(r.config.optimizer, r.config.activation), r.config.seed,
+                               number_or_nan(done, "val_binary_accuracy"), number_or_nan(done, "val_loss"),
+                               done.value("diverged", false) ? "  (diverged)" : ""));
     } catch (...) {
-      std::lock_guard lock(print_mutex);
+      std::lock_guard lock(report_mutex);
       if (!failure) failure = std::current_exception();
     }
   }

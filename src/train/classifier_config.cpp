@@ -1,0 +1,99 @@
+#include "train/classifier_config.hpp"
+
+#include <cmath>
+#include <numbers>
+
+#include "core/error.hpp"
+#include "data/noise.hpp"
+#include "train/optimizers.hpp"
+#include "train/schedule.hpp"
+
+namespace dn {
+
+const char* train_on_name(TrainOn on) {
+  switch (on) {
+    case TrainOn::clean: return "clean";
+    case TrainOn::noisy: return "noisy";
+    case TrainOn::denoised: return "denoised";
+  }
+  return "?";
+}
+
+TrainOn parse_train_on(const std::string& text) {
+  for (TrainOn on : {TrainOn::clean, TrainOn::noisy, TrainOn::denoised})
+    if (text == train_on_name(on)) return on;
+  throw ArgumentError("on", "must be clean, noisy or denoised (got '" + text + "')");
+}
+
+const char* lr_schedule_name(LrSchedule schedule) { return schedule == LrSchedule::cosine ? "cosine" : "constant"; }
+
+LrSchedule parse_lr_schedule(const std::string& text) {
+  if (text == "constant") return LrSchedule::constant;
+  if (text == "cosine") return LrSchedule::cosine;
+  throw ArgumentError("lr_schedule", "must be constant or cosine (got '" + text + "')");
+}
+
+double scheduled_lr(LrSchedule schedule, double base, int epoch, int epochs) {
+  if (schedule == LrSchedule::constant) return base;
+  return base * 0.5 * (1.0 + std::cos(std::numbers::pi * double(epoch - 1) / double(epochs)));
+}
+
+nlohmann::json ClassifierConfig::to_json() const {
+  return {{"task", "classify"},
+          {"model", model},
+          {"loss", kClassifierLoss},
+          {"optimizer", kClassifierOptimizer},
+          {"on", train_on_name(on)},
+          {"noise", noise},
+          {"denoiser", denoiser},
+          {"init_from", init_from},
+          {"epochs", epochs},
+          {"batch_size", batch_size},
+          {"lr", lr ? *lr : make_optimizer(kClassifierOptimizer, lr)->learning_rate},  // the rate used
+          {"lr_schedule", lr_schedule_name(lr_schedule)},
+          {"dataset", data.dataset},
+          {"data_dir", data.data_dir},
+          {"limit", data.limit},
+          {"seed", seed}};
+}
+
+ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
+  ClassifierConfig c;
+  try {
+    const std::string task = j.at("task").get<std::string>();
+    if (task != "classify") throw DataError("config.json: a '" + task + "' run, not a classifier's");
+    c.model = j.value("model", std::string("classifier"));  // runs from before the choice had Keras's
+    c.on = parse_train_on(j.at("on").get<std::string>());
+    c.noise = j.at("noise").get<std::string>();
+    c.denoiser = j.at("denoiser").get<std::string>();
+    c.init_from = j.value("init_from", std::string());  // runs from before fine-tuning started from fresh weights
+    c.epochs = j.at("epochs").get<int>();
+    c.batch_size = j.at("batch_size").get<int>();
+    if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
+    c.lr_schedule = parse_lr_schedule(j.value("lr_schedule", std::string("constant")));
+    c.data.dataset = j.at("dataset").get<std::string>();
+    c.data.data_dir = j.at("data_dir").get<std::string>();
+    c.data.limit = j.at("limit").get<std::size_t>();
+    c.seed = j.at("seed").get<std::uint64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(std::string("config.json: ") + e.what());
+  } catch (const UsageError& e) {
+    throw DataError(std::string("config.json: ") + e.what());
+  }
+  return c;
+}
+
+void ClassifierConfig::validate() const {
+  if (model != "classifier" && model != "classifier-large")
+    throw ArgumentError("model", "must be a classifier: classifier or classifier-large (got '" + model + "')");
+  if (on == TrainOn::denoised && denoiser.empty())
+    throw ArgumentError("denoiser", "is needed to train on denoised images (got none)");
+  if (on != TrainOn::denoised && !denoiser.empty())
+    throw ArgumentError("denoiser", "is only used to train on denoised images (got '" + denoiser + "')");
+  if (on == TrainOn::clean && !noise.empty())
+    throw ArgumentError("noise", "is only used to train on noisy or denoised images (got '" + noise + "')");
+  if (!noise.empty()) parse_noise(noise);
+  validate_schedule(epochs, batch_size, lr);
+}
+
+}  // namespace dn

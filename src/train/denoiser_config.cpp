@@ -1,0 +1,65 @@
+#include "train/denoiser_config.hpp"
+
+#include "core/error.hpp"
+#include "data/noise.hpp"
+#include "nn/models.hpp"
+#include "train/losses.hpp"
+#include "train/optimizers.hpp"
+#include "train/schedule.hpp"
+
+namespace dn {
+
+nlohmann::json DenoiserConfig::to_json() const {
+  return {{"task", "denoise"},
+          {"model", model},
+          {"activation", activation},
+          {"optimizer", optimizer},
+          {"lr", lr ? *lr : make_optimizer(optimizer, lr)->learning_rate},
+          {"loss", loss},
+          {"epochs", epochs},
+          {"batch_size", batch_size},
+          {"noise", noise},
+          {"dataset", data.dataset},
+          {"data_dir", data.data_dir},
+          {"limit", data.limit},
+          {"seed", seed},
+          {"on_nan", on_nan_name(on_nan)}};
+}
+
+DenoiserConfig DenoiserConfig::from_json(const nlohmann::json& j) {
+  DenoiserConfig c;
+  try {
+    c.model = j.at("model").get<std::string>();
+    c.activation = j.at("activation").get<std::string>();
+    c.optimizer = j.at("optimizer").get<std::string>();
+    if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
+    c.loss = j.at("loss").get<std::string>();
+    c.epochs = j.at("epochs").get<int>();
+    c.batch_size = j.at("batch_size").get<int>();
+    c.noise = j.at("noise").get<std::string>();
+    c.data.dataset = j.at("dataset").get<std::string>();
+    c.data.data_dir = j.at("data_dir").get<std::string>();
+    c.data.limit = j.at("limit").get<std::size_t>();
+    c.seed = j.at("seed").get<std::uint64_t>();
+    c.on_nan = parse_on_nan(j.at("on_nan").get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(std::string("config.json: ") + e.what());
+  } catch (const UsageError& e) {
+    throw DataError(std::string("config.json: ") + e.what());
+  }
+  return c;
+}
+
+void DenoiserConfig::validate() const {
+  validate_schedule(epochs, batch_size, lr);
+  parse_noise(noise);
+  make_loss(loss);
+  make_optimizer(optimizer, lr);
+  // A denoiser's output is an image of its input's size; a classifier's is not.
+  const auto built = make_model({model, activation, 28, 28}, seed);
+  if (built->output_shape() != Shape{28, 28})
+    throw ArgumentError("model", "must be a denoiser, whose output is an image of its input's size (got '" + model +
+                                     "', whose output is " + shape_str(built->output_shape()) + ")");
+}
+
+}  // namespace dn

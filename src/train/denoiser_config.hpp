@@ -1,0 +1,37 @@
+#pragma once
+// A denoiser run's settings: everything needed to rerun it, stored as its config.json.
+// Defaults are the seed report's experiment.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "data/dataset.hpp"
+#include "train/fit.hpp"
+
+namespace dn {
+
+struct DenoiserConfig {
+  std::string model = "seed";        // a built-in model of nn/models.hpp
+  std::string activation = "relu";   // its hidden activation
+  std::string optimizer = "adadelta";
+  std::optional<double> lr;  // the optimizer's Keras default when empty
+  std::string loss = "binary_crossentropy";
+  int epochs = 10;
+  int batch_size = 32;
+  std::string noise = "gaussian:0.5";
+  DataOptions data;  // dataset, data_dir, limit
+  std::uint64_t seed = 0;
+  OnNaN on_nan = OnNaN::stop;
+
+  // "lr" is written as the rate used (the optimizer's default when not given).
+  nlohmann::json to_json() const;
+  static DenoiserConfig from_json(const nlohmann::json& j);  // DataError on missing or mistyped keys
+  void validate() const;  // ArgumentError naming the argument and its value
+};
+
+// What every training run checks: epochs >= 1, batch_size >= 1, a positive finite lr.
+void validate_schedule(int epochs, int batch_size, std::optional<double> lr);
+
+}  // namespace dn

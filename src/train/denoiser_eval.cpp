@@ -1,0 +1,137 @@
+#include "train/denoiser_eval.hpp"
+
+#include <fmt/core.h>
+
+#include "core/error.hpp"
+#include "io/png.hpp"
+#include "nn/inference.hpp"
+#include "train/denoiser.hpp"
+
+namespace dn {
+
+namespace fs = std::filesystem;
+
+static nlohmann::json quality_json(const ImageQuality& q) {
+  return {{"bce", q.bce},
+          {"mse", q.mse},
+          {"psnr", q.psnr},
+          {"psnr_set", q.psnr_set},
+          {"ssim", q.ssim},
+          {"binary_accuracy", q.binary_accuracy},
+          {"binary_accuracy_ceiling", q.binary_accuracy_ceiling}};
+}
+
+static ImageQuality quality_from_json(const nlohmann::json& j, std::int64_t count) {
+  ImageQuality q;
+  q.count = count;
+  q.bce = j.at("bce").get<double>();
+  q.mse = j.at("mse").get<double>();
+  q.psnr = j.at("psnr").get<double>();
+  q.psnr_set = j.at("psnr_set").get<double>();
+  q.ssim = j.at("ssim").get<double>();
+  q.binary_accuracy = j.at("binary_accuracy").get<double>();
+  q.binary_accuracy_ceiling = j.at("binary_accuracy_ceiling").get<double>();
+  return q;
+}
+
+nlohmann::json DenoiseEvaluation::to_json() const {
+  nlohmann::json out = quality_json(denoised);
+  out["noisy"] = quality_json(noisy);
+  out["count"] = denoised.count;
+  out["split"] = split_name(split);
+  out["noise"] = noise.str();
+  if (diverged) out["diverged"] = *diverged;
+  return out;
+}
+
+DenoiseEvaluation DenoiseEvaluation::from_json(const nlohmann::json& j) {
+  DenoiseEvaluation e;
+  try {
+    const auto count = j.at("count").get<std::int64_t>();
+    e.denoised = quality_from_json(j, count);
+    e.noisy = quality_from_json(j.at("noisy"), count);
+    e.split = parse_split(j.at("split").get<std::string>());
+    e.noise = parse_noise(j.at("noise").get<std::string>());
+    if (j.contains("diverged")) e.diverged = j["diverged"].get<bool>();
+  } catch (const nlohmann::json::exception& ex) {
+    throw DataError(std::string("metrics.json: ") + ex.what());
+  } catch (const UsageError& ex) {
+    throw DataError(std::string("metrics.json: ") + ex.what());
+  }
+  return e;
+}
+
+DenoiseEvaluation evaluate_denoiser(Layer& model, const Tensor& clean, const Tensor& noisy) {
+  Tensor denoised;
+  predict(model, noisy, denoised);
+  denoised.reshape(clean.shape());
+  DenoiseEvaluation e;
+  e.denoised = image_quality(denoised, clean);
+  e.noisy = image_quality(noisy, clean);
+  return e;
+}
+
+void write_reconstructions(Layer& model, const Tensor& clean, const Tensor& noisy, int count, const fs::path& png) {
+  const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(count), static_cast<std::size_t>(clean.dim(0)));
+  Tensor clean_rows, noisy_rows, denoised;
+  slice_rows(clean, 0, n, clean_rows);
+  slice_rows(noisy, 0, n, noisy_rows);
+  predict(model, noisy_rows, denoised);
+  denoised.reshape(clean_rows.shape());
+  write_png_atomic(png, make_grid({noisy_rows, denoised, clean_rows}, {"noisy", "denoised", "clean"}, 4));
+}
+
+// The split's clean images and their noisy versions, as the run would see them.
+struct EvalSet {
+  Tensor clean, noisy;
+  NoiseSpec noise;
+};
+
+static EvalSet eval_set(const DenoiserConfig& config, Split split, const std::string& noise_override,
+                        std::size_t limit) {
+  DataOptions options = config.data;
+  options.limit = limit;
+  Splits data = load_splits(options);
+  EvalSet set;
+  set.clean = std::move(split == Split::train        ? data.train.images
+                        : split == Split::validation ? data.validation.images
+                                                     : data.test.images);
+  set.noise = parse_noise(noise_override.empty() ? config.noise : noise_override);
+  set.noisy = noisy_images(set.clean, set.noise, config.seed, split);
+  return set;
+}
+
+DenoiseEvaluation evaluate_denoiser_run(const fs::path& run_dir, Split split, const std::string& noise_override,
+                                        std::size_t limit) {
+  LoadedDenoiser run = load_denoiser(run_dir);
+  const EvalSet set = eval_set(run.config, split, noise_override, limit);
+  DenoiseEvaluation e = evaluate_denoiser(*run.model, set.clean, set.noisy);
+  e.split = split;
+  e.noise = set.noise;
+  return e;
+}
+
+void show_denoiser_run(const fs::path& run_dir, Split split, const std::string& noise_override, int count,
+                       const fs::path& png) {
+  LoadedDenoiser run = load_denoiser(run_dir);
+  const EvalSet set = eval_set(run.config, split, noise_override, static_cast<std::size_t>(count));
+  write_reconstructions(*run.model, set.clean, set.noisy, count, png);
+}
+
+std::string format_denoise_metrics(const DenoiseEvaluation& e) {
+  std::string out = fmt::format("Evaluation on {} ({} images, noise {})\n", split_name(e.split), e.denoised.count,
+                                e.noise.str());
+  out += fmt::format("  {:<24} {:>12} {:>12}\n", "metric", "noisy input", "denoised");
+  const std::pair<double ImageQuality::*, const char*> rows[] = {{&ImageQuality::bce, "binary cross-entropy"},
+                                                                 {&ImageQuality::mse, "MSE"},
+                                                                 {&ImageQuality::psnr, "PSNR (dB)"},
+                                                                 {&ImageQuality::ssim, "SSIM"},
+                                                                 {&ImageQuality::binary_accuracy, "binary_accuracy"},
+                                                                 {&ImageQuality::binary_accuracy_ceiling,
+                                                                  "  its ceiling"}};
+  for (auto [field, label] : rows)
+    out += fmt::format("  {:<24} {:>12.4f} {:>12.4f}\n", label, e.noisy.*field, e.denoised.*field);
+  return out;
+}
+
+}  // namespace dn

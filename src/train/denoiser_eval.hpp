@@ -1,0 +1,50 @@
+#pragma once
+// A denoiser's quality: image metrics of its output beside those of its noisy
+// input, on a set of images or on a split of a run folder's data; and the
+// picture of noisy / denoised / clean digits.
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "data/noise.hpp"
+#include "data/noise_streams.hpp"
+#include "eval/image_metrics.hpp"
+#include "nn/layer.hpp"
+
+namespace dn {
+
+struct DenoiseEvaluation {
+  ImageQuality denoised, noisy;  // the model's output and its input, each against the clean images
+  Split split = Split::validation;
+  NoiseSpec noise;
+  std::optional<bool> diverged;  // set for the evaluation written after training
+
+  // metrics.json: the denoised image's bce, mse, psnr, psnr_set, ssim, binary_accuracy
+  // and binary_accuracy_ceiling at the top level, the same under "noisy", then count,
+  // split, noise and (after training) diverged.
+  nlohmann::json to_json() const;
+  static DenoiseEvaluation from_json(const nlohmann::json& j);  // DataError on missing or mistyped keys
+};
+
+// The model on noisy (its output reshaped as clean) scored against clean; split and noise left for the caller.
+DenoiseEvaluation evaluate_denoiser(Layer& model, const Tensor& clean, const Tensor& noisy);
+
+// A denoiser run folder on a split with the run's noise (or noise_override when not
+// empty), limited to the first limit images (0 = all).
+DenoiseEvaluation evaluate_denoiser_run(const std::filesystem::path& run_dir, Split split,
+                                        const std::string& noise_override, std::size_t limit);
+
+// Picture: rows noisy / denoised / clean for the first count images.
+void write_reconstructions(Layer& model, const Tensor& clean, const Tensor& noisy, int count,
+                           const std::filesystem::path& png);
+// A run folder's reconstructions picture for a split.
+void show_denoiser_run(const std::filesystem::path& run_dir, Split split, const std::string& noise_override,
+                       int count, const std::filesystem::path& png);
+
+// A readable two-column table (noisy input vs denoised).
+std::string format_denoise_metrics(const DenoiseEvaluation& e);
+
+}  // namespace dn

@@ -1,0 +1,164 @@
+// Run folders (run/run_folder.hpp): every model the project builds saves and loads
+// back with identical bits, folders written before model.json existed still load,
+// and damaged or mismatched folders are refused with the folder's name.
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+#include "core/rng.hpp"
+#include "nn/inference.hpp"
+#include "nn/layers/layers.hpp"
+#include "nn/models.hpp"
+#include "nn/summary.hpp"
+#include "run/run_folder.hpp"
+#include "support/test_support.hpp"
+
+namespace dn {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Case {
+  const char* model;
+  const char* activation;
+  const char* task;
+};
+
+// Every built-in model, the seed one with both of the seed's hidden activations.
+const Case kBuiltins[] = {{"seed", "relu", "denoise"},
+                          {"seed", "softmax", "denoise"},
+                          {"classifier", "relu", "classify"},
+                          {"classifier-large", "relu", "classify"}};
+
+Tensor random_images(int n, std::uint64_t seed) {
+  Tensor x({n, 28, 28});
+  Rng rng(seed);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform());
+  return x;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+nlohmann::json config_of(const Case& c) {
+  return {{"task", c.task}, {"model", c.model}, {"activation", c.activation}, {"seed", 5}};
+}
+
+class EveryBuiltinModel : public ::testing::TestWithParam<Case> {};
+
+TEST_P(EveryBuiltinModel, SaveThenLoadPredictsIdenticalBits) {
+  const Case c = GetParam();
+  test::TempDir dir;
+  auto model = make_model({c.model, c.activation, 28, 28}, 5);
+  save_run_folder(dir / "run", config_of(c), *model, nlohmann::json::array());
+  for (const char* file : {kRunConfigFile, kRunModelFile, kRunWeightsFile, kRunHistoryFile})
+    EXPECT_TRUE(fs::exists(dir / "run" / file)) << file;
+
+  const LoadedRunFolder loaded = load_run_folder(dir / "run", c.task);
+  EXPECT_EQ(loaded.config, config_of(c));
+  EXPECT_EQ(summary(*loaded.model, false), summary(*model, false));
+  const Tensor x = random_images(37, 11);
+  Tensor expected, got;
+  predict(*model, x, expected);
+  predict(*loaded.model, x, got);
+  EXPECT_TRUE(same_bits(expected, got));
+}
+
+// A folder from before model.json: config.json names a built-in model.
+TEST_P(EveryBuiltinModel, AFolderWithoutModelJsonLoadsAsTheBuiltinItNames) {
+  const Case c = GetParam();
+  test::TempDir dir;
+  auto model = make_model({c.model, c.activation, 28, 28}, 6);
+  save_run_folder(dir / "old", config_of(c), *model, nlohmann::json::array());
+  fs::remove(dir / "old" / kRunModelFile);
+  const LoadedRunFolder loaded = load_run_folder(dir / "old", c.task);
+  const Tensor x = random_images(5, 12);
+  Tensor expected, got;
+  predict(*model, x, expected);
+  predict(*loaded.model, x, got);
+  EXPECT_TRUE(same_bits(expected, got));
+}
+
+INSTANTIATE_TEST_SUITE_P(RunFolder, EveryBuiltinModel, ::testing::ValuesIn(kBuiltins),
+                         [](const auto& info) {
+                           std::string name = std::string(info.param.model) + "_" + info.param.activation;
+                           for (char& ch : name)
+                             if (ch == '-') ch = '_';
+                           return name;
+                         });
+
+// A model no built-in name describes loads back from model.json alone.
+TEST(RunFolder, AModelOfItsOwnLoadsFromItsArchitecture) {
+  test::TempDir dir;
+  Sequential model("tiny");
+  model.add(std::make_unique<Reshape>(Shape{0, 0, 1}))
+      .add(std::make_unique<Conv2D>(5, 3, 1, Padding::same, Activation::tanh))
+      .add(std::make_unique<Conv2D>(1, 5, 1, Padding::same, Activation::sigmoid))
+      .add(std::make_unique<Reshape>(Shape{0, 0}));
+  assign_default_names(model);
+  Rng rng(3);
+  model.build({28, 28}, rng);
+  save_run_folder(dir / "run", {{"task", "denoise"}, {"model", "not-built-in"}}, model, nlohmann::json::array());
+  const LoadedRunFolder loaded = load_run_folder(dir / "run", "denoise");
+  EXPECT_EQ(loaded.model->param_count(), model.param_count());
+  const Tensor x = random_images(4, 13);
+  Tensor expected, got;
+  predict(model, x, expected);
+  predict(*loaded.model, x, got);
+  EXPECT_TRUE(same_bits(expected, got));
+}
+
+std::string load_error(const fs::path& dir, const std::string& task) {
+  try {
+    load_run_folder(dir, task);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(RunFolder, RefusesMissingMismatchedAndDamagedFolders) {
+  test::TempDir dir;
+  auto seed = make_model({"seed", "relu", 28, 28}, 1);
+  save_run_folder(dir / "den", {{"task", "denoise"}, {"model", "seed"}, {"activation", "relu"}}, *seed,
+                  nlohmann::json::array());
+
+  EXPECT_NE(load_error(dir / "nowhere", "denoise").find("nowhere: not a run folder"), std::string::npos);
+  EXPECT_NE(load_error(dir / "den", "classify").find("a denoiser's run folder, not a classifier's"),
+            std::string::npos);
+
+  // Weights of another architecture: the safetensors file names what does not fit.
+  fs::copy(dir / "den", dir / "mixed");
+  auto classifier = make_model({"classifier", "relu", 28, 28}, 1);
+  save_run_folder(dir / "other", {{"task", "denoise"}}, *classifier, nlohmann::json::array());
+  fs::copy_file(dir / "other" / kRunWeightsFile, dir / "mixed" / kRunWeightsFile,
+                fs::copy_options::overwrite_existing);
+  EXPECT_NE(load_error(dir / "mixed", "denoise").find("does not match this model"), std::string::npos);
+
+  // A damaged architecture names model.json.
+  fs::copy(dir / "den", dir / "bad-arch");
+  write_file_atomic(dir / "bad-arch" / kRunModelFile, R"({"class_name": "Sequential", "config": {"layers": [)"
+                                                      R"({"class_name": "Warp", "config": {}}]}})");
+  const std::string arch_error = load_error(dir / "bad-arch", "denoise");
+  EXPECT_NE(arch_error.find("model.json"), std::string::npos) << arch_error;
+  EXPECT_NE(arch_error.find("Warp"), std::string::npos) << arch_error;
+  write_file_atomic(dir / "bad-arch" / kRunModelFile, "{ not json");
+  EXPECT_NE(load_error(dir / "bad-arch", "denoise").find("model.json"), std::string::npos);
+
+  // An old folder whose config names no model the program knows.
+  fs::copy(dir / "den", dir / "unknown");
+  fs::remove(dir / "unknown" / kRunModelFile);
+  write_json_atomic(dir / "unknown" / kRunConfigFile, {{"task", "denoise"}, {"model", "hal9000"}});
+  const std::string unknown_error = load_error(dir / "unknown", "denoise");
+  EXPECT_NE(unknown_error.find("config.json"), std::string::npos) << unknown_error;
+  EXPECT_NE(unknown_error.find("hal9000"), std::string::npos) << unknown_error;
+}
+
+}  // namespace
+}  // namespace dn
