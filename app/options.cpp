@@ -3,12 +3,13 @@
 #include <omp.h>
 
 #include "core/error.hpp"
+#include "data/registry.hpp"
 
 namespace dn::app {
 
 void add_data_flags(CLI::App& cmd, DataOptions& data) {
-  cmd.add_option("--dataset", data.dataset, "mnist or fashion-mnist")
-      ->check(CLI::IsMember({"mnist", "fashion-mnist"}))
+  cmd.add_option("--dataset", data.dataset, datasets_help())
+      ->check(CLI::IsMember(dataset_names()))
       ->capture_default_str();
   cmd.add_option("--data-dir", data.data_dir, "folder with the four IDX files (raw or .gz); default: data/<dataset>");
   cmd.add_option("--limit", data.limit, "keep the first N samples of each split (0 = all)")->capture_default_str();
