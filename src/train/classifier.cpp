@@ -15,6 +15,7 @@
 #include "io/safetensors.hpp"
 #include "nn/inference.hpp"
 #include "nn/models.hpp"
+#include "train/progress.hpp"
 #include "train/denoiser.hpp"
 
 namespace dn {
@@ -198,9 +199,9 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
   options.epochs = c.epochs;
   options.batch_size = c.batch_size;
   options.seed = c.seed;
-  options.metric = "accuracy";
-  options.verbose = verbose;
-  if (verbose) fmt::print("Train on {} samples, validate on {} samples\n", n, data.validation.size());
+  options.metric = Metric::accuracy;
+  ProgbarLogger progbar(stdout);
+  if (verbose) options.callbacks.push_back(&progbar);
   ClassifierResult result;
   result.history = fit(*model, *loss, *optimizer, x, y, x_val, y_val, options, on_epoch);
 
@@ -213,7 +214,7 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
   save_safetensors(out_dir / "model.safetensors", weights, {{"format", "denoise"}, {"config", c.to_json().dump()}});
 
   const Tensor y_test = one_hot(data.test.labels);
-  const Evaluation clean_test = evaluate(*model, *loss, "accuracy", data.test.images, y_test);
+  const Evaluation clean_test = evaluate(*model, *loss, Metric::accuracy, data.test.images, y_test);
   result.metrics = {{"split", "test"},
                     {"count", data.test.size()},
                     {"test_accuracy", clean_test.metric},
@@ -221,7 +222,7 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
                     {"diverged", result.history.diverged}};
   const Tensor x_test = classifier_input(data.test.images, c, noise, denoiser.get(), Split::test);
   if (c.on != "clean") {
-    result.metrics["test_accuracy_" + c.on] = evaluate(*model, *loss, "accuracy", x_test, y_test).metric;
+    result.metrics["test_accuracy_" + c.on] = evaluate(*model, *loss, Metric::accuracy, x_test, y_test).metric;
     result.metrics["noise"] = c.noise;
   }
   write_json_atomic(out_dir / "metrics.json", result.metrics);

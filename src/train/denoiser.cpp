@@ -14,6 +14,7 @@
 #include "io/safetensors.hpp"
 #include "nn/inference.hpp"
 #include "nn/models.hpp"
+#include "train/progress.hpp"
 
 namespace dn {
 
@@ -153,9 +154,8 @@ TrainResult train_denoiser(const TrainConfig& config, const fs::path& out_dir, i
   options.batch_size = config.batch_size;
   options.seed = config.seed;
   options.on_nan = parse_on_nan(config.on_nan);
-  options.verbose = verbose;
-  if (verbose)
-    fmt::print("Train on {} samples, validate on {} samples\n", data.train.size(), data.validation.size());
+  ProgbarLogger progbar(stdout);
+  if (verbose) options.callbacks.push_back(&progbar);
   TrainResult result;
   result.history = fit(*model, *loss, *optimizer, PackedSamples(x_train_noisy), PackedSamples(data.train.images),
                        PackedSamples(x_val_noisy), PackedSamples(data.validation.images), options);
