@@ -72,6 +72,13 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
   History history;
   history.metric = options.metric;
   FitContext context;
+  // Callbacks point at the context only while fit runs, however it ends.
+  struct ContextScope {
+    const std::vector<Callback*>& callbacks;
+    ~ContextScope() {
+      for (Callback* c : callbacks) c->set_context(nullptr);
+    }
+  } scope{options.callbacks};
   for (Callback* c : options.callbacks) c->set_context(&context);
   const TrainBegin train_begin{n, x_val.size(), options.epochs, options.batch_size, options.metric};
   for (Callback* c : options.callbacks) c->on_train_begin(train_begin);
@@ -130,7 +137,6 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
     }
   }
   for (Callback* c : options.callbacks) c->on_train_end(history);
-  for (Callback* c : options.callbacks) c->set_context(nullptr);
   return history;
 }
 
