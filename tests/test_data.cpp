@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "data/gzip.hpp"
 #include "data/idx.hpp"
 #include "data/noise.hpp"
+#include "data/registry.hpp"
 #include "data/stats.hpp"
 #include "data/tar.hpp"
 #include "io/png.hpp"
@@ -393,11 +395,79 @@ TEST(Dataset, MnistInItsDefaultFolderIsVerified) {
                     {"t10k-images-idx3-ubyte", "SHA-256 mismatch", "expected 0fa7898d509279e4", "denoise data fetch mnist"});
 }
 
+TEST(DatasetRegistry, ListsEveryLoaderByName) {
+  EXPECT_EQ(dataset_names(), (std::vector<std::string>{"mnist", "fashion-mnist"}));
+  for (const std::string& name : dataset_names()) {
+    const DatasetLoader& loader = dataset_loader(name);
+    EXPECT_EQ(loader.name(), name);
+    EXPECT_FALSE(loader.description().empty());
+    EXPECT_EQ(loader.num_classes(), 10);
+    EXPECT_EQ(loader.default_dir(), default_data_dir(name));
+    EXPECT_NE(datasets_help().find(name + " (" + loader.description() + ")"), std::string::npos);
+  }
+}
+
+TEST(DatasetRegistry, UnknownNameListsTheChoices) {
+  for (const auto& unknown : std::vector<std::function<void()>>{
+           [] { dataset_loader("foo"); }, [] { default_data_dir("foo"); }, [] { load_splits({"foo", "", 0}); },
+           [] { load_packed_splits({"foo", "", 0}); }}) {
+    try {
+      unknown();
+      ADD_FAILURE() << "accepted dataset 'foo'";
+    } catch (const UsageError& e) {
+      EXPECT_STREQ(e.what(), "dataset must be one of mnist, fashion-mnist (got 'foo')");
+    }
+  }
+}
+
+TEST(DatasetRegistry, ClassesAndShapeComeFromTheData) {
+  TempDir dir;
+  write_data_folder(dir.path, make_synthetic_digits(24, 1), make_synthetic_digits(12, 2));
+  for (const std::string& name : dataset_names()) {
+    const DataOptions options{name, dir.path.string(), 0};
+    const Dataset test = load_data_file(options, DataFile::test);
+    EXPECT_EQ(test.num_classes, 10);
+    EXPECT_EQ(test.image_shape(), (Shape{28, 28, 1}));
+    const Splits splits = load_splits(options);
+    const PackedSplits packed = load_packed_splits(options);
+    for (const Dataset* d : {&splits.train, &splits.validation, &splits.test}) EXPECT_EQ(d->num_classes, 10);
+    for (const PackedDataset* d : {&packed.train, &packed.validation, &packed.test}) {
+      EXPECT_EQ(d->num_classes, 10);
+      EXPECT_EQ(d->image_shape(), (Shape{28, 28, 1}));
+      EXPECT_EQ(d->channels(), 1);
+    }
+    EXPECT_EQ(packed.validation.size(), 2u);
+    EXPECT_EQ(subset(test, 3, 4).num_classes, 10);
+  }
+  // Loaded through a loader directly, with the file's own height and width.
+  Dataset tiny;
+  tiny.images = Tensor({3, 5, 7});
+  tiny.labels = {0, 9, 4};
+  tiny.num_classes = 10;
+  write_data_folder(dir / "tiny", tiny, tiny);
+  const Dataset loaded = dataset_loader("mnist").load({dir / "tiny", false}, DataFile::train);
+  EXPECT_EQ(loaded.image_shape(), (Shape{5, 7, 1}));
+  EXPECT_EQ(loaded.labels, tiny.labels);
+  const DatasetStats stats = dataset_stats(loaded);
+  EXPECT_EQ(stats.label_counts.size(), 10u);
+}
+
+TEST(Noise, OneHelpStringForTheSpecForms) {
+  EXPECT_STREQ(noise_spec_help(), "gaussian:F, salt-pepper:P, speckle:F, poisson:PEAK or none");
+  try {
+    parse_noise("blur:1");
+    ADD_FAILURE() << "accepted blur:1";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find(std::string("(expected ") + noise_spec_help() + ")"), std::string::npos);
+  }
+}
+
 TEST(Stats, CountsMeanAndCeiling) {
   Dataset d;
   d.images = Tensor({2, 1, 2});
   d.images[0] = 0.0f, d.images[1] = 1.0f, d.images[2] = 0.5f, d.images[3] = 0.5f;
   d.labels = {3, 3};
+  d.num_classes = 10;
   const DatasetStats s = dataset_stats(d);
   EXPECT_EQ(s.count, 2u);
   EXPECT_EQ(s.height, 1);

@@ -1,8 +1,10 @@
 // The fit loop on small synthetic data: every optimizer lowers the loss, runs
-// are bit-identical with one thread, NaN stops training cleanly.
+// are bit-identical with one thread, NaN stops training cleanly, callbacks see
+// every hook and can stop training, and fit itself prints nothing.
 #include <omp.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include <gtest/gtest.h>
@@ -12,6 +14,7 @@
 #include "data/noise.hpp"
 #include "nn/models.hpp"
 #include "train/fit.hpp"
+#include "train/progress.hpp"
 
 namespace dn {
 namespace {
@@ -32,15 +35,15 @@ TinyData tiny_data() {
 }
 
 History train_tiny(const std::string& optimizer, int epochs, std::uint64_t seed, TinyData& data,
-                   OnNaN on_nan = OnNaN::stop) {
+                   OnNaN on_nan = OnNaN::stop, std::vector<Callback*> callbacks = {}) {
   auto model = make_model({"seed", "relu", 28, 28}, seed);
   auto loss = make_loss("binary_crossentropy");
   auto opt = make_optimizer(optimizer, std::nullopt);
   FitOptions options;
   options.epochs = epochs;
   options.seed = seed;
-  options.verbose = 0;
   options.on_nan = on_nan;
+  options.callbacks = std::move(callbacks);
   return fit(*model, *loss, *opt, data.x, data.y, data.x_val, data.y_val, options);
 }
 
@@ -106,8 +109,135 @@ TEST(Fit, AccuracyMetricComparesArgmaxes) {
   const float p[] = {0.1f, 0.7f, 0.2f, 0.5f, 0.3f, 0.2f};
   const float t[] = {0, 1, 0, 0, 0, 1};
   for (int i = 0; i < 6; ++i) pred[static_cast<std::size_t>(i)] = p[i], truth[static_cast<std::size_t>(i)] = t[i];
-  EXPECT_DOUBLE_EQ(batch_metric("accuracy", pred, truth), 0.5);
-  EXPECT_THROW(batch_metric("f1", pred, truth), UsageError);
+  EXPECT_DOUBLE_EQ(batch_metric(Metric::accuracy, pred, truth), 0.5);
+}
+
+// Errors name the argument and the value, never a command-line flag.
+template <typename Parse>
+void expect_usage_error(Parse parse, const std::string& text, const std::string& message) {
+  try {
+    parse(text);
+    ADD_FAILURE() << "accepted " << text;
+  } catch (const UsageError& e) {
+    EXPECT_EQ(e.what(), message);
+  }
+}
+
+TEST(Fit, MetricAndOnNaNParseTheirNames) {
+  for (Metric m : {Metric::binary_accuracy, Metric::accuracy}) EXPECT_EQ(parse_metric(metric_name(m)), m);
+  EXPECT_EQ(metric_name(Metric::accuracy), "accuracy");
+  expect_usage_error(parse_metric, "f1", "metric must be binary_accuracy or accuracy (got 'f1')");
+  EXPECT_EQ(parse_on_nan("stop"), OnNaN::stop);
+  EXPECT_EQ(parse_on_nan("continue"), OnNaN::continue_training);
+  expect_usage_error(parse_on_nan, "maybe", "on_nan must be stop or continue (got 'maybe')");
+}
+
+// Writes down every hook call; stops training after epoch stop_after when it is > 0.
+struct RecordingCallback : Callback {
+  int stop_after = 0;
+  std::vector<TrainBegin> begins;
+  std::vector<int> epochs_begun;
+  std::vector<std::vector<std::size_t>> seen;  // per epoch
+  std::vector<Logs> last_logs;                 // per epoch
+  std::vector<EpochLog> epoch_logs;
+  std::vector<History> ends;
+
+  void on_train_begin(const TrainBegin& begin) override { begins.push_back(begin); }
+  void on_epoch_begin(int epoch) override {
+    epochs_begun.push_back(epoch);
+    seen.emplace_back();
+    last_logs.emplace_back();
+  }
+  void on_batch_end(std::size_t s, const Logs& logs) override {
+    seen.back().push_back(s);
+    last_logs.back() = logs;
+  }
+  void on_epoch_end(const EpochLog& log) override {
+    epoch_logs.push_back(log);
+    if (stop_after > 0 && log.epoch >= stop_after) context().stop_training = true;
+  }
+  void on_train_end(const History& history) override { ends.push_back(history); }
+};
+
+TEST(Fit, CallbacksSeeEveryHookWithTheHistorysValues) {
+  TinyData data = tiny_data();  // 320 samples in batches of 32
+  RecordingCallback rec;
+  const History h = train_tiny("adam", 2, 4, data, OnNaN::stop, {&rec});
+  ASSERT_EQ(rec.begins.size(), 1u);
+  EXPECT_EQ(rec.begins[0].samples, 320u);
+  EXPECT_EQ(rec.begins[0].validation_samples, 64u);
+  EXPECT_EQ(rec.begins[0].epochs, 2);
+  EXPECT_EQ(rec.begins[0].batch_size, 32);
+  EXPECT_EQ(rec.begins[0].metric, Metric::binary_accuracy);
+  EXPECT_EQ(rec.epochs_begun, (std::vector<int>{1, 2}));
+  ASSERT_EQ(rec.epoch_logs.size(), 2u);
+  ASSERT_EQ(h.epochs.size(), 2u);
+  for (std::size_t e = 0; e < 2; ++e) {
+    EXPECT_EQ(rec.epoch_logs[e].epoch, h.epochs[e].epoch);
+    EXPECT_EQ(rec.epoch_logs[e].loss, h.epochs[e].loss);
+    EXPECT_EQ(rec.epoch_logs[e].metric, h.epochs[e].metric);
+    EXPECT_EQ(rec.epoch_logs[e].val_loss, h.epochs[e].val_loss);
+    EXPECT_EQ(rec.epoch_logs[e].val_metric, h.epochs[e].val_metric);
+    std::vector<std::size_t> expected;
+    for (std::size_t s = 32; s <= 320; s += 32) expected.push_back(s);
+    EXPECT_EQ(rec.seen[e], expected);
+    // The last batch's running means are the epoch's.
+    EXPECT_EQ(rec.last_logs[e].loss, h.epochs[e].loss);
+    EXPECT_EQ(rec.last_logs[e].metric, h.epochs[e].metric);
+  }
+  ASSERT_EQ(rec.ends.size(), 1u);
+  EXPECT_EQ(rec.ends[0].epochs.size(), 2u);
+  EXPECT_FALSE(h.stopped);
+}
+
+TEST(Fit, ACallbackCanStopTraining) {
+  TinyData data = tiny_data();
+  RecordingCallback stopper, watcher;
+  stopper.stop_after = 1;
+  const History h = train_tiny("adam", 3, 4, data, OnNaN::stop, {&stopper, &watcher});
+  EXPECT_EQ(h.epochs.size(), 1u);
+  EXPECT_TRUE(h.stopped);
+  EXPECT_FALSE(h.diverged);
+  EXPECT_EQ(watcher.epochs_begun, (std::vector<int>{1}));
+  EXPECT_EQ(watcher.ends.size(), 1u);
+}
+
+TEST(Fit, NaNStopIsObservableThroughStopTraining) {
+  TinyData data = tiny_data();
+  data.x[5] = std::numeric_limits<float>::quiet_NaN();
+  struct SeesStop : Callback {
+    bool stop_seen = false;
+    void on_epoch_end(const EpochLog&) override { stop_seen = context().stop_training; }
+  } cb;
+  const History h = train_tiny("adadelta", 3, 1, data, OnNaN::stop, {&cb});
+  EXPECT_TRUE(cb.stop_seen);
+  EXPECT_TRUE(h.stopped && h.diverged);
+}
+
+TEST(Fit, PrintsNothingItself) {
+  TinyData data = tiny_data();
+  data.x[5] = std::numeric_limits<float>::quiet_NaN();  // the diverged path too
+  testing::internal::CaptureStdout();
+  train_tiny("adam", 1, 0, data);
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "");
+}
+
+TEST(Fit, ProgbarLoggerPrintsKerasLines) {
+  TinyData data = tiny_data();
+  data.x[5] = std::numeric_limits<float>::quiet_NaN();
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  ProgbarLogger progbar(out);
+  train_tiny("adam", 3, 0, data, OnNaN::stop, {&progbar});
+  std::rewind(out);
+  std::string text;
+  for (int ch; (ch = std::fgetc(out)) != EOF;) text += char(ch);
+  std::fclose(out);
+  EXPECT_EQ(text.rfind("Train on 320 samples, validate on 64 samples\nEpoch 1/3\n320/320 [====", 0), 0u) << text;
+  EXPECT_NE(text.find("us/sample - loss: nan - binary_accuracy: "), std::string::npos) << text;
+  EXPECT_NE(text.find(" - val_binary_accuracy: "), std::string::npos) << text;
+  EXPECT_TRUE(text.ends_with("\nStopped: the loss became NaN or infinite.\n")) << text;
+  EXPECT_EQ(text.find("Epoch 2/3"), std::string::npos) << text;
 }
 
 }  // namespace

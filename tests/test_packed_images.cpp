@@ -170,7 +170,6 @@ History fit_tiny(const Samples& x, const Samples& y, const Samples& x_val, const
   FitOptions options;
   options.epochs = 3;
   options.seed = 3;
-  options.verbose = 0;
   return fit(*model, *loss, *opt, x, y, x_val, y_val, options);
 }
 

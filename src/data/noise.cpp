@@ -30,10 +30,11 @@ std::string NoiseSpec::str() const {
   return fmt::format("{}:{}", kind_name(kind), param);
 }
 
+const char* noise_spec_help() { return "gaussian:F, salt-pepper:P, speckle:F, poisson:PEAK or none"; }
+
 NoiseSpec parse_noise(const std::string& text) {
   const auto fail = [&](const std::string& why) {
-    return UsageError("bad noise spec '" + text + "': " + why +
-                      " (expected gaussian:F, salt-pepper:P, speckle:F, poisson:PEAK or none)");
+    return UsageError("bad noise spec '" + text + "': " + why + " (expected " + noise_spec_help() + ")");
   };
   const std::size_t colon = text.find(':');
   const std::string name = text.substr(0, colon);

@@ -28,6 +28,10 @@ struct NoiseSpec {
 // out-of-range parameter (negative or not finite F, P outside [0, 1], PEAK <= 0).
 NoiseSpec parse_noise(const std::string& text);
 
+// The spec forms in one line, for help texts and errors:
+// "gaussian:F, salt-pepper:P, speckle:F, poisson:PEAK or none".
+const char* noise_spec_help();
+
 // noisy = clean with noise added; the first dimension of clean indexes images.
 // Image i draws from its own stream Rng(seed, first_index + i), so the result is
 // the same whatever the thread count and however a dataset is cut into batches.

@@ -120,6 +120,16 @@ Tensor PackedImages::unpack() const {
   return out;
 }
 
+PackedImages PackedImages::rows(std::size_t begin, std::size_t count) const {
+  if (begin > size() || count > size() - begin)
+    throw std::out_of_range(fmt::format("PackedImages: images [{}, {}) of {}", begin, begin + count, size()));
+  PackedImages out(batch_shape(count), encoding_);
+  const auto first = std::ptrdiff_t(begin * row_), last = std::ptrdiff_t((begin + count) * row_);
+  if (encoding_ == PixelEncoding::u8) std::copy(u8_.begin() + first, u8_.begin() + last, out.u8_.begin());
+  else std::copy(u16_.begin() + first, u16_.begin() + last, out.u16_.begin());
+  return out;
+}
+
 PackedImages add_noise_packed(const NoiseSpec& spec, const PackedImages& clean, std::uint64_t seed,
                               std::uint64_t first_index, std::size_t chunk_images) {
   // add_noise copies for "none", and the clean encoding is exact.

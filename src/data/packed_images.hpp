@@ -47,6 +47,8 @@ class PackedImages {
   // Images [begin, begin + count) as float; std::out_of_range past the end.
   void slice(std::size_t begin, std::size_t count, Tensor& out) const;
   Tensor unpack() const;  // every image as float
+  // Images [begin, begin + count) as a store of their own, same encoding; std::out_of_range past the end.
+  PackedImages rows(std::size_t begin, std::size_t count) const;
 
  private:
   Shape batch_shape(std::size_t count) const;

@@ -1,5 +1,6 @@
 #include "data/stats.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace dn {
@@ -34,6 +35,7 @@ DatasetStats dataset_stats(const Dataset& data) {
   }
   s.pixel_mean = n > 0 ? sum / n : 0.0;
   s.binary_accuracy_ceiling = n > 0 ? double(binary) / n : 0.0;
+  s.label_counts.assign(std::size_t(std::max(0, data.num_classes)), 0);
   for (std::uint8_t label : data.labels) ++s.label_counts.at(label);
   return s;
 }

@@ -13,10 +13,12 @@
 
 namespace dn {
 
+const char* on_nan_name(OnNaN on_nan) { return on_nan == OnNaN::stop ? "stop" : "continue"; }
+
 OnNaN parse_on_nan(const std::string& text) {
   if (text == "stop") return OnNaN::stop;
   if (text == "continue") return OnNaN::continue_training;
-  throw UsageError("--on-nan: unknown value '" + text + "' (expected stop or continue)");
+  throw ArgumentError("on_nan", "must be stop or continue (got '" + text + "')");
 }
 
 static std::size_t argmax_row(const float* p, std::size_t k) {
@@ -26,34 +28,17 @@ static std::size_t argmax_row(const float* p, std::size_t k) {
   return best;
 }
 
-double batch_metric(const std::string& metric, const Tensor& y_pred, const Tensor& y_true) {
-  if (metric == "binary_accuracy") return binary_accuracy(y_pred, y_true);
-  if (metric == "accuracy") {
-    const std::size_t n = static_cast<std::size_t>(y_pred.dim(0));
-    const std::size_t k = y_pred.size() / n;
-    std::size_t hits = 0;
-    for (std::size_t i = 0; i < n; ++i)
-      hits += argmax_row(y_pred.data() + i * k, k) == argmax_row(y_true.data() + i * k, k);
-    return static_cast<double>(hits) / static_cast<double>(n);
-  }
-  throw UsageError("unknown metric '" + metric + "' (expected binary_accuracy or accuracy)");
+double batch_metric(Metric metric, const Tensor& y_pred, const Tensor& y_true) {
+  if (metric == Metric::binary_accuracy) return binary_accuracy(y_pred, y_true);
+  const std::size_t n = static_cast<std::size_t>(y_pred.dim(0));
+  const std::size_t k = y_pred.size() / n;
+  std::size_t hits = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    hits += argmax_row(y_pred.data() + i * k, k) == argmax_row(y_true.data() + i * k, k);
+  return static_cast<double>(hits) / static_cast<double>(n);
 }
 
-nlohmann::json History::to_json() const {
-  // JSON has no NaN: a diverged value is written as null.
-  auto value = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  nlohmann::json out = nlohmann::json::array();
-  for (const EpochLog& e : epochs)
-    out.push_back({{"epoch", e.epoch},
-                   {"loss", value(e.loss)},
-                   {metric, value(e.metric)},
-                   {"val_loss", value(e.val_loss)},
-                   {"val_" + metric, value(e.val_metric)},
-                   {"seconds", e.seconds}});
-  return out;
-}
-
-Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, const Samples& x, const Samples& y,
+Evaluation evaluate(Layer& model, const Loss& loss, Metric metric, const Samples& x, const Samples& y,
                     int batch_size) {
   const std::size_t n = x.size();
   Tensor xb, yb, pred;
@@ -69,7 +54,7 @@ Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, c
   return {loss_sum / static_cast<double>(n), metric_sum / static_cast<double>(n)};
 }
 
-Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, const Tensor& x, const Tensor& y,
+Evaluation evaluate(Layer& model, const Loss& loss, Metric metric, const Tensor& x, const Tensor& y,
                     int batch_size) {
   return evaluate(model, loss, metric, TensorSamples(x), TensorSamples(y), batch_size);
 }
@@ -86,9 +71,19 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
   const std::size_t n = x.size();
   const std::size_t batch = static_cast<std::size_t>(options.batch_size);
   const std::vector<Param*> params = model.params();
-  Progress progress(options.verbose);
   History history;
   history.metric = options.metric;
+  FitContext context;
+  // Callbacks point at the context only while fit runs, however it ends.
+  struct ContextScope {
+    const std::vector<Callback*>& callbacks;
+    ~ContextScope() {
+      for (Callback* c : callbacks) c->set_context(nullptr);
+    }
+  } scope{options.callbacks};
+  for (Callback* c : options.callbacks) c->set_context(&context);
+  const TrainBegin train_begin{n, x_val.size(), options.epochs, options.batch_size, options.metric};
+  for (Callback* c : options.callbacks) c->on_train_begin(train_begin);
 
   std::vector<std::size_t> order(n);
   Tensor xb, yb, pred, d_pred;
@@ -100,11 +95,10 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
       Rng rng(options.seed, static_cast<std::uint64_t>(epoch));
       for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
     }
-    progress.begin_epoch(epoch, options.epochs, n);
+    for (Callback* c : options.callbacks) c->on_epoch_begin(epoch);
 
     double loss_sum = 0, metric_sum = 0;
     std::size_t seen = 0;
-    bool finite = true;
     for (std::size_t begin = 0; begin < n; begin += batch) {
       const std::size_t count = std::min(batch, n - begin);
       x.gather(order, begin, count, xb);
@@ -115,16 +109,18 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
       metric_sum += batch_metric(options.metric, pred, yb) * static_cast<double>(count);
       seen += count;
       if (!std::isfinite(batch_loss)) {
-        finite = false;
         history.diverged = true;
-        if (options.on_nan == OnNaN::stop) break;
+        if (options.on_nan == OnNaN::stop) {
+          context.stop_training = true;
+          break;
+        }
       }
       loss.backward(pred, yb, d_pred);
       for (Param* p : params) p->grad.zero();
       model.backward(xb, pred, d_pred, nullptr);
       optimizer.step(params);
-      progress.update(seen, {{"loss", loss_sum / static_cast<double>(seen)},
-                             {options.metric, metric_sum / static_cast<double>(seen)}});
+      const Logs logs{loss_sum / static_cast<double>(seen), metric_sum / static_cast<double>(seen)};
+      for (Callback* c : options.callbacks) c->on_batch_end(seen, logs);
     }
 
     EpochLog log;
@@ -136,15 +132,13 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
     log.val_metric = val.metric;
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     history.epochs.push_back(log);
-    progress.end_epoch(log.seconds, {{"loss", log.loss},
-                                     {options.metric, log.metric},
-                                     {"val_loss", log.val_loss},
-                                     {"val_" + options.metric, log.val_metric}});
-    if (!finite && options.on_nan == OnNaN::stop) {
-      progress.message("Stopped: the loss became NaN or infinite (--on-nan stop).");
+    for (Callback* c : options.callbacks) c->on_epoch_end(log);
+    if (context.stop_training) {
+      history.stopped = true;
       break;
     }
   }
+  for (Callback* c : options.callbacks) c->on_train_end(history);
   return history;
 }
 

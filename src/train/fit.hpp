@@ -1,28 +1,31 @@
 #pragma once
-// The fit loop (Keras's model.fit): mini-batches over shuffled samples, a
-// progress line per epoch, validation at each epoch's end, and a History.
+// The fit loop (Keras's model.fit): mini-batches over shuffled samples,
+// validation at each epoch's end, a History, and callbacks that report progress
+// (fit itself prints nothing).
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "data/packed_images.hpp"
 #include "nn/inference.hpp"
 #include "train/losses.hpp"
 #include "train/optimizers.hpp"
-#include "train/progress.hpp"
+#include "train/callbacks.hpp"
+#include "train/history.hpp"
 
 namespace dn {
 
+// What fit does when a batch's loss is NaN or infinite: stop after that epoch
+// (skipping the batch's update), or carry on. History::diverged records it either way.
 enum class OnNaN { stop, continue_training };
+// "stop" or "continue"; ArgumentError "on_nan must be stop or continue (got 'x')".
 OnNaN parse_on_nan(const std::string& text);
+const char* on_nan_name(OnNaN on_nan);
 
-// The metric reported beside the loss: "binary_accuracy" (denoisers) or
-// "accuracy" (classifiers: argmax of prediction equals argmax of one-hot target).
-double batch_metric(const std::string& metric, const Tensor& y_pred, const Tensor& y_true);
+// The metric of one batch (Metric's comment says how each is computed).
+double batch_metric(Metric metric, const Tensor& y_pred, const Tensor& y_true);
 
 struct FitOptions {
   int epochs = 10;
@@ -30,21 +33,9 @@ struct FitOptions {
   std::uint64_t seed = 0;  // shuffling order
   bool shuffle = true;
   OnNaN on_nan = OnNaN::stop;
-  std::string metric = "binary_accuracy";
-  int verbose = 1;
-};
-
-struct EpochLog {
-  int epoch = 0;
-  double loss = 0, metric = 0, val_loss = 0, val_metric = 0, seconds = 0;
-};
-
-struct History {
-  std::string metric;
-  std::vector<EpochLog> epochs;
-  bool diverged = false;  // a non-finite loss was seen
-  // [{"epoch":1, "loss":..., "<metric>":..., "val_loss":..., "val_<metric>":..., "seconds":...}, ...]
-  nlohmann::json to_json() const;
+  Metric metric = Metric::binary_accuracy;
+  // Called in order at each hook; not owned, and must outlive the call to fit.
+  std::vector<Callback*> callbacks;
 };
 
 // What fit batches from: N samples of one shape, read as float a batch at a
@@ -96,9 +87,9 @@ struct Evaluation {
 };
 
 // Mean loss and metric over a whole set, weighted by batch size as Keras does.
-Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, const Samples& x, const Samples& y,
+Evaluation evaluate(Layer& model, const Loss& loss, Metric metric, const Samples& x, const Samples& y,
                     int batch_size = 256);
-Evaluation evaluate(Layer& model, const Loss& loss, const std::string& metric, const Tensor& x, const Tensor& y,
+Evaluation evaluate(Layer& model, const Loss& loss, Metric metric, const Tensor& x, const Tensor& y,
                     int batch_size = 256);
 
 // Called at the start of every epoch (1-based) before batching. May be empty.

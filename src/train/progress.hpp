@@ -1,5 +1,6 @@
 #pragma once
-// Keras-like progress output for fit():
+// Keras-like progress output for fit(), as a callback:
+//   Train on 55000 samples, validate on 5000 samples
 //   Epoch 3/10
 //   55000/55000 [==============================] - 2s 36us/sample - loss: 0.1021 - ...
 // On a terminal the bar moves during the epoch (redrawn in place, at most ~10
@@ -10,24 +11,28 @@
 #include <utility>
 #include <vector>
 
+#include "train/callbacks.hpp"
+
 namespace dn {
 
-class Progress {
+class ProgbarLogger final : public Callback {
  public:
-  // verbose 0 prints nothing; 1 prints the bar/lines.
-  Progress(int verbose, std::FILE* out = stdout);
-  void begin_epoch(int epoch, int epochs, std::size_t samples);
-  void update(std::size_t done, const std::vector<std::pair<std::string, double>>& values);
-  void end_epoch(double seconds, const std::vector<std::pair<std::string, double>>& values);
-  void message(const std::string& line);
+  explicit ProgbarLogger(std::FILE* out);
+
+  void on_train_begin(const TrainBegin& begin) override;
+  void on_epoch_begin(int epoch) override;
+  void on_batch_end(std::size_t seen, const Logs& logs) override;
+  void on_epoch_end(const EpochLog& log) override;
+  void on_train_end(const History& history) override;
 
  private:
-  std::string line(std::size_t done, const std::vector<std::pair<std::string, double>>& values) const;
-  int verbose_;
+  using Values = std::vector<std::pair<std::string, double>>;
+  std::string line(std::size_t done, const Values& values) const;
+
   std::FILE* out_;
   bool tty_;
-  std::size_t total_ = 0;
-  std::chrono::steady_clock::time_point start_, last_draw_;
+  TrainBegin run_;
+  std::chrono::steady_clock::time_point last_draw_;
 };
 
 }  // namespace dn

@@ -1,0 +1,55 @@
+#pragma once
+// Keras-style callbacks: fit reports its progress through these hooks and
+// prints nothing itself; a program passes a ProgbarLogger (train/progress.hpp)
+// to show it. Every hook does nothing unless overridden.
+#include <cstddef>
+#include <stdexcept>
+
+#include "train/history.hpp"
+
+namespace dn {
+
+// What fit shares with its callbacks during one run, as Keras's callbacks share
+// `self.model`. Setting stop_training ends training after the current epoch,
+// as Keras's `model.stop_training = True` does; fit sets it itself when the loss
+// becomes NaN or infinite under OnNaN::stop.
+struct FitContext {
+  bool stop_training = false;
+};
+
+struct TrainBegin {
+  std::size_t samples = 0, validation_samples = 0;
+  int epochs = 0, batch_size = 0;
+  Metric metric = Metric::binary_accuracy;
+};
+
+// Running means over the current epoch's batches so far, weighted by batch size.
+struct Logs {
+  double loss = 0, metric = 0;
+};
+
+class Callback {
+ public:
+  virtual ~Callback() = default;
+
+  virtual void on_train_begin(const TrainBegin& /*begin*/) {}
+  virtual void on_epoch_begin(int /*epoch*/) {}  // 1-based
+  // seen: samples trained on so far this epoch.
+  virtual void on_batch_end(std::size_t /*seen*/, const Logs& /*logs*/) {}
+  virtual void on_epoch_end(const EpochLog& /*log*/) {}
+  virtual void on_train_end(const History& /*history*/) {}
+
+  // fit points this at its context before on_train_begin, for the run's length.
+  void set_context(FitContext* context) { context_ = context; }
+
+ protected:
+  FitContext& context() const {
+    if (!context_) throw std::logic_error("Callback::context: called outside fit");
+    return *context_;
+  }
+
+ private:
+  FitContext* context_ = nullptr;
+};
+
+}  // namespace dn
