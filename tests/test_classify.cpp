@@ -343,7 +343,7 @@ void write_digit_picture(const Dataset& digits, std::size_t i, const fs::path& p
 TEST(Predict, PredictsEveryReadablePictureAndNamesTheOthers) {
   TempDir dir;
   const fs::path data = make_data_folder(dir);
-  train_classifier(small_config(data), dir / "clean", 0);
+  train_classifier(small_config(data), dir / "clean");
   const Dataset digits = make_synthetic_digits(10, 7);
   write_digit_picture(digits, 3, dir / "three.png");
   write_digit_picture(digits, 7, dir / "seven.png");

@@ -15,6 +15,7 @@
 
 #include "data/dataset.hpp"
 #include "experiments/observer.hpp"
+#include "train/classifier_config.hpp"
 #include "train/classify_eval.hpp"
 
 namespace dn {
