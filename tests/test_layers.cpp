@@ -187,6 +187,31 @@ TEST(LayerGradients, ReshapeAndFlatten) {
   EXPECT_THROW(Reshape({-1, -1}), UsageError);
 }
 
+TEST(LayerGradients, AtSizesOtherThanTheBuiltOne) {
+  // Height and width come from the input: built at 28x28 or with them free (kNone),
+  // each layer runs forward and backward at other sizes.
+  Rng rng = build_rng();
+  Conv2D conv(3, 3, 2, Padding::same, Activation::tanh);
+  EXPECT_EQ(conv.build({28, 28, 2}, rng), (Shape{14, 14, 3}));
+  expect_matches_finite_differences(conv, random_tensor({2, 7, 5, 2}, 60), 61);
+  Conv2D valid(2, Size2(3, 2), 1, Padding::valid, Activation::relu);
+  EXPECT_EQ(valid.build({kNone, 9, 2}, rng), (Shape{kNone, 8, 2}));
+  expect_matches_finite_differences(valid, random_tensor({1, 6, 9, 2}, 62), 63);
+  Conv2DTranspose convt(2, 3, 2, Padding::same, Activation::sigmoid);
+  EXPECT_EQ(convt.build({kNone, kNone, 3}, rng), (Shape{kNone, kNone, 2}));
+  expect_matches_finite_differences(convt, random_tensor({2, 5, 4, 3}, 64), 65);
+  MaxPooling2D pool(2);
+  EXPECT_EQ(pool.build({28, kNone, 2}, rng), (Shape{14, kNone, 2}));
+  expect_matches_finite_differences(pool, random_tensor({2, 7, 6, 2}, 66), 67);
+  Reshape reshape({0, -1});
+  EXPECT_EQ(reshape.build({kNone, kNone, 2}, rng), (Shape{kNone, kNone}));
+  EXPECT_EQ(reshape.build({kNone, 3, 2}, rng), (Shape{kNone, 6}));
+  Tensor y;
+  reshape.forward(random_tensor({2, 5, 3, 2}, 68), y, false);
+  EXPECT_EQ(y.shape(), (Shape{2, 5, 6}));
+  EXPECT_EQ(Flatten().build({kNone, 4}, rng), (Shape{kNone}));
+}
+
 TEST(LayerGradients, BackwardAddsToParamGrads) {
   Conv2D layer(3, 3, 1, Padding::same, Activation::tanh);
   Rng rng = build_rng();
@@ -489,12 +514,34 @@ TEST(LayerErrors, WrongShapesAreReported) {
   conv.set_name("conv2d");
   conv.build({28, 28, 1}, rng);
   Tensor y;
+  conv.forward(Tensor({2, 27, 30, 1}), y, false);  // height and width are free; the channels are not
+  EXPECT_EQ(y.shape(), (Shape{2, 27, 30, 4}));
   try {
-    conv.forward(Tensor({2, 27, 28, 1}), y, false);
+    conv.forward(Tensor({2, 28, 28, 3}), y, false);
     FAIL() << "no error";
   } catch (const DataError& e) {
-    EXPECT_EQ(std::string(e.what()), "layer conv2d expects input of shape (batch, 28, 28, 1), got (2, 27, 28, 1)");
+    EXPECT_EQ(std::string(e.what()), "layer conv2d expects input of shape (batch, height, width, 1), got (2, 28, 28, 3)");
   }
+  Dense dense(10);
+  dense.set_name("dense");
+  dense.build({1600}, rng);
+  try {
+    dense.forward(Tensor({2, 1700}), y, false);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), "layer dense expects input of shape (batch, ..., 1600), got (2, 1700)");
+  }
+  Reshape reshape({0, 0, 1});
+  reshape.set_name("reshape");
+  reshape.build({kNone, kNone}, rng);
+  try {
+    reshape.forward(Tensor({2, 28, 28, 2}), y, false);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), "layer reshape cannot reshape input (2, 28, 28, 2) to target_shape (0, 0, 1)");
+  }
+  EXPECT_THROW(Conv2D(4, 3).build({kNone, kNone, kNone}, rng), UsageError);  // the kernel needs the channels
+  EXPECT_THROW(Dense(4).build({kNone}, rng), UsageError);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <fmt/core.h>
@@ -9,7 +10,10 @@
 
 #include "core/error.hpp"
 #include "data/dataset.hpp"
+#include "kernels/pool.hpp"
+#include "kernels/reference/reference.hpp"
 #include "nn/inference.hpp"
+#include "nn/model_config.hpp"
 #include "nn/models.hpp"
 #include "nn/summary.hpp"
 #include "support/test_support.hpp"
@@ -69,12 +73,16 @@ TEST(Models, SameSeedSameWeightsOtherSeedOtherWeights) {
 }
 
 TEST(Sequential, InferenceInBlocksMatchesOneForwardOverTheBatch) {
-  // 75 samples: inference splits them into blocks (the last one short); a training
-  // forward (the seed model has no dropout) runs every layer over the whole batch.
+  // 75 samples: the inference plan splits them into blocks (the last one short) and
+  // runs each convolution with its pooling in one pass; a training forward (the seed
+  // model has no dropout) runs every layer over the whole batch.
   auto model = make_model({"seed", "relu", 28, 28}, 3);
   const Dataset data = make_synthetic_digits(75, 4);
   Tensor blocked, whole;
-  model->forward(data.images, blocked, false);
+  InferencePlan plan(*model);
+  EXPECT_EQ(plan.layers(), 7u);
+  EXPECT_EQ(plan.fused_pairs(), 1u);
+  plan.run(data.images, blocked);
   model->forward(data.images, whole, true);
   ASSERT_EQ(blocked.shape(), (Shape{75, 28, 28}));
   ASSERT_EQ(blocked.shape(), whole.shape());
@@ -146,7 +154,7 @@ TEST(Predict, SameResultForAnyThreadCountAndBatch) {
 
 TEST(Predict, ABadInputIsReportedFromAnyThread) {
   auto model = make_model({"seed", "relu", 28, 28}, 11);
-  const Tensor wrong(Shape{70, 27, 28});
+  const Tensor wrong(Shape{70, 28, 28, 2});  // any height and width, but one channel
   const int saved = omp_get_max_threads();
   omp_set_num_threads(2);
   Tensor out;
@@ -219,6 +227,231 @@ TEST(Summary, WithCommas) {
   EXPECT_EQ(with_commas(999), "999");
   EXPECT_EQ(with_commas(3279), "3,279");
   EXPECT_EQ(with_commas(1234567), "1,234,567");
+}
+
+
+// --- fully convolutional: the seed model at any height and width ---
+
+Tensor random_images(const Shape& shape, std::uint64_t seed) {
+  Tensor x(shape);
+  Rng rng(seed);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(rng.uniform());
+  return x;
+}
+
+// The seed model with small random biases too (they start at zero).
+std::unique_ptr<Sequential> seed_with_biases(const std::string& activation, std::uint64_t seed) {
+  auto model = make_model({"seed", activation, 28, 28}, seed);
+  Rng rng(seed + 100);
+  for (auto& [name, p] : named_params(*model))
+    if (p->name == "bias")
+      for (std::size_t i = 0; i < p->value.size(); ++i) p->value[i] = static_cast<float>(rng.uniform(-0.2, 0.2));
+  return model;
+}
+
+// The seed model composed from the reference loops: x (N,H,W) -> (N, 2*(H/2), 2*(W/2)).
+// TensorFlow's "same" pads of the two transposed convolutions: stride 2 pads nothing
+// before, stride 1 one row and column.
+std::vector<float> seed_reference(Sequential& model, const Tensor& x, Activation act) {
+  const auto p = named_params(model);
+  auto w = [&](std::size_t i) { return p[i].second->value.data(); };
+  const int n = x.dim(0), h = x.dim(1), wd = x.dim(2), h2 = h / 2, w2 = wd / 2;
+  const ConvGeometry g1 = conv_geometry(n, h, wd, 1, 12, 3, 3, 1, 1, Padding::same);
+  std::vector<float> a1(g1.output_size());
+  reference::conv2d_forward(g1, x.data(), w(0), w(1), act, a1.data());
+  const ConvGeometry gp = pool_geometry(n, h, wd, 12, 2, 2, 2, 2, Padding::valid);
+  std::vector<float> a2(gp.output_size());
+  reference::maxpool_forward(gp, a1.data(), a2.data());
+  const ConvGeometry g2 = conv_geometry(n, h2, w2, 12, 14, 3, 3, 1, 1, Padding::same);
+  std::vector<float> a3(g2.output_size());
+  reference::conv2d_forward(g2, a2.data(), w(2), w(3), act, a3.data());
+  const reference::TransposeShape t1{n, h2, w2, 14, 2 * h2, 2 * w2, 12, 3, 3, 2, 2, 0, 0};
+  std::vector<float> a4(std::size_t(n) * 2 * h2 * 2 * w2 * 12);
+  reference::conv2d_transpose_forward(t1, a3.data(), w(4), w(5), act, a4.data());
+  const reference::TransposeShape t2{n, 2 * h2, 2 * w2, 12, 2 * h2, 2 * w2, 1, 3, 3, 1, 1, 1, 1};
+  std::vector<float> out(std::size_t(n) * 2 * h2 * 2 * w2);
+  reference::conv2d_transpose_forward(t2, a4.data(), w(6), w(7), Activation::sigmoid, out.data());
+  return out;
+}
+
+double max_abs_diff(const Tensor& a, const std::vector<float>& b) {
+  double worst = 0.0;
+  for (std::size_t i = 0; i < b.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - b[i]));
+  return worst;
+}
+
+TEST(FullyConvolutional, SeedModelBuiltAt28RunsAtOtherSizesAsTheReference) {
+  struct Case {
+    int n, h, w;
+  };
+  for (const char* act : {"relu", "softmax"})
+    for (const Case c : {Case{3, 37, 53}, Case{2, 640, 480}}) {
+      SCOPED_TRACE(fmt::format("{}, {}x{}", act, c.h, c.w));
+      auto model = seed_with_biases(act, 21);
+      const Tensor x = random_images({c.n, c.h, c.w}, 22);
+      const std::vector<float> ref = seed_reference(*model, x, parse_activation(act));
+      Tensor predicted, forwarded;
+      predict(*model, x, predicted);
+      model->forward(x, forwarded, false);
+      // 37 -> pooled 18 -> transposed 36: Keras's output size.
+      const Shape expected{c.n, 2 * (c.h / 2), 2 * (c.w / 2)};
+      ASSERT_EQ(predicted.shape(), expected);
+      ASSERT_EQ(forwarded.shape(), expected);
+      EXPECT_LT(max_abs_diff(predicted, ref), 1e-5);
+      EXPECT_EQ(0, std::memcmp(predicted.data(), forwarded.data(), predicted.size() * sizeof(float)));
+    }
+}
+
+// The seed model built with height and width free, with m's weights.
+std::unique_ptr<Sequential> free_copy(Sequential& m) {
+  nlohmann::json j = model_to_json(m);
+  j["build_input_shape"] = nlohmann::json::array({nullptr, nullptr, nullptr});
+  auto free = model_from_json(j, 1);
+  const auto from = named_params(m), to = named_params(*free);
+  for (std::size_t i = 0; i < from.size(); ++i) to[i].second->value = from[i].second->value;
+  return free;
+}
+
+TEST(FullyConvolutional, BuiltWithFreeSizesItGivesTheSameResultsAsBuiltAt28) {
+  auto fixed = seed_with_biases("relu", 23);
+  auto free = free_copy(*fixed);
+  EXPECT_EQ(free->output_shape(), (Shape{kNone, kNone}));
+  const std::string text = summary(*free, true);
+  EXPECT_NE(text.find("encoder (Sequential)         (None, None, None, 14)    1646"), std::string::npos) << text;
+  EXPECT_NE(text.find("decoder (Sequential)         (None, None, None)        1633"), std::string::npos) << text;
+  EXPECT_EQ(model_to_json(*free)["build_input_shape"], nlohmann::json::parse("[null, null, null]"));
+  for (const Shape& shape : {Shape{20, 28, 28}, Shape{3, 37, 53}}) {
+    SCOPED_TRACE(shape_str(shape));
+    const Tensor x = random_images(shape, 24);
+    Tensor a, b;
+    predict(*fixed, x, a);
+    predict(*free, x, b);
+    ASSERT_EQ(a.shape(), b.shape());
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+    // Training at this size: the same outputs and gradients.
+    fixed->forward(x, a, true);
+    free->forward(x, b, true);
+    ASSERT_EQ(a.shape(), b.shape());
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+    const Tensor dy = random_images(a.shape(), 25);
+    Tensor dxa, dxb;
+    for (Param* p : fixed->params()) p->grad.zero();
+    for (Param* p : free->params()) p->grad.zero();
+    fixed->backward(x, a, dy, &dxa);
+    free->backward(x, b, dy, &dxb);
+    ASSERT_EQ(dxa.shape(), x.shape());
+    EXPECT_EQ(0, std::memcmp(dxa.data(), dxb.data(), dxa.size() * sizeof(float)));
+    const auto pa = fixed->params(), pb = free->params();
+    for (std::size_t i = 0; i < pa.size(); ++i)
+      EXPECT_EQ(0, std::memcmp(pa[i]->grad.data(), pb[i]->grad.data(), pa[i]->grad.size() * sizeof(float))) << i;
+  }
+}
+
+TEST(FullyConvolutional, ClassifiersStayAtTheirBuiltSize) {
+  auto model = make_model({"classifier", "relu", 28, 28}, 2);
+  Tensor out;
+  try {
+    predict(*model, Tensor({2, 30, 30}), out);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), "layer reshape cannot reshape input (2, 30, 30) to target_shape (28, 28, 1)");
+  }
+}
+
+// --- Keras configs: model_to_json and back ---
+
+TEST(ModelConfig, EveryBuiltInModelRoundTrips) {
+  const Tensor x = random_images({21, 28, 28}, 30);
+  for (const std::string& name : model_names())
+    for (const char* act : {"relu", "softmax"}) {
+      if (name != "seed" && std::string(act) == "softmax") continue;  // the classifiers take no activation
+      SCOPED_TRACE(name + " " + act);
+      auto m = make_model({name, act, 28, 28}, 31);
+      const nlohmann::json j = model_to_json(*m);
+      EXPECT_EQ(j["class_name"], "Sequential");
+      EXPECT_EQ(j["build_input_shape"], nlohmann::json::parse("[null, 28, 28]"));
+      auto copy = model_from_json(j, 32);
+      EXPECT_EQ(model_to_json(*copy), j);
+      EXPECT_EQ(summary(*copy, true), summary(*m, true));
+      const auto from = named_params(*m), to = named_params(*copy);
+      ASSERT_EQ(from.size(), to.size());
+      for (std::size_t i = 0; i < from.size(); ++i) {
+        EXPECT_EQ(from[i].first, to[i].first);
+        ASSERT_EQ(from[i].second->value.shape(), to[i].second->value.shape());
+        to[i].second->value = from[i].second->value;
+      }
+      Tensor a, b;
+      predict(*m, x, a);
+      predict(*copy, x, b);
+      ASSERT_EQ(a.shape(), b.shape());
+      EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+    }
+}
+
+TEST(ModelConfig, KerasStructure) {
+  auto m = make_model({"seed", "relu", 28, 28}, 0);
+  const nlohmann::json j = model_to_json(*m);
+  EXPECT_EQ(j["config"]["name"], "conv_ae");
+  const nlohmann::json& encoder = j["config"]["layers"][0];
+  EXPECT_EQ(encoder["class_name"], "Sequential");
+  EXPECT_EQ(encoder["config"]["name"], "encoder");
+  EXPECT_EQ(encoder["config"]["layers"][0],
+            nlohmann::json::parse(R"({"class_name": "Reshape", "config": {"name": "reshape", "target_shape": [0, 0, 1]}})"));
+  EXPECT_EQ(encoder["config"]["layers"][1]["config"],
+            nlohmann::json::parse(R"({"name": "conv2d", "filters": 12, "kernel_size": [3, 3], "strides": [1, 1],
+                                      "padding": "same", "activation": "relu"})"));
+  auto classifier = make_model({"classifier", "relu", 28, 28}, 5);
+  const nlohmann::json dropout = model_to_json(*classifier)["config"]["layers"][6];
+  EXPECT_EQ(dropout, nlohmann::json::parse(R"({"class_name": "Dropout", "config": {"name": "dropout", "rate": 0.5,
+                                               "seed": 5}})"));
+}
+
+TEST(ModelConfig, KerasDefaultsMayBeLeftOut) {
+  const auto layer = layer_from_config(nlohmann::json::parse(R"({"class_name": "Conv2D",
+      "config": {"name": "c", "filters": 4, "kernel_size": 3, "trainable": true}})"));
+  EXPECT_EQ(layer->name(), "c");
+  EXPECT_EQ(layer->config(), nlohmann::json::parse(R"({"name": "c", "filters": 4, "kernel_size": [3, 3],
+      "strides": [1, 1], "padding": "valid", "activation": "linear"})"));
+  const auto pool = layer_from_config(nlohmann::json::parse(R"({"class_name": "MaxPooling2D", "config": {}})"));
+  EXPECT_EQ(pool->config()["strides"], nlohmann::json::parse("[2, 2]"));
+}
+
+TEST(ModelConfig, BadConfigsAreDataErrorsNamingLayerArgumentAndValue) {
+  auto error = [](const std::string& text) -> std::string {
+    try {
+      layer_from_config(nlohmann::json::parse(text));
+    } catch (const DataError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(error(R"({"class_name": "Conv3D", "config": {}})"),
+            "unknown layer class 'Conv3D' (known: Activation, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten, "
+            "MaxPooling2D, Reshape, Sequential)");
+  EXPECT_EQ(error(R"({"class_name": "Conv2D", "config": {"name": "c1", "kernel_size": 3}})"),
+            "Conv2D layer 'c1': missing argument 'filters'");
+  EXPECT_EQ(error(R"({"class_name": "Conv2D", "config": {"name": "c1", "filters": "12", "kernel_size": 3}})"),
+            "Conv2D layer 'c1': argument 'filters' must be an integer (got \"12\")");
+  EXPECT_EQ(error(R"({"class_name": "Conv2D", "config": {"name": "c1", "filters": 12, "kernel_size": [3]}})"),
+            "Conv2D layer 'c1': argument 'kernel_size' must be an integer or a list of two integers (got [3])");
+  EXPECT_EQ(error(R"({"class_name": "Dense", "config": {"name": "d", "units": 10, "activation": "swish9"}})"),
+            "Dense layer 'd': argument 'activation' must be one of the names it takes (got \"swish9\")");
+  EXPECT_EQ(error(R"({"class_name": "Dense", "config": {"name": "d", "units": 0}})"),
+            "Dense layer 'd': Dense needs units >= 1 (got 0)");
+  EXPECT_EQ(error(R"({"class_name": "Dropout", "config": {"name": "x", "rate": 0.5, "seed": -1}})"),
+            "Dropout layer 'x': argument 'seed' must be a non-negative integer or null (got -1)");
+  EXPECT_EQ(error(R"({"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Dense",
+                      "config": {"name": "inner"}}]}})"),
+            "Dense layer 'inner': missing argument 'units'");
+  EXPECT_EQ(error(R"({"config": {}})"), R"(a layer needs "class_name" and "config" (got {"config":{}}))");
+
+  auto m = make_model({"classifier", "relu", 28, 28}, 0);
+  nlohmann::json j = model_to_json(*m);
+  j["build_input_shape"] = nlohmann::json::parse("[null, 30, 30]");  // not the classifier's (28, 28, 1)
+  EXPECT_THROW(model_from_json(j, 0), DataError);
+  j["build_input_shape"] = nlohmann::json::parse("[28, 28]");
+  EXPECT_THROW(model_from_json(j, 0), DataError);
+  EXPECT_THROW(model_from_json(nlohmann::json::parse(R"({"class_name": "Dense", "config": {}})"), 0), DataError);
 }
 
 }  // namespace

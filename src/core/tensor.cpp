@@ -12,7 +12,7 @@ std::string shape_str(const Shape& s) {
   std::string out = "(";
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (i) out += ", ";
-    out += std::to_string(s[i]);
+    out += s[i] == kNone ? std::string("None") : std::to_string(s[i]);
   }
   if (s.size() == 1) out += ",";
   return out + ")";

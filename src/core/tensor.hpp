@@ -14,7 +14,13 @@ namespace dn {
 
 using Shape = std::vector<int>;
 
-std::string shape_str(const Shape& s);     // "(28, 28, 1)"
+// Keras's None in a per-sample shape: an axis whose size is only known when a tensor
+// arrives. A fully convolutional model is built with height and width free,
+// model.build({kNone, kNone}), and its layers' output shapes carry kNone where the
+// size follows from the input's. Tensors themselves never hold it.
+inline constexpr int kNone = -1;
+
+std::string shape_str(const Shape& s);     // "(28, 28, 1)"; kNone as "None"
 std::size_t shape_size(const Shape& s);    // product of the dims (1 for rank 0)
 
 class Tensor {

@@ -2,9 +2,12 @@
 // The layer interface: each layer's forward and backward side by side (llm.c style).
 //
 // Tensors are batches in NHWC (see core/tensor.hpp). A layer is built once for a
-// per-sample input shape, which creates its parameters; then forward maps x [N, in...]
-// to y [N, out...], and backward maps dL/dy to dL/dx and ADDS dL/dparam into each
-// Param::grad (the caller zeroes grads before a step).
+// per-sample input shape, which creates its parameters; axes may be left free (kNone),
+// as Keras's None. Then forward maps x [N, in...] to y [N, out...], its sizes taken from
+// x (a convolution runs at any height and width; only the axes a layer's parameters fix
+// are checked), and backward maps dL/dy to dL/dx and ADDS dL/dparam into each
+// Param::grad (the caller zeroes grads before a step). Fusions and blocking for fast
+// inference belong to nn/inference.hpp, not to the layers.
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,16 +39,15 @@ class Layer {
   void set_name(std::string name) { name_ = std::move(name); }
 
   // Create parameters for a per-sample input shape (seeded initialisers) and
-  // return the per-sample output shape. Called once before forward.
+  // return the per-sample output shape, kNone where it follows a free input axis.
+  // Called once before forward.
   virtual Shape build(const Shape& input_shape, Rng& rng) = 0;
+  // The shapes as built (with kNone where free), not those of the last forward.
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const { return output_shape_; }
 
-  // y is resized to [N, output_shape...]. training switches Dropout on.
+  // y is resized to [N, out...] for this x. training switches Dropout on.
   virtual void forward(const Tensor& x, Tensor& y, bool training) = 0;
-  // Inference only: this layer and `next` in one pass, next's output into y, skipping
-  // the tensor between them; false (nothing done) where this layer cannot.
-  virtual bool forward_with_next(const Tensor& /*x*/, Layer& /*next*/, Tensor& /*y*/) { return false; }
   // x and y are those of the last forward. dx may be null (first layer): skip it.
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
 

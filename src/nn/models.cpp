@@ -8,18 +8,19 @@ namespace dn {
 std::vector<std::string> model_names() { return {"seed", "classifier", "classifier-large"}; }
 
 // The seed report's autoencoder, layer for layer (its Keras code is quoted in
-// the report): encoder and decoder are Sequentials inside a Sequential.
+// the report): encoder and decoder are Sequentials inside a Sequential. Its Reshapes
+// copy height and width from the input (0), so that it runs on images of any size.
 static std::unique_ptr<Sequential> seed_model(const ModelSpec& spec) {
   const Activation act = parse_activation(spec.activation);
   auto encoder = std::make_unique<Sequential>("encoder");
-  encoder->add(std::make_unique<Reshape>(Shape{spec.height, spec.width, 1}))
+  encoder->add(std::make_unique<Reshape>(Shape{0, 0, 1}))
       .add(std::make_unique<Conv2D>(12, 3, 1, Padding::same, act))
       .add(std::make_unique<MaxPooling2D>(2))
       .add(std::make_unique<Conv2D>(14, 3, 1, Padding::same, act));
   auto decoder = std::make_unique<Sequential>("decoder");
   decoder->add(std::make_unique<Conv2DTranspose>(12, 3, 2, Padding::same, act))
       .add(std::make_unique<Conv2DTranspose>(1, 3, 1, Padding::same, Activation::sigmoid))
-      .add(std::make_unique<Reshape>(Shape{spec.height, spec.width}));
+      .add(std::make_unique<Reshape>(Shape{0, 0}));
   auto model = std::make_unique<Sequential>("conv_ae");
   model->add(std::move(encoder)).add(std::move(decoder));
   return model;

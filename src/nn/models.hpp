@@ -1,7 +1,9 @@
 #pragma once
 // Built-in models, by name:
 //   seed        the seed report's 3,279-parameter conv autoencoder (encoder + decoder),
-//               hidden activation selectable, sigmoid output; input (28, 28).
+//               hidden activation selectable, sigmoid output; built at (28, 28), it
+//               runs on images of any size (fully convolutional; odd sizes lose their
+//               last row or column to the pooling, as in Keras).
 //   classifier  Keras's simple MNIST convnet (34,826 parameters), softmax over 10 digits;
 //               input (28, 28).
 //   classifier-large  a larger convnet for digits under heavy noise (468,682 parameters).

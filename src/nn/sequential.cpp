@@ -1,10 +1,8 @@
 #include "nn/sequential.hpp"
 
-#include <algorithm>
 #include <map>
 #include <stdexcept>
 
-#include "nn/inference.hpp"
 
 namespace dn {
 
@@ -36,41 +34,12 @@ Shape Sequential::build(const Shape& input_shape, Rng& rng) {
   return shape;
 }
 
-// Inference runs a large batch through the whole stack a block of samples at a
-// time (kInferenceBlock): a block's activations stay in cache from one layer to the
-// next, where a whole batch's would go out to memory after every layer.
-
+// x (N, in...) -> y (N, out...), layer by layer; each layer's output is kept for the
+// backward pass. Fast inference over many samples is nn/inference.hpp's predict().
 void Sequential::forward(const Tensor& x, Tensor& y, bool training) {
-  const int batch = x.rank() > 0 ? x.dim(0) : 0;
-  if (!training && batch > kInferenceBlock) {
-    Shape out_shape{batch};
-    out_shape.insert(out_shape.end(), output_shape_.begin(), output_shape_.end());
-    y.resize(out_shape);
-    const std::size_t in_row = x.size() / std::size_t(batch), out_row = y.size() / std::size_t(batch);
-    Tensor xb, yb;
-    for (int begin = 0; begin < batch; begin += kInferenceBlock) {
-      const int count = std::min(kInferenceBlock, batch - begin);
-      Shape in_shape = x.shape();
-      in_shape[0] = count;
-      xb.resize(in_shape);
-      std::copy_n(x.data() + std::size_t(begin) * in_row, std::size_t(count) * in_row, xb.data());
-      forward(xb, yb, false);
-      std::copy_n(yb.data(), std::size_t(count) * out_row, y.data() + std::size_t(begin) * out_row);
-    }
-    return;
-  }
   const std::size_t n = layers_.size();
   const Tensor* in = &x;
   for (std::size_t i = 0; i < n; ++i) {
-    // Inference may run a layer and the next in one pass (a convolution and its pooling).
-    if (!training && i + 1 < n) {
-      Tensor& out = (i + 2 == n) ? y : outputs_[i + 1];
-      if (layers_[i]->forward_with_next(*in, *layers_[i + 1], out)) {
-        in = &out;
-        ++i;
-        continue;
-      }
-    }
     Tensor& out = (i + 1 == n) ? y : outputs_[i];
     layers_[i]->forward(*in, out, training);
     in = &out;
@@ -114,7 +83,7 @@ std::vector<Layer*> Sequential::children() {
 nlohmann::json Sequential::config() const {
   nlohmann::json layers = nlohmann::json::array();
   for (auto& layer : layers_)
-    layers.push_back({{"class_name", layer->type()}, {"name", layer->name()}, {"config", layer->config()}});
+    layers.push_back({{"class_name", layer->type()}, {"config", layer->config()}});
   return {{"name", name_}, {"layers", layers}};
 }
 

@@ -33,7 +33,7 @@ static std::string row(const std::vector<std::string>& fields) {
 
 static std::string output_shape_str(const Shape& s) {
   std::string out = "(None";
-  for (int d : s) out += ", " + std::to_string(d);
+  for (int d : s) out += ", " + (d == kNone ? std::string("None") : std::to_string(d));
   return out + ")";
 }
 

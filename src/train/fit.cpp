@@ -47,7 +47,7 @@ Evaluation evaluate(Layer& model, const Loss& loss, Metric metric, const Samples
     const std::size_t count = std::min<std::size_t>(static_cast<std::size_t>(batch_size), n - begin);
     x.slice(begin, count, xb);
     y.slice(begin, count, yb);
-    model.forward(xb, pred, false);
+    predict(model, xb, pred, batch_size);
     loss_sum += loss.forward(pred, yb) * static_cast<double>(count);
     metric_sum += batch_metric(metric, pred, yb) * static_cast<double>(count);
   }

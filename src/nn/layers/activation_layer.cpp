@@ -12,15 +12,16 @@ Shape ActivationLayer::build(const Shape& input_shape, Rng& /*rng*/) {
   return output_shape_;
 }
 
+// x (N, ..., C) -> y like x; softmax over C.
 void ActivationLayer::forward(const Tensor& x, Tensor& y, bool /*training*/) {
-  batch_size(*this, x);
+  check_features(*this, x, kNone);
   y = x;
   const int channels = x.dim(-1);
   kernels::activation_forward(activation_, y.data(), y.size() / channels, channels);
 }
 
 void ActivationLayer::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  batch_size(*this, x);
+  check_features(*this, x, kNone);
   check_output_grad(*this, y, dy);
   if (!dx) return;
   dx->resize(x.shape());

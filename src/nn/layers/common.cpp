@@ -8,17 +8,18 @@ namespace dn {
 
 static std::string label(const Layer& layer) { return layer.name().empty() ? layer.type() : layer.name(); }
 
-int batch_size(const Layer& layer, const Tensor& x) {
-  const Shape& in = layer.input_shape();
-  bool ok = x.rank() == static_cast<int>(in.size()) + 1;
-  for (std::size_t i = 0; ok && i < in.size(); ++i) ok = x.dim(static_cast<int>(i) + 1) == in[i];
-  if (!ok) {
-    std::string expected = "(batch";
-    for (int d : in) expected += ", " + std::to_string(d);
-    throw DataError(fmt::format("layer {} expects input of shape {}), got {}", label(layer), expected,
+ImageSize check_image_input(const Layer& layer, const Tensor& x, int channels) {
+  if (x.rank() != 4 || x.dim(3) != channels)
+    throw DataError(fmt::format("layer {} expects input of shape (batch, height, width, {}), got {}", label(layer),
+                                channels, shape_str(x.shape())));
+  return {x.dim(0), x.dim(1), x.dim(2)};
+}
+
+void check_features(const Layer& layer, const Tensor& x, int features) {
+  if (x.rank() < 2 || (features != kNone && x.dim(-1) != features))
+    throw DataError(fmt::format("layer {} expects input of shape (batch, ..., {}), got {}", label(layer),
+                                features == kNone ? std::string("features") : std::to_string(features),
                                 shape_str(x.shape())));
-  }
-  return x.dim(0);
 }
 
 void check_output_grad(const Layer& layer, const Tensor& y, const Tensor& dy) {

@@ -16,8 +16,19 @@ struct Size2 {
   nlohmann::json json() const { return nlohmann::json::array({h, w}); }
 };
 
-// Checks that x is [N, layer input shape...] and returns N; DataError naming the layer otherwise.
-int batch_size(const Layer& layer, const Tensor& x);
+// Checks that x is an image batch [N, H, W, channels], any H and W, and returns its
+// geometry's sizes; DataError naming the layer, what it expects and x's shape otherwise.
+struct ImageSize {
+  int N, H, W;
+};
+ImageSize check_image_input(const Layer& layer, const Tensor& x, int channels);
+// Checks that x is [N, ..., features] (any axes between); features kNone takes any.
+void check_features(const Layer& layer, const Tensor& x, int features);
+// Output shapes from free input shapes: a free axis is given a stand-in size (the
+// window's, which every geometry takes) to work out the rest, and the output axis
+// it maps to is free again.
+inline int known_or(int dim, int stand_in) { return dim == kNone ? stand_in : dim; }
+inline int free_if(int input_dim, int output_dim) { return input_dim == kNone ? kNone : output_dim; }
 // Checks that dy has the shape of the forward output y.
 void check_output_grad(const Layer& layer, const Tensor& y, const Tensor& dy);
 // [n, sample...]

@@ -4,7 +4,6 @@
 
 #include "core/error.hpp"
 #include "nn/initializers.hpp"
-#include "nn/layers/pooling.hpp"
 
 namespace dn {
 
@@ -29,47 +28,55 @@ void ConvLayerBase::build_params(const Shape& kernel_shape, Rng& rng) {
   reset_param(bias_, "bias", {filters_});
 }
 
+// (height, width, channels) with the channels known: they fix the kernel's shape.
 static void require_image_input(const Layer& layer, const Shape& input_shape) {
-  if (input_shape.size() != 3)
-    throw UsageError(fmt::format("{} needs (height, width, channels) input, got {}", layer.type(),
+  if (input_shape.size() != 3 || input_shape[2] < 1)
+    throw UsageError(fmt::format("{} needs (height, width, channels) input with known channels, got {}", layer.type(),
                                  shape_str(input_shape)));
 }
 
 // --- Conv2D ---
 
-ConvGeometry Conv2D::geometry(int batch) const {
-  const Shape& in = input_shape_;
-  return conv_geometry(batch, in[0], in[1], in[2], filters_, kernel_size_.h, kernel_size_.w, strides_.h, strides_.w,
-                       padding_);
+ConvGeometry Conv2D::geometry(int batch, int height, int width) const {
+  return conv_geometry(batch, height, width, input_shape_[2], filters_, kernel_size_.h, kernel_size_.w, strides_.h,
+                       strides_.w, padding_);
+}
+
+// x (N,H,W,C), any H and W; the output size follows from them.
+ConvGeometry Conv2D::geometry(const Tensor& x) const {
+  const ImageSize s = check_image_input(*this, x, input_shape_[2]);
+  return geometry(s.N, s.H, s.W);
 }
 
 Shape Conv2D::build(const Shape& input_shape, Rng& rng) {
   require_image_input(*this, input_shape);
   input_shape_ = input_shape;
-  const ConvGeometry g = geometry(1);
-  output_shape_ = {g.OH, g.OW, g.O};
+  const int h = input_shape[0], w = input_shape[1];
+  const ConvGeometry g = geometry(1, known_or(h, kernel_size_.h), known_or(w, kernel_size_.w));
+  output_shape_ = {free_if(h, g.OH), free_if(w, g.OW), g.O};
   build_params({kernel_size_.h, kernel_size_.w, g.C, filters_}, rng);
   return output_shape_;
 }
 
+// x (N,H,W,C) -> y (N,OH,OW,filters)
 void Conv2D::forward(const Tensor& x, Tensor& y, bool /*training*/) {
-  const ConvGeometry g = geometry(batch_size(*this, x));
-  y.resize(batch_shape(g.N, output_shape_));
+  const ConvGeometry g = geometry(x);
+  y.resize({g.N, g.OH, g.OW, g.O});
   kernels::conv2d_forward(g, x.data(), kernel_.value.data(), bias_.value.data(), activation_, y.data(), ws_);
 }
 
-bool Conv2D::forward_with_next(const Tensor& x, Layer& next, Tensor& y) {
-  const auto* pool = dynamic_cast<const MaxPooling2D*>(&next);
-  if (!pool || !pool->halves()) return false;
-  const ConvGeometry g = geometry(batch_size(*this, x));
+// x (N,H,W,C) -> y (N,OH/2,OW/2,filters)
+bool Conv2D::forward_maxpool(const Tensor& x, Tensor& y) {
+  const ConvGeometry g = geometry(x);
   if (!kernels::conv2d_maxpool_fits(g, activation_)) return false;
-  y.resize(batch_shape(g.N, pool->output_shape()));
+  y.resize({g.N, g.OH / 2, g.OW / 2, g.O});
   kernels::conv2d_forward_maxpool(g, x.data(), kernel_.value.data(), bias_.value.data(), activation_, y.data(), ws_);
   return true;
 }
 
+// x, y of the forward; dy like y, dx like x.
 void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  const ConvGeometry g = geometry(batch_size(*this, x));
+  const ConvGeometry g = geometry(x);
   check_output_grad(*this, y, dy);
   if (dx) dx->resize(x.shape());
   dz_.resize(y.shape());
@@ -79,29 +86,37 @@ void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor
 
 // --- Conv2DTranspose ---
 
-ConvGeometry Conv2DTranspose::geometry(int batch) const {
-  const Shape& in = input_shape_;
-  return conv_transpose_geometry(batch, in[0], in[1], in[2], filters_, kernel_size_.h, kernel_size_.w, strides_.h,
-                                 strides_.w, padding_);
+ConvGeometry Conv2DTranspose::geometry(int batch, int height, int width) const {
+  return conv_transpose_geometry(batch, height, width, input_shape_[2], filters_, kernel_size_.h, kernel_size_.w,
+                                 strides_.h, strides_.w, padding_);
+}
+
+// x (N,H,W,C), any H and W; the output size follows from them.
+ConvGeometry Conv2DTranspose::geometry(const Tensor& x) const {
+  const ImageSize s = check_image_input(*this, x, input_shape_[2]);
+  return geometry(s.N, s.H, s.W);
 }
 
 Shape Conv2DTranspose::build(const Shape& input_shape, Rng& rng) {
   require_image_input(*this, input_shape);
   input_shape_ = input_shape;
-  const ConvGeometry g = geometry(1);
-  output_shape_ = {g.H, g.W, g.C};
+  const int h = input_shape[0], w = input_shape[1];
+  const ConvGeometry g = geometry(1, known_or(h, 1), known_or(w, 1));
+  output_shape_ = {free_if(h, g.H), free_if(w, g.W), g.C};
   build_params({kernel_size_.h, kernel_size_.w, filters_, g.O}, rng);
   return output_shape_;
 }
 
+// x (N,H,W,C) -> y (N,OH,OW,filters), OH = H*stride for "same" (Keras's output size)
 void Conv2DTranspose::forward(const Tensor& x, Tensor& y, bool /*training*/) {
-  const ConvGeometry g = geometry(batch_size(*this, x));
-  y.resize(batch_shape(g.N, output_shape_));
+  const ConvGeometry g = geometry(x);
+  y.resize({g.N, g.H, g.W, g.C});
   kernels::conv2d_backward_data(g, x.data(), kernel_.value.data(), bias_.value.data(), activation_, y.data(), ws_);
 }
 
+// x, y of the forward; dy like y, dx like x.
 void Conv2DTranspose::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  const ConvGeometry g = geometry(batch_size(*this, x));
+  const ConvGeometry g = geometry(x);
   check_output_grad(*this, y, dy);
   if (dx) dx->resize(x.shape());
   dz_.resize(y.shape());

@@ -40,12 +40,15 @@ class Conv2D : public ConvLayerBase {
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv2D>(*this); }
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
-  // A MaxPooling2D that halves the output (2x2, stride 2) pools it as it is computed.
-  bool forward_with_next(const Tensor& x, Layer& next, Tensor& y) override;
+  // Inference: y = MaxPooling2D(2)(this(x)) in one pass, the convolution's output pooled
+  // as it is computed and never stored (nn/inference.hpp plans it); false, with nothing
+  // done, where the kernels cannot (kernels::conv2d_maxpool_fits).
+  bool forward_maxpool(const Tensor& x, Tensor& y);
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
 
  private:
-  ConvGeometry geometry(int batch) const;
+  ConvGeometry geometry(int batch, int height, int width) const;
+  ConvGeometry geometry(const Tensor& x) const;  // checks x
 };
 
 // Keras Conv2DTranspose: kernel (kh, kw, filters, in), bias (filters). Output size
@@ -66,7 +69,8 @@ class Conv2DTranspose : public ConvLayerBase {
 
  private:
   // The convolution this layer transposes (its input is our output).
-  ConvGeometry geometry(int batch) const;
+  ConvGeometry geometry(int batch, int height, int width) const;
+  ConvGeometry geometry(const Tensor& x) const;  // checks x
 };
 
 }  // namespace dn

@@ -11,14 +11,16 @@ Dense::Dense(int units, Activation activation) : units_(units), activation_(acti
   if (units < 1) throw UsageError(fmt::format("Dense needs units >= 1 (got {})", units));
 }
 
+// x (..., in): one 1x1 "image" row per position of the leading axes.
 ConvGeometry Dense::geometry(const Tensor& x) const {
-  batch_size(*this, x);
-  const int in = input_shape_.back();
+  const int in = kernel_.value.dim(0);
+  check_features(*this, x, in);
   return conv_geometry(static_cast<int>(x.size() / in), 1, 1, in, units_, 1, 1, 1, 1, Padding::valid);
 }
 
 Shape Dense::build(const Shape& input_shape, Rng& rng) {
-  if (input_shape.empty()) throw UsageError("Dense needs an input with at least one axis");
+  if (input_shape.empty() || input_shape.back() < 1)
+    throw UsageError(fmt::format("Dense needs an input with a known last axis, got {}", shape_str(input_shape)));
   input_shape_ = output_shape_ = input_shape;
   output_shape_.back() = units_;
   reset_param(kernel_, "kernel", {input_shape.back(), units_});
@@ -27,12 +29,16 @@ Shape Dense::build(const Shape& input_shape, Rng& rng) {
   return output_shape_;
 }
 
+// x (N, ..., in) -> y (N, ..., units)
 void Dense::forward(const Tensor& x, Tensor& y, bool /*training*/) {
   const ConvGeometry g = geometry(x);
-  y.resize(batch_shape(x.dim(0), output_shape_));
+  Shape out = x.shape();
+  out.back() = units_;
+  y.resize(out);
   kernels::conv2d_forward(g, x.data(), kernel_.value.data(), bias_.value.data(), activation_, y.data(), ws_);
 }
 
+// x, y of the forward; dy like y, dx like x.
 void Dense::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const ConvGeometry g = geometry(x);
   check_output_grad(*this, y, dy);

@@ -16,8 +16,8 @@ Shape Dropout::build(const Shape& input_shape, Rng& rng) {
   return output_shape_;
 }
 
+// x (N, ...) -> y like x
 void Dropout::forward(const Tensor& x, Tensor& y, bool training) {
-  batch_size(*this, x);
   masked_ = training && rate_ > 0.0;
   if (!masked_) {
     y = x;
@@ -32,8 +32,7 @@ void Dropout::forward(const Tensor& x, Tensor& y, bool training) {
   }
 }
 
-void Dropout::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  batch_size(*this, x);
+void Dropout::backward(const Tensor& /*x*/, const Tensor& y, const Tensor& dy, Tensor* dx) {
   check_output_grad(*this, y, dy);
   if (!dx) return;
   if (!masked_) {

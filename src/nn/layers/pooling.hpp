@@ -22,12 +22,13 @@ class MaxPooling2D : public Layer {
   // The gradient goes to the first maximum of each window in scan order.
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   nlohmann::json config() const override;
-  // 2x2 windows at stride 2, nothing padded: what a convolution can fuse (Conv2D).
+  // 2x2 windows at stride 2, nothing padded: what Conv2D::forward_maxpool computes.
   bool halves() const { return pool_size_.h == 2 && pool_size_.w == 2 && strides_.h == 2 && strides_.w == 2 &&
                                padding_ == Padding::valid; }
 
  private:
-  ConvGeometry geometry(int batch) const;
+  ConvGeometry geometry(int batch, int height, int width) const;
+  ConvGeometry geometry(const Tensor& x) const;  // checks x
   Size2 pool_size_, strides_;
   Padding padding_;
   std::vector<std::uint16_t> where_;  // the winning tap of each output, from the last forward

@@ -1,6 +1,8 @@
 #pragma once
-// Keras Reshape (one target axis may be -1, inferred) and Flatten. Both only relabel
-// the per-sample shape; the data is copied through unchanged.
+// Keras Reshape and Flatten. Both only relabel the per-sample shape; the data is copied
+// through unchanged. A target axis may be -1, inferred as in Keras, or 0, the input's
+// size on that axis as in ONNX Reshape: (0, 0, 1) turns any (H, W) into (H, W, 1), which
+// lets a fully convolutional model start from plain images.
 #include "nn/layers/common.hpp"
 
 namespace dn {
