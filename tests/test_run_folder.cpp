@@ -144,7 +144,7 @@ TEST(RunFolder, RefusesMissingMismatchedAndDamagedFolders) {
   // A damaged architecture names model.json.
   fs::copy(dir / "den", dir / "bad-arch");
   write_file_atomic(dir / "bad-arch" / kRunModelFile, R"({"class_name": "Sequential", "config": {"layers": [)"
-                                                      R"({"class_name": "Warp", "config": {}}]}})");
+                                                      R"({"class_name": "Warp", "config": {}}]}, "build_input_shape": [null, 28, 28]})");
   const std::string arch_error = load_error(dir / "bad-arch", "denoise");
   EXPECT_NE(arch_error.find("model.json"), std::string::npos) << arch_error;
   EXPECT_NE(arch_error.find("Warp"), std::string::npos) << arch_error;

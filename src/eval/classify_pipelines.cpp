@@ -119,7 +119,7 @@ ClassifyReport evaluate_classify_pipelines(const ClassifyModels& models, const D
   if (!models.clean_classifier) throw std::invalid_argument("evaluate_classify_pipelines: no clean classifier");
   if (noise.levels.empty()) throw ArgumentError("noise_levels", "must hold at least one level (got none)");
   if (models.denoised_classifier && !models.denoiser)
-    throw UsageError("a classifier trained on denoised images needs the denoiser");
+    throw ArgumentError("denoiser", "is needed to evaluate a classifier trained on denoised images (got none)");
   std::vector<NoiseSpec> specs;  // all checked before the first (slow) evaluation
   for (double level : noise.levels) specs.push_back(parse_noise(fmt::format("{}:{}", noise.kind, level)));
 

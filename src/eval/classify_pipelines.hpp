@@ -75,8 +75,8 @@ struct ClassifyReport {
 };
 
 // Evaluates every pipeline the models allow at every level. ArgumentError for a
-// level that is not a valid parameter of the kind; UsageError for a denoised
-// classifier without a denoiser. on_level (optional) sees each level's result as it is done.
+// level that is not a valid parameter of the kind, and ArgumentError("denoiser", ...)
+// for a denoised classifier without a denoiser. on_level (optional) sees each level's result as it is done.
 ClassifyReport evaluate_classify_pipelines(const ClassifyModels& models, const Dataset& test, const NoiseLevels& noise,
                                            const std::function<void(const ClassifyReport&)>& on_level = {});
 
