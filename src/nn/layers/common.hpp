@@ -24,9 +24,9 @@ struct ImageSize {
 ImageSize check_image_input(const Layer& layer, const Tensor& x, int channels);
 // Checks that x is [N, ..., features] (any axes between); features kNone takes any.
 void check_features(const Layer& layer, const Tensor& x, int features);
-// Output shapes from free input shapes: a free axis is given a stand-in size (the
-// window's, which every geometry takes) to work out the rest, and the output axis
-// it maps to is free again.
+// Output shapes from free input shapes: a free axis is given a stand-in size that
+// every geometry takes (a convolution's or pooling's window, 1 for a transposed
+// convolution) to work out the rest, and the output axis it maps to is free again.
 inline int known_or(int dim, int stand_in) { return dim == kNone ? stand_in : dim; }
 inline int free_if(int input_dim, int output_dim) { return input_dim == kNone ? kNone : output_dim; }
 // Checks that dy has the shape of the forward output y.
