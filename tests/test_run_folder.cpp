@@ -11,12 +11,15 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/rng.hpp"
+#include "data/dataset.hpp"
+#include "data/noise_streams.hpp"
 #include "nn/inference.hpp"
 #include "nn/layers/layers.hpp"
 #include "nn/models.hpp"
 #include "nn/summary.hpp"
 #include "run/run_folder.hpp"
 #include "support/test_support.hpp"
+#include "train/denoiser.hpp"
 
 namespace dn {
 namespace {
@@ -158,6 +161,22 @@ TEST(RunFolder, RefusesMissingMismatchedAndDamagedFolders) {
   const std::string unknown_error = load_error(dir / "unknown", "denoise");
   EXPECT_NE(unknown_error.find("config.json"), std::string::npos) << unknown_error;
   EXPECT_NE(unknown_error.find("hal9000"), std::string::npos) << unknown_error;
+}
+
+// A seed run folder written by version 0.1 (trained on MNIST with the seed's settings,
+// before model.json, with "lr": null), kept in tests/fixtures: it loads as a denoiser
+// and still cleans noisy digits.
+TEST(RunFolder, AVersion01SeedRunStillLoadsAndDenoises) {
+  const fs::path run = fs::path(DENOISE_SOURCE_DIR) / "tests" / "fixtures" / "seed-run-v0.1";
+  const LoadedDenoiser loaded = load_denoiser(run);
+  EXPECT_EQ(loaded.config.model, "seed");
+  EXPECT_FALSE(loaded.config.lr.has_value());
+  EXPECT_EQ(loaded.config.noise, "gaussian:0.5");
+  EXPECT_EQ(loaded.model->param_count(), 3279u);
+  const Dataset digits = make_synthetic_digits(50, 4);
+  const Tensor noisy = noisy_images(digits.images, parse_noise("gaussian:0.5"), 0, Split::test);
+  const DenoiseEvaluation e = evaluate_denoiser(*loaded.model, digits.images, noisy);
+  EXPECT_GT(e.denoised.psnr, e.noisy.psnr + 3.0) << e.noisy.psnr << " -> " << e.denoised.psnr;
 }
 
 }  // namespace
