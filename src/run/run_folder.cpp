@@ -43,6 +43,11 @@ static std::unique_ptr<Sequential> builtin_model(const nlohmann::json& config, c
   return make_model(spec, config.value("seed", std::uint64_t{0}));
 }
 
+DivergedError diverged_run(const fs::path& dir) {
+  return DivergedError("training stopped: the loss became NaN or infinite; the run folder " + dir.string() +
+                       " records the history up to that point");
+}
+
 LoadedRunFolder load_run_folder(const fs::path& dir, const std::string& task) {
   LoadedRunFolder run;
   run.config = read_run_config(dir, task);

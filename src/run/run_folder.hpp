@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "nn/sequential.hpp"
 
 namespace dn {
@@ -44,5 +45,29 @@ LoadedRunFolder load_run_folder(const std::filesystem::path& dir, const std::str
 
 // config.json of a run folder of the given task, checked as load_run_folder does.
 nlohmann::json read_run_config(const std::filesystem::path& dir, const std::string& task);
+
+// A run folder with its config parsed into a task's typed config (Config::from_json,
+// whose DataError gets the folder's name).
+template <class Config>
+struct LoadedRun {
+  Config config;
+  std::unique_ptr<Sequential> model;
+};
+
+template <class Config>
+LoadedRun<Config> load_run(const std::filesystem::path& dir, const std::string& task) {
+  LoadedRunFolder folder = load_run_folder(dir, task);
+  LoadedRun<Config> run;
+  try {
+    run.config = Config::from_json(folder.config);
+  } catch (const DataError& e) {
+    throw DataError(dir.string() + "/" + e.what());
+  }
+  run.model = std::move(folder.model);
+  return run;
+}
+
+// What training throws, after writing the run folder, when the loss became NaN or infinite.
+DivergedError diverged_run(const std::filesystem::path& dir);
 
 }  // namespace dn

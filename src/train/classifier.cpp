@@ -122,22 +122,11 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
   write_json_atomic(out_dir / kRunMetricsFile, m.to_json(c.on));
   write_predictions_picture(*model, x_test, data.test.labels, 10, out_dir / "predictions.png");
   if (result.history.diverged)
-    throw DivergedError("training stopped: the loss became NaN or infinite; the run folder " + out_dir.string() +
-                        " records the history up to that point");
+    throw diverged_run(out_dir);
   return result;
 }
 
-LoadedClassifier load_classifier(const fs::path& run_dir) {
-  LoadedRunFolder folder = load_run_folder(run_dir, "classify");
-  LoadedClassifier run;
-  try {
-    run.config = ClassifierConfig::from_json(folder.config);
-  } catch (const DataError& e) {
-    throw DataError(run_dir.string() + "/" + e.what());
-  }
-  run.model = std::move(folder.model);
-  return run;
-}
+LoadedClassifier load_classifier(const fs::path& run_dir) { return load_run<ClassifierConfig>(run_dir, "classify"); }
 
 LoadedClassifier load_init_from(const ClassifierConfig& config) {
   LoadedClassifier run = load_classifier(config.init_from);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/sequential.hpp"
+#include "run/run_folder.hpp"
 #include "train/callbacks.hpp"
 #include "train/classifier_config.hpp"
 
@@ -43,10 +44,7 @@ struct ClassifierResult {
 ClassifierResult train_classifier(const ClassifierConfig& config, const std::filesystem::path& out_dir,
                                   const std::vector<Callback*>& callbacks = {});
 
-struct LoadedClassifier {
-  ClassifierConfig config;
-  std::unique_ptr<Sequential> model;
-};
+using LoadedClassifier = LoadedRun<ClassifierConfig>;
 // DataError naming the folder when it is missing, is not a classifier's run
 // folder, or its weights do not match.
 LoadedClassifier load_classifier(const std::filesystem::path& run_dir);

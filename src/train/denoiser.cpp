@@ -54,21 +54,10 @@ DenoiserResult train_denoiser(const DenoiserConfig& config, const fs::path& out_
   write_json_atomic(out_dir / kRunMetricsFile, result.metrics.to_json());
   write_reconstructions(*model, val_clean, val_noisy, 10, out_dir / "reconstructions.png");
   if (result.history.diverged && config.on_nan == OnNaN::stop)
-    throw DivergedError("training stopped: the loss became NaN or infinite; the run folder " + out_dir.string() +
-                        " records the history up to that point");
+    throw diverged_run(out_dir);
   return result;
 }
 
-LoadedDenoiser load_denoiser(const fs::path& run_dir) {
-  LoadedRunFolder folder = load_run_folder(run_dir, "denoise");
-  LoadedDenoiser run;
-  try {
-    run.config = DenoiserConfig::from_json(folder.config);
-  } catch (const DataError& e) {
-    throw DataError(run_dir.string() + "/" + e.what());
-  }
-  run.model = std::move(folder.model);
-  return run;
-}
+LoadedDenoiser load_denoiser(const fs::path& run_dir) { return load_run<DenoiserConfig>(run_dir, "denoise"); }
 
 }  // namespace dn

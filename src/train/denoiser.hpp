@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "nn/sequential.hpp"
+#include "run/run_folder.hpp"
 #include "train/callbacks.hpp"
 #include "train/denoiser_config.hpp"
 #include "train/denoiser_eval.hpp"
@@ -24,10 +25,7 @@ DenoiserResult train_denoiser(const DenoiserConfig& config, const std::filesyste
                               const std::vector<Callback*>& callbacks = {});
 
 // A denoiser run folder loaded back: its config and the model with trained weights.
-struct LoadedDenoiser {
-  DenoiserConfig config;
-  std::unique_ptr<Sequential> model;
-};
+using LoadedDenoiser = LoadedRun<DenoiserConfig>;
 LoadedDenoiser load_denoiser(const std::filesystem::path& run_dir);
 
 }  // namespace dn
