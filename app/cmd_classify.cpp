@@ -9,13 +9,15 @@
 
 namespace dn::app {
 
+namespace fs = std::filesystem;
+
 static void add_train(CLI::App& classify) {
   struct Flags {
     ClassifierConfig config;
     std::string on = "clean", lr_schedule = "constant";
     double lr = 0;
     int threads = 0;
-    std::string out;
+    RunFlags run;
   };
   auto f = std::make_shared<Flags>();
   auto* cmd = classify.add_subcommand("train", "train a digit classifier (a convnet, Adam)");
@@ -35,14 +37,16 @@ static void add_train(CLI::App& classify) {
   add_data_flags(*cmd, c.data);
   cmd->add_option("--seed", c.seed, "seeds initial weights, dropout, noise and shuffling")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
-  cmd->add_option("--out", f->out, "run folder")->required();
+  add_run_flags(*cmd, f->run, "run folder (required unless --resume)");
   cmd->callback([f, lr] {
+    const RunFlags& run = f->run;
+    if (run.out.empty() && run.resume.empty()) throw ArgumentError("out", "is required (the run folder to write)");
     apply_threads(f->threads);
     ClassifierConfig config = f->config;
     if (lr->count()) config.lr = f->lr;
     config.on = parse_train_on(f->on);
     config.lr_schedule = parse_lr_schedule(f->lr_schedule);
-    if (!config.init_from.empty()) {  // checked here first so that a damaged folder's error names the flag
+    if (!config.init_from.empty() && run.resume.empty()) {  // checked here first so that a damaged folder's error names the flag
       config.validate();
       try {
         load_init_from(config);
@@ -50,13 +54,22 @@ static void add_train(CLI::App& classify) {
         throw DataError(std::string("--init-from: ") + e.what());
       }
     }
-    const ClassifierResult r = train_classifier(config, f->out, {&progress_bar()});
+    const fs::path out = run.resume.empty() ? run.out : run.resume;
+    const std::vector<Callback*> callbacks = {&progress_bar(), &watch_interrupts()};
+    ClassifierResult r;
+    try {
+      r = !run.resume.empty()
+              ? resume_classifier(out, callbacks)
+              : train_classifier(config, out, callbacks, run.overwrite ? ExistingRun::overwrite : ExistingRun::refuse);
+    } catch (const InterruptedError& e) {
+      throw InterruptedError(fmt::format("{}: denoise classify train --resume {}", e.what(), out.string()));
+    }
     std::string line = fmt::format("\nTest accuracy: {:.2f}% on {} clean test images", 100 * r.metrics.test_accuracy,
                                    r.metrics.count);
     if (r.metrics.test_accuracy_on_input)
       line += fmt::format(", {:.2f}% with {} noise{}", 100 * *r.metrics.test_accuracy_on_input, r.metrics.noise,
                           config.on == TrainOn::denoised ? ", denoised" : "");
-    fmt::print("{}\nRun folder: {}\n", line, f->out);
+    fmt::print("{}\nRun folder: {}\n", line, out.string());
   });
 }
 

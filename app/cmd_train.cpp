@@ -6,9 +6,11 @@
 #include <fmt/ranges.h>
 
 #include "commands.hpp"
+#include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "nn/models.hpp"
 #include "options.hpp"
+#include "run/run_writer.hpp"
 #include "train/denoiser.hpp"
 #include "train/denoiser_eval.hpp"
 
@@ -20,7 +22,10 @@ static std::string default_run_dir() {
   const std::time_t now = std::time(nullptr);
   char buf[32];
   std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&now));
-  return buf;
+  // Two runs started in the same second get their own folders.
+  fs::path dir = buf;
+  for (int k = 2; fs::exists(dir) || fs::exists(staging_folder(dir)); ++k) dir = fmt::format("{}-{}", buf, k);
+  return dir.string();
 }
 
 static RegisterCommand reg_train(20, [](CLI::App& app) {
@@ -29,7 +34,7 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
     double lr = 0;
     std::string on_nan = "stop";
     int threads = 0;
-    std::string out;
+    RunFlags run;
   };
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("train", "train a denoising autoencoder (defaults: the seed experiment)");
@@ -48,15 +53,24 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
   cmd->add_option("--seed", c.seed, "seeds initial weights, noise and shuffling")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
   cmd->add_option("--on-nan", f->on_nan, "stop or continue when the loss becomes NaN")->capture_default_str();
-  cmd->add_option("--out", f->out, "run folder (default runs/<timestamp>)");
+  add_run_flags(*cmd, f->run, "run folder (default runs/<timestamp>)");
   cmd->callback([f, lr] {
     apply_threads(f->threads);
     DenoiserConfig config = f->config;
     if (lr->count()) config.lr = f->lr;
     config.on_nan = parse_on_nan(f->on_nan);
-    const fs::path out = f->out.empty() ? default_run_dir() : f->out;
-    const DenoiserResult r = train_denoiser(config, out, {&progress_bar()});
-    fmt::print("\n{}", format_denoise_metrics(r.metrics));
+    const RunFlags& run = f->run;
+    const fs::path out = !run.resume.empty() ? run.resume : run.out.empty() ? default_run_dir() : run.out;
+    const std::vector<Callback*> callbacks = {&progress_bar(), &watch_interrupts()};
+    try {
+      const DenoiserResult r =
+          !run.resume.empty()
+              ? resume_denoiser(out, callbacks)
+              : train_denoiser(config, out, callbacks, run.overwrite ? ExistingRun::overwrite : ExistingRun::refuse);
+      fmt::print("\n{}", format_denoise_metrics(r.metrics));
+    } catch (const InterruptedError& e) {
+      throw InterruptedError(fmt::format("{}: denoise train --resume {}", e.what(), out.string()));
+    }
     fmt::print("Run folder: {}\n", out.string());
   });
 });
@@ -73,12 +87,14 @@ static RegisterCommand reg_eval(30, [](CLI::App& app) {
   cmd->add_option("--split", f->split, "train, validation or test")->capture_default_str();
   add_noise_flag(*cmd, f->noise, "noise (default: the run's)");
   cmd->add_option("--limit", f->limit, "first N images of the split (0 = all)")->capture_default_str();
-  cmd->add_option("--out", f->out, "JSON file (default RUN_DIR/metrics.json)");
+  cmd->add_option("--out", f->out, "JSON file (default RUN_DIR/metrics-SPLIT.json)");
   add_threads_flag(*cmd, f->threads);
   cmd->callback([f] {
     apply_threads(f->threads);
     const DenoiseEvaluation m = evaluate_denoiser_run(f->run_dir, parse_split(f->split), f->noise, f->limit);
-    const fs::path out = f->out.empty() ? fs::path(f->run_dir) / "metrics.json" : fs::path(f->out);
+    // Named for the split, beside the run's own record of training (metrics.json), never over it.
+    const fs::path out =
+        f->out.empty() ? fs::path(f->run_dir) / fmt::format("metrics-{}.json", f->split) : fs::path(f->out);
     write_json_atomic(out, m.to_json());
     fmt::print("{}Wrote {}\n", format_denoise_metrics(m), out.string());
   });

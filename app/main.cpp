@@ -1,6 +1,8 @@
 // The `denoise` program: a thin shell that parses flags and calls the library.
-// Exit status: 0 ok, 1 data error, 2 usage error, 3 training diverged, 4 internal error.
+// Exit status: 0 ok, 1 data error, 2 usage error, 3 training diverged, 4 internal error,
+// 130 / 143 training interrupted by SIGINT / SIGTERM (its checkpoint kept, to resume).
 #include <algorithm>
+#include <csignal>
 #include <exception>
 #include <string>
 #include <utility>
@@ -10,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "core/error.hpp"
 #include "kernels/simd/simd.hpp"
 
@@ -65,6 +68,10 @@ int main(int argc, char** argv) {
   } catch (const dn::DataError& e) {
     fmt::print(stderr, "denoise: error: {}\n", e.what());
     return 1;
+  } catch (const dn::InterruptedError& e) {
+    fmt::print(stderr, "\ndenoise: {}\n", e.what());
+    const int signal = dn::app::interrupt_signal();
+    return 128 + (signal ? signal : SIGINT);
   } catch (const dn::DivergedError& e) {
     fmt::print(stderr, "denoise: {}\n", e.what());
     return 3;

@@ -2,7 +2,10 @@
 
 #include <omp.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/core.h>
 
@@ -33,6 +36,44 @@ void apply_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
 }
 
+void add_run_flags(CLI::App& cmd, RunFlags& flags, const std::string& out_help) {
+  auto* out = cmd.add_option("--out", flags.out, out_help);
+  auto* overwrite = cmd.add_flag("--overwrite", flags.overwrite,
+                                 "replace the run at --out (whole, once the new one is complete)");
+  cmd.add_option("--resume", flags.resume,
+                 "continue the interrupted run in this folder from its last finished epoch, with the settings it "
+                 "started with (other training flags are ignored)")
+      ->excludes(out)
+      ->excludes(overwrite);
+}
+
+namespace {
+
+std::atomic<int> caught_signal{0};
+
+extern "C" void on_interrupt(int signal) {
+  // A second interrupt does not wait for the step to finish.
+  if (caught_signal.exchange(signal) != 0) std::_Exit(128 + signal);
+}
+
+class InterruptWatcher final : public Callback {
+ public:
+  void on_batch_end(std::size_t /*seen*/, const Logs& /*logs*/) override {
+    if (caught_signal.load() != 0) context().stop_now = true;
+  }
+};
+
+}  // namespace
+
+Callback& watch_interrupts() {
+  static InterruptWatcher watcher;
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  return watcher;
+}
+
+int interrupt_signal() { return caught_signal.load(); }
+
 ProgbarLogger& progress_bar() {
   static ProgbarLogger bar(stdout);
   return bar;
@@ -44,7 +85,7 @@ ExperimentObserver printing_observer() {
     fmt::print("{}\n", line);
     std::fflush(stdout);
   };
-  observer.fit_callbacks = {&progress_bar()};
+  observer.fit_callbacks = {&progress_bar(), &watch_interrupts()};
   return observer;
 }
 

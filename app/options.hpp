@@ -9,6 +9,7 @@
 
 #include "data/dataset.hpp"
 #include "experiments/observer.hpp"
+#include "train/callbacks.hpp"
 #include "train/progress.hpp"
 
 namespace dn::app {
@@ -20,6 +21,20 @@ CLI::Option* add_noise_flag(CLI::App& cmd, std::string& noise, const std::string
 // --threads N (0 = all cores); call apply_threads before computing.
 void add_threads_flag(CLI::App& cmd, int& threads);
 void apply_threads(int threads);
+
+// --out DIR, --overwrite and --resume DIR for the commands that train a run folder.
+struct RunFlags {
+  std::string out, resume;
+  bool overwrite = false;
+};
+void add_run_flags(CLI::App& cmd, RunFlags& flags, const std::string& out_help);
+
+// SIGINT and SIGTERM ask a running fit to stop after its current step (a second
+// SIGINT ends the program at once); the returned callback passes the request on.
+// Call in commands that train, before training.
+Callback& watch_interrupts();
+// The signal that interrupted training (SIGINT or SIGTERM), 0 when none did.
+int interrupt_signal();
 
 // Keras's progress bar on stdout, for the fits the program runs in the foreground.
 ProgbarLogger& progress_bar();

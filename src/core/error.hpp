@@ -34,4 +34,10 @@ struct DivergedError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Training was asked to stop (an interrupt) and left its last checkpoint to resume
+// from: the program exits 130 (SIGINT) or 143 (SIGTERM).
+struct InterruptedError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace dn

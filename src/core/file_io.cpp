@@ -1,5 +1,6 @@
 #include "core/file_io.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +17,8 @@ std::vector<std::uint8_t> read_file_bytes(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw DataError(path.string() + ": file not found");
   if (fs::is_directory(path, ec)) throw DataError(path.string() + ": is a folder, expected a file");
+  // A FIFO would block forever and /dev/zero would never end: only plain files are read.
+  if (!fs::is_regular_file(path, ec)) throw DataError(path.string() + ": not a regular file");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw DataError(path.string() + ": cannot open: " + std::strerror(errno));
   // Chunked fread into a reserved vector: far faster than stream iterators on
@@ -48,7 +51,10 @@ void write_file_atomic(const fs::path& path, std::string_view bytes) {
   {
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) throw DataError(path.string() + ": cannot write: " + std::strerror(errno));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    // Flushed to the disk before the rename, so that a power cut leaves the old file
+    // or the new one, never an empty one.
+    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
+                    ::fsync(::fileno(f)) == 0;
     const bool closed = std::fclose(f) == 0;
     if (!ok || !closed) {
       fs::remove(tmp, ec);
@@ -60,6 +66,14 @@ void write_file_atomic(const fs::path& path, std::string_view bytes) {
     fs::remove(tmp, ec);
     throw DataError(path.string() + ": cannot rename temporary file into place: " + ec.message());
   }
+}
+
+void sync_folder(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) throw DataError(dir.string() + ": cannot open folder: " + std::strerror(errno));
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) throw DataError(dir.string() + ": cannot flush folder to disk: " + std::strerror(errno));
 }
 
 void write_json_atomic(const fs::path& path, const nlohmann::json& j) {

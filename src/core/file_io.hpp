@@ -12,12 +12,15 @@
 
 namespace dn {
 
-// Throws DataError naming the file when it is missing or unreadable.
+// Throws DataError naming the file when it is missing, unreadable or not a regular
+// file (a folder, FIFO or device).
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
 std::string read_file_text(const std::filesystem::path& path);
 
-// Write to "<path>.tmp.<pid>", flush, then rename over path. Creates parent folders.
+// Write to "<path>.tmp.<pid>", flush to disk (fsync), then rename over path. Creates parent folders.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+// fsync of a folder: makes the renames and creations inside it durable.
+void sync_folder(const std::filesystem::path& dir);
 void write_json_atomic(const std::filesystem::path& path, const nlohmann::json& j);
 nlohmann::json read_json(const std::filesystem::path& path);
 

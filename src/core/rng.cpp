@@ -1,5 +1,6 @@
 #include "core/rng.hpp"
 
+#include <bit>
 #include <cmath>
 #include <numbers>
 
@@ -74,6 +75,16 @@ std::uint64_t Rng::poisson(double mean) {
   // Normal approximation with continuity correction for large means.
   const double v = std::round(mean + std::sqrt(mean) * normal());
   return v < 0.0 ? 0 : static_cast<std::uint64_t>(v);
+}
+
+std::array<std::uint64_t, 6> Rng::state() const {
+  return {s_[0], s_[1], s_[2], s_[3], has_spare_ ? 1u : 0u, std::bit_cast<std::uint64_t>(spare_)};
+}
+
+void Rng::set_state(const std::array<std::uint64_t, 6>& state) {
+  for (int i = 0; i < 4; ++i) s_[i] = state[static_cast<std::size_t>(i)];
+  has_spare_ = state[4] != 0;
+  spare_ = std::bit_cast<double>(state[5]);
 }
 
 }  // namespace dn

@@ -3,6 +3,7 @@
 // Its output is fixed by the seed on every platform, unlike std::normal_distribution,
 // so noise and initial weights are reproducible. Parallel code derives one stream
 // per item (Rng(seed, item)) so results do not depend on the thread count.
+#include <array>
 #include <cstdint>
 
 namespace dn {
@@ -16,6 +17,12 @@ class Rng {
   double normal();                           // N(0, 1), Box-Muller
   std::uint64_t below(std::uint64_t n);      // [0, n), unbiased
   std::uint64_t poisson(double mean);
+
+  // The whole state, to save a generator mid-stream and carry on later exactly
+  // where it was (a training checkpoint): the four words, the spare normal's flag
+  // and its bits.
+  std::array<std::uint64_t, 6> state() const;
+  void set_state(const std::array<std::uint64_t, 6>& state);
 
  private:
   std::uint64_t s_[4];

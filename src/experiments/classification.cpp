@@ -55,11 +55,11 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
   observer.say(fmt::format("== Training the digit classifier ({}) on clean images ({} epochs)", e.model,
                            e.clean_epochs));
   result.test_accuracy["clean"] =
-      train_classifier(clean_config, out_dir / "classifier-clean", callbacks).metrics.test_accuracy;
+      train_classifier(clean_config, out_dir / "classifier-clean", callbacks, ExistingRun::overwrite).metrics.test_accuracy;
   observer.say(fmt::format("\n== Training the digit classifier on noisy images ({}, {} epochs{})", spec.str(),
                            e.epochs, how));
   result.test_accuracy["noisy"] =
-      train_classifier(noisy_config, out_dir / "classifier-noisy", callbacks).metrics.test_accuracy;
+      train_classifier(noisy_config, out_dir / "classifier-noisy", callbacks, ExistingRun::overwrite).metrics.test_accuracy;
   if (!e.denoiser_run.empty()) {
     ClassifierConfig denoised_config = noisy_config;
     denoised_config.on = TrainOn::denoised;
@@ -67,7 +67,7 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
     observer.say(fmt::format("\n== Training the digit classifier on denoised images ({}, {} epochs{})", spec.str(),
                              e.epochs, how));
     result.test_accuracy["denoised"] =
-        train_classifier(denoised_config, out_dir / "classifier-denoised", callbacks).metrics.test_accuracy;
+        train_classifier(denoised_config, out_dir / "classifier-denoised", callbacks, ExistingRun::overwrite).metrics.test_accuracy;
   }
 
   ClassifyEvalRequest request;

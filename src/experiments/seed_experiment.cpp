@@ -32,7 +32,7 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
   const fs::path run_dir = out_dir / "seed-run";
   observer.say(fmt::format("== Training the seed model ({} epochs, {}, noise {})", options.train.epochs,
                            options.train.optimizer, options.train.noise));
-  const DenoiserResult trained = train_denoiser(options.train, run_dir, observer.fit_callbacks);
+  const DenoiserResult trained = train_denoiser(options.train, run_dir, observer.fit_callbacks, ExistingRun::overwrite);
 
   observer.say("\n== Test set");
   const DenoiseEvaluation test = evaluate_denoiser_run(run_dir, Split::test, "", options.train.data.limit);

@@ -83,7 +83,7 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
     try {
       omp_set_num_threads(1);
       try {
-        train_denoiser(r.config, r.dir);
+        train_denoiser(r.config, r.dir, {}, ExistingRun::overwrite);
       } catch (const DivergedError&) {
         // Recorded in the run folder (history and metrics); a sweep goes on.
       }

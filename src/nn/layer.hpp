@@ -55,6 +55,11 @@ class Layer {
   virtual std::vector<Param*> params() { return {}; }
   // Nested layers (a Sequential inside a Sequential); empty for plain layers.
   virtual std::vector<Layer*> children() { return {}; }
+  // Random state that training advances besides the parameters (Dropout's generator),
+  // for checkpoints: a run resumed from it draws what the uninterrupted run would
+  // have. Empty for layers without any; a container's holds its children's, by name.
+  virtual nlohmann::json random_state() const { return nullptr; }
+  virtual void set_random_state(const nlohmann::json& /*state*/) {}
   // Constructor arguments as Keras would list them in get_config().
   virtual nlohmann::json config() const { return nlohmann::json::object(); }
 

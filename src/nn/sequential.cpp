@@ -87,6 +87,20 @@ nlohmann::json Sequential::config() const {
   return {{"name", name_}, {"layers", layers}};
 }
 
+nlohmann::json Sequential::random_state() const {
+  nlohmann::json state = nlohmann::json::object();
+  for (const auto& layer : layers_) {
+    nlohmann::json s = layer->random_state();
+    if (!s.is_null() && !(s.is_object() && s.empty())) state[layer->name()] = std::move(s);
+  }
+  return state;
+}
+
+void Sequential::set_random_state(const nlohmann::json& state) {
+  for (auto& layer : layers_)
+    if (state.contains(layer->name())) layer->set_random_state(state.at(layer->name()));
+}
+
 static void assign_names(Layer& layer, std::map<std::string, int>& counts) {
   for (Layer* child : layer.children()) assign_names(*child, counts);
   if (!layer.name().empty()) return;

@@ -26,6 +26,9 @@ class Sequential : public Layer {
   std::vector<Param*> params() override;
   std::vector<Layer*> children() override;
   nlohmann::json config() const override;
+  // {layer name: its state} for the layers that have any (nested containers nest).
+  nlohmann::json random_state() const override;
+  void set_random_state(const nlohmann::json& state) override;
 
   std::size_t size() const { return layers_.size(); }
   Layer& layer(std::size_t i) { return *layers_[i]; }

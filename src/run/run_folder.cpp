@@ -1,5 +1,7 @@
 #include "run/run_folder.hpp"
 
+#include <cmath>
+
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "io/safetensors.hpp"
@@ -69,6 +71,12 @@ LoadedRunFolder load_run_folder(const fs::path& dir, const std::string& task) {
   std::vector<std::pair<std::string, Tensor*>> expected;
   for (auto& [name, p] : named_params(*run.model)) expected.emplace_back(name, &p->value);
   load_into(dir / kRunWeightsFile, expected);
+  // A run that diverged keeps its weights as a record, but they compute nothing.
+  for (const auto& [name, t] : expected)
+    for (std::size_t i = 0; i < t->size(); ++i)
+      if (!std::isfinite((*t)[i]))
+        throw DivergedError(dir.string() + ": weight " + name + " is NaN or infinite: the run diverged (see its " +
+                            kRunHistoryFile + ")");
   return run;
 }
 

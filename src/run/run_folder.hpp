@@ -40,7 +40,7 @@ struct LoadedRunFolder {
 
 // Reads a run folder of the given task. DataError naming the folder when it is
 // missing, holds another task's run, or its files are damaged or disagree (weights
-// that do not fit the architecture).
+// that do not fit the architecture); DivergedError when a weight is NaN or infinite.
 LoadedRunFolder load_run_folder(const std::filesystem::path& dir, const std::string& task);
 
 // config.json of a run folder of the given task, checked as load_run_folder does.

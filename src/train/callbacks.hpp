@@ -15,6 +15,10 @@ namespace dn {
 // becomes NaN or infinite under OnNaN::stop.
 struct FitContext {
   bool stop_training = false;
+  // Ends training after the current step, leaving the epoch unfinished (no
+  // on_epoch_end, no EpochLog): how a program stops at an interrupt. The run can
+  // be resumed from the last finished epoch.
+  bool stop_now = false;
 };
 
 struct TrainBegin {

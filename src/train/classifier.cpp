@@ -10,6 +10,7 @@
 #include "nn/inference.hpp"
 #include "nn/models.hpp"
 #include "run/run_folder.hpp"
+#include "train/checkpoint.hpp"
 #include "train/classifier_report.hpp"
 #include "train/denoiser.hpp"
 
@@ -53,12 +54,13 @@ nlohmann::json ClassifierMetrics::to_json(TrainOn on) const {
   return j;
 }
 
-ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path& out_dir,
-                                  const std::vector<Callback*>& callbacks) {
-  config.validate();
+// Trains into the writer's staging folder from scratch or from a checkpoint in it,
+// then completes the run folder and commits it.
+static ClassifierResult train_into(const ClassifierConfig& config, RunWriter& writer,
+                                   const std::vector<Callback*>& callbacks, bool resume) {
   ClassifierConfig c = config;
   LoadedClassifier init;
-  if (!c.init_from.empty()) init = load_init_from(c);
+  if (!c.init_from.empty() && !resume) init = load_init_from(c);  // a resumed run's weights are in its checkpoint
   std::unique_ptr<Sequential> denoiser;
   if (c.on == TrainOn::denoised) {
     LoadedDenoiser run = load_denoiser(c.denoiser);
@@ -86,6 +88,13 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
   auto loss = make_loss(kClassifierLoss);
   auto optimizer = make_optimizer(kClassifierOptimizer, c.lr);
   const double base_lr = optimizer->learning_rate;
+  const fs::path checkpoint = writer.staging() / kCheckpointFile;
+  Checkpoint prior;
+  if (resume) {
+    prior = restore_checkpoint(checkpoint, *model, *optimizer);
+    require_same_config(prior, c.to_json(), checkpoint);
+  }
+  CheckpointSaver saver(checkpoint, *model, *optimizer, c.to_json(), prior.history);
   // Each epoch: the learning rate its schedule gives, and (noisy, denoised) fresh
   // noise; epoch 1 has its input already.
   const EpochHook on_epoch = [&](int epoch, Tensor& x_epoch) {
@@ -96,16 +105,20 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
   };
   FitOptions options;
   options.epochs = c.epochs;
+  options.initial_epoch = prior.epoch;
   options.batch_size = c.batch_size;
   options.seed = c.seed;
   options.metric = Metric::accuracy;
   options.callbacks = callbacks;
+  options.callbacks.push_back(&saver);
   ClassifierResult result;
-  result.history = fit(*model, *loss, *optimizer, x, y, x_val, y_val, options, on_epoch);
+  result.history =
+      whole_history(prior, fit(*model, *loss, *optimizer, x, y, x_val, y_val, options, on_epoch), writer.staging());
+  const fs::path& dir = writer.staging();
 
   nlohmann::json cfg = c.to_json();
   cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
-  save_run_folder(out_dir, cfg, *model, result.history.to_json());
+  save_run_folder(dir, cfg, *model, result.history.to_json());
 
   const Tensor y_test = one_hot(data.test.labels, classes);
   const Evaluation clean_test = evaluate(*model, *loss, Metric::accuracy, data.test.images, y_test);
@@ -119,11 +132,32 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
     m.test_accuracy_on_input = evaluate(*model, *loss, Metric::accuracy, x_test, y_test).metric;
     m.noise = c.noise;
   }
-  write_json_atomic(out_dir / kRunMetricsFile, m.to_json(c.on));
-  write_predictions_picture(*model, x_test, data.test.labels, 10, out_dir / "predictions.png");
-  if (result.history.diverged)
-    throw diverged_run(out_dir);
+  write_json_atomic(dir / kRunMetricsFile, m.to_json(c.on));
+  write_predictions_picture(*model, x_test, data.test.labels, 10, dir / "predictions.png");
+  fs::remove(checkpoint);
+  writer.commit();
+  if (result.history.diverged) throw diverged_run(writer.dir());
   return result;
+}
+
+ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path& out_dir,
+                                  const std::vector<Callback*>& callbacks, ExistingRun existing) {
+  config.validate();  // before the run folder is claimed
+  RunWriter writer(out_dir, existing);
+  return train_into(config, writer, callbacks, existing == ExistingRun::resume);
+}
+
+ClassifierResult resume_classifier(const fs::path& out_dir, const std::vector<Callback*>& callbacks) {
+  RunWriter writer(out_dir, ExistingRun::resume);
+  const fs::path checkpoint = writer.staging() / kCheckpointFile;
+  ClassifierConfig config;
+  try {
+    config = ClassifierConfig::from_json(read_checkpoint(checkpoint).config);
+    config.validate();
+  } catch (const std::exception& e) {
+    throw DataError(checkpoint.string() + ": " + e.what());
+  }
+  return train_into(config, writer, callbacks, true);
 }
 
 LoadedClassifier load_classifier(const fs::path& run_dir) { return load_run<ClassifierConfig>(run_dir, "classify"); }

@@ -16,6 +16,7 @@
 
 #include "nn/sequential.hpp"
 #include "run/run_folder.hpp"
+#include "run/run_writer.hpp"
 #include "train/callbacks.hpp"
 #include "train/classifier_config.hpp"
 
@@ -39,10 +40,15 @@ struct ClassifierResult {
   ClassifierMetrics metrics;
 };
 
-// Trains per config into out_dir; the callbacks see the fit. Throws DivergedError
-// (after writing the folder) when the loss became NaN or infinite.
+// Trains per config into out_dir, written whole and checkpointed each epoch as a
+// denoiser run is (train/denoiser.hpp); the callbacks see the fit. Throws
+// DivergedError (after writing the folder) when the loss became NaN or infinite,
+// InterruptedError when a callback set stop_now.
 ClassifierResult train_classifier(const ClassifierConfig& config, const std::filesystem::path& out_dir,
-                                  const std::vector<Callback*>& callbacks = {});
+                                  const std::vector<Callback*>& callbacks = {},
+                                  ExistingRun existing = ExistingRun::refuse);
+// Continues the interrupted run at out_dir with the config it started with.
+ClassifierResult resume_classifier(const std::filesystem::path& out_dir, const std::vector<Callback*>& callbacks = {});
 
 using LoadedClassifier = LoadedRun<ClassifierConfig>;
 // DataError naming the folder when it is missing, is not a classifier's run

@@ -7,14 +7,16 @@
 #include "data/packed_images.hpp"
 #include "nn/models.hpp"
 #include "run/run_folder.hpp"
+#include "train/checkpoint.hpp"
 
 namespace dn {
 
 namespace fs = std::filesystem;
 
-DenoiserResult train_denoiser(const DenoiserConfig& config, const fs::path& out_dir,
-                              const std::vector<Callback*>& callbacks) {
-  config.validate();
+// Trains into the writer's staging folder from scratch or from a checkpoint in it,
+// then completes the run folder and commits it.
+static DenoiserResult train_into(const DenoiserConfig& config, RunWriter& writer,
+                                 const std::vector<Callback*>& callbacks, bool resume) {
   const NoiseSpec noise = parse_noise(config.noise);
   // Images stay packed, clean as the file's bytes and noisy as 16-bit, and are
   // decoded a batch at a time: all of MNIST trains within 200 MB.
@@ -28,22 +30,33 @@ DenoiserResult train_denoiser(const DenoiserConfig& config, const fs::path& out_
   auto model = make_model({config.model, config.activation, data.train.height(), data.train.width()}, config.seed);
   auto loss = make_loss(config.loss);
   auto optimizer = make_optimizer(config.optimizer, config.lr);
+  const fs::path checkpoint = writer.staging() / kCheckpointFile;
+  Checkpoint prior;
+  if (resume) {
+    prior = restore_checkpoint(checkpoint, *model, *optimizer);
+    require_same_config(prior, config.to_json(), checkpoint);
+  }
+  CheckpointSaver saver(checkpoint, *model, *optimizer, config.to_json(), prior.history);
 
   FitOptions options;
   options.epochs = config.epochs;
+  options.initial_epoch = prior.epoch;
   options.batch_size = config.batch_size;
   options.seed = config.seed;
   options.on_nan = config.on_nan;
   options.callbacks = callbacks;
+  options.callbacks.push_back(&saver);
   DenoiserResult result;
   result.history = fit(*model, *loss, *optimizer, PackedSamples(x_train_noisy), PackedSamples(data.train.images),
                        PackedSamples(x_val_noisy), PackedSamples(data.validation.images), options);
+  result.history = whole_history(prior, std::move(result.history), writer.staging());
   x_train_noisy = {};  // freed before the float validation copies below
   data.train = {};
 
+  const fs::path& dir = writer.staging();
   nlohmann::json cfg = config.to_json();
   cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
-  save_run_folder(out_dir, cfg, *model, result.history.to_json());
+  save_run_folder(dir, cfg, *model, result.history.to_json());
   // Float noise again, as `denoise eval` draws it, so metrics.json and eval agree exactly.
   const Tensor val_clean = data.validation.images.unpack();
   const Tensor val_noisy = noisy_images(val_clean, noise, config.seed, Split::validation);
@@ -51,11 +64,32 @@ DenoiserResult train_denoiser(const DenoiserConfig& config, const fs::path& out_
   result.metrics.split = Split::validation;
   result.metrics.noise = noise;
   result.metrics.diverged = result.history.diverged;
-  write_json_atomic(out_dir / kRunMetricsFile, result.metrics.to_json());
-  write_reconstructions(*model, val_clean, val_noisy, 10, out_dir / "reconstructions.png");
-  if (result.history.diverged && config.on_nan == OnNaN::stop)
-    throw diverged_run(out_dir);
+  write_json_atomic(dir / kRunMetricsFile, result.metrics.to_json());
+  write_reconstructions(*model, val_clean, val_noisy, 10, dir / "reconstructions.png");
+  fs::remove(checkpoint);
+  writer.commit();
+  if (result.history.diverged && config.on_nan == OnNaN::stop) throw diverged_run(writer.dir());
   return result;
+}
+
+DenoiserResult train_denoiser(const DenoiserConfig& config, const fs::path& out_dir,
+                              const std::vector<Callback*>& callbacks, ExistingRun existing) {
+  config.validate();  // before the run folder is claimed
+  RunWriter writer(out_dir, existing);
+  return train_into(config, writer, callbacks, existing == ExistingRun::resume);
+}
+
+DenoiserResult resume_denoiser(const fs::path& out_dir, const std::vector<Callback*>& callbacks) {
+  RunWriter writer(out_dir, ExistingRun::resume);
+  const fs::path checkpoint = writer.staging() / kCheckpointFile;
+  DenoiserConfig config;
+  try {
+    config = DenoiserConfig::from_json(read_checkpoint(checkpoint).config);
+    config.validate();
+  } catch (const std::exception& e) {
+    throw DataError(checkpoint.string() + ": " + e.what());
+  }
+  return train_into(config, writer, callbacks, true);
 }
 
 LoadedDenoiser load_denoiser(const fs::path& run_dir) { return load_run<DenoiserConfig>(run_dir, "denoise"); }

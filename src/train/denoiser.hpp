@@ -7,6 +7,7 @@
 
 #include "nn/sequential.hpp"
 #include "run/run_folder.hpp"
+#include "run/run_writer.hpp"
 #include "train/callbacks.hpp"
 #include "train/denoiser_config.hpp"
 #include "train/denoiser_eval.hpp"
@@ -18,11 +19,20 @@ struct DenoiserResult {
   DenoiseEvaluation metrics;  // on the validation split, as written to metrics.json
 };
 
-// Trains per config and writes the run folder out_dir; the callbacks see the fit
-// (a ProgbarLogger prints Keras's lines). Throws DivergedError (after writing the
-// folder) when the loss became NaN or infinite and config.on_nan is stop.
+// Trains per config and writes the run folder out_dir whole (run/run_writer.hpp),
+// checkpointing each epoch; the callbacks see the fit (a ProgbarLogger prints Keras's
+// lines). `existing` says what to do with a run already at out_dir; resume continues
+// its interrupted run (whose config must be this one: see resume_denoiser).
+// Throws DivergedError (after writing the folder) when the loss became NaN or infinite
+// and config.on_nan is stop; InterruptedError, keeping the checkpoint, when a callback
+// set stop_now.
 DenoiserResult train_denoiser(const DenoiserConfig& config, const std::filesystem::path& out_dir,
-                              const std::vector<Callback*>& callbacks = {});
+                              const std::vector<Callback*>& callbacks = {},
+                              ExistingRun existing = ExistingRun::refuse);
+
+// Continues the interrupted run at out_dir from its last finished epoch, with the
+// config it started with: the result is the uninterrupted run's, bit for bit.
+DenoiserResult resume_denoiser(const std::filesystem::path& out_dir, const std::vector<Callback*>& callbacks = {});
 
 // A denoiser run folder loaded back: its config and the model with trained weights.
 using LoadedDenoiser = LoadedRun<DenoiserConfig>;

@@ -87,7 +87,7 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
 
   std::vector<std::size_t> order(n);
   Tensor xb, yb, pred, d_pred;
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+  for (int epoch = options.initial_epoch + 1; epoch <= options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     if (on_epoch_begin) on_epoch_begin(epoch);
     std::iota(order.begin(), order.end(), 0);
@@ -121,6 +121,11 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
       optimizer.step(params);
       const Logs logs{loss_sum / static_cast<double>(seen), metric_sum / static_cast<double>(seen)};
       for (Callback* c : options.callbacks) c->on_batch_end(seen, logs);
+      if (context.stop_now) break;
+    }
+    if (context.stop_now) {
+      history.interrupted = true;
+      break;
     }
 
     EpochLog log;

@@ -29,6 +29,9 @@ double batch_metric(Metric metric, const Tensor& y_pred, const Tensor& y_true);
 
 struct FitOptions {
   int epochs = 10;
+  // Epochs already trained (Keras's initial_epoch): fit runs initial_epoch + 1 ...
+  // epochs, as an uninterrupted fit would have run them, for resuming a checkpoint.
+  int initial_epoch = 0;
   int batch_size = 32;
   std::uint64_t seed = 0;  // shuffling order
   bool shuffle = true;

@@ -1,6 +1,7 @@
 #include "train/history.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include "core/error.hpp"
 
@@ -29,6 +30,27 @@ nlohmann::json History::to_json() const {
                    {"val_" + name, value(e.val_metric)},
                    {"seconds", e.seconds}});
   return out;
+}
+
+History History::from_json(const nlohmann::json& j, Metric metric) {
+  auto value = [](const nlohmann::json& v) {
+    return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
+  };
+  const std::string name = metric_name(metric);
+  History h;
+  h.metric = metric;
+  for (const auto& row : j) {
+    EpochLog e;
+    e.epoch = row.at("epoch").get<int>();
+    e.loss = value(row.at("loss"));
+    e.metric = value(row.at(name));
+    e.val_loss = value(row.at("val_loss"));
+    e.val_metric = value(row.at("val_" + name));
+    e.seconds = row.at("seconds").get<double>();
+    h.diverged = h.diverged || !std::isfinite(e.loss);
+    h.epochs.push_back(e);
+  }
+  return h;
 }
 
 }  // namespace dn

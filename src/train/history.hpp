@@ -24,9 +24,13 @@ struct History {
   Metric metric = Metric::binary_accuracy;
   std::vector<EpochLog> epochs;
   bool diverged = false;  // a non-finite loss was seen
+  bool interrupted = false;  // stop_now was set: the last epoch did not finish
   bool stopped = false;   // stop_training was set (by a callback, or by fit on a non-finite loss under OnNaN::stop)
   // [{"epoch":1, "loss":..., "<metric>":..., "val_loss":..., "val_<metric>":..., "seconds":...}, ...]
   nlohmann::json to_json() const;
+  // Back from to_json (null as NaN); diverged when a loss is not finite. nlohmann::json's
+  // exceptions for a malformed document.
+  static History from_json(const nlohmann::json& j, Metric metric);
 };
 
 }  // namespace dn

@@ -39,6 +39,13 @@ void Optimizer::step(const std::vector<Param*>& params) {
     update(params[i]->value.data(), params[i]->grad.data(), state_[i].data(), params[i]->value.size());
 }
 
+void Optimizer::restore(std::int64_t iterations, std::vector<std::vector<float>> slots) {
+  if (iterations < 0 || (iterations == 0) != slots.empty())
+    throw std::invalid_argument(name() + ": restore() needs slots exactly when iterations > 0");
+  iterations_ = iterations;
+  state_ = std::move(slots);
+}
+
 // ---- SGD ----
 
 SGD::SGD(double lr, double momentum, bool nesterov)

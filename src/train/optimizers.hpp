@@ -26,6 +26,11 @@ class Optimizer {
   virtual std::string name() const = 0;          // Keras class name, e.g. "Adadelta"
   virtual nlohmann::json config() const = 0;     // as Keras get_config(): name, learning_rate, ...
   std::int64_t iterations() const { return iterations_; }  // steps taken so far
+  // The per-parameter slots (empty before the first step), and a way back to them:
+  // a checkpoint saves both, and an optimizer restored from them takes the next step
+  // exactly as the original would have.
+  const std::vector<std::vector<float>>& slots() const { return state_; }
+  void restore(std::int64_t iterations, std::vector<std::vector<float>> slots);
 
   double learning_rate;
 

@@ -1,6 +1,8 @@
 #include "support/test_support.hpp"
 
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <array>
@@ -55,6 +57,41 @@ CliResult run_denoise(const std::vector<std::string>& args) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+CliResult run_denoise_until(const std::vector<std::string>& args, const std::function<bool()>& when, int signal) {
+  const std::filesystem::path log = std::filesystem::temp_directory_path() /
+                                    ("denoise-until-" + std::to_string(::getpid()) + ".log");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::close(fd);
+    std::vector<char*> argv;
+    std::string exe = DENOISE_EXE;
+    argv.push_back(exe.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(exe.c_str(), argv.data());
+    _exit(127);
+  }
+  bool sent = false;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (!sent && when()) {
+      ::kill(pid, signal);
+      sent = true;
+    }
+    ::usleep(1000);
+  }
+  CliResult r;
+  std::ifstream in(log);
+  r.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::filesystem::remove(log);
+  r.status = !sent ? -1 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
   return r;
 }
 

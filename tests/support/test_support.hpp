@@ -2,6 +2,7 @@
 // Shared helpers for the tests: a fresh temporary folder per test, and running
 // the real `denoise` program to check its output and exit status.
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,12 @@ struct CliResult {
 
 // Runs the built `denoise` executable with these arguments (no shell quoting needed).
 CliResult run_denoise(const std::vector<std::string>& args);
+
+// Runs `denoise` and, as soon as when() returns true (polled every millisecond), sends
+// it the signal: a real interrupt or kill at a chosen moment. The status of a program
+// killed by a signal is 128 + the signal, as a shell reports it; -1 when when() never
+// became true before the program ended.
+CliResult run_denoise_until(const std::vector<std::string>& args, const std::function<bool()>& when, int signal);
 
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 

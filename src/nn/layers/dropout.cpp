@@ -47,4 +47,10 @@ nlohmann::json Dropout::config() const {
   return layer_config(*this, {{"rate", rate_}, {"seed", seed_ ? nlohmann::json(*seed_) : nlohmann::json()}});
 }
 
+nlohmann::json Dropout::random_state() const { return rng_.state(); }
+
+void Dropout::set_random_state(const nlohmann::json& state) {
+  rng_.set_state(state.get<std::array<std::uint64_t, 6>>());
+}
+
 }  // namespace dn

@@ -20,6 +20,8 @@ class Dropout : public Layer {
   void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   nlohmann::json config() const override;
+  nlohmann::json random_state() const override;
+  void set_random_state(const nlohmann::json& state) override;
 
  private:
   double rate_;

@@ -1,0 +1,61 @@
+#pragma once
+// Training checkpoints: at each epoch's end, everything a run needs to carry on
+// as if it had never stopped, in one file written atomically
+// (<staging folder>/checkpoint.safetensors):
+//   tensors   "model/<layer>/<param>" (weights) and "optimizer/<i>" (each parameter's slots)
+//   metadata  "checkpoint": {"epoch", "iterations", "history", "random_state", "config"}
+// The shuffle order and the noise of an epoch depend only on (seed, epoch), so with
+// these the resumed run computes the same bits as the uninterrupted one.
+#include <filesystem>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nn/layer.hpp"
+#include "run/run_writer.hpp"
+#include "train/callbacks.hpp"
+#include "train/optimizers.hpp"
+
+namespace dn {
+
+struct Checkpoint {
+  int epoch = 0;  // epochs finished
+  std::int64_t iterations = 0;
+  History history;  // the finished epochs
+  nlohmann::json random_state, config;
+};
+
+// Writes a checkpoint after every epoch (Keras's ModelCheckpoint, every epoch, with the optimizer).
+class CheckpointSaver final : public Callback {
+ public:
+  // prior: the history of the epochs before this fit (a resumed run's); config is stored as it is.
+  CheckpointSaver(std::filesystem::path file, Layer& model, Optimizer& optimizer, nlohmann::json config,
+                  History prior);
+  void on_epoch_end(const EpochLog& log) override;
+
+ private:
+  std::filesystem::path file_;
+  Layer& model_;
+  Optimizer& optimizer_;
+  nlohmann::json config_;
+  History history_;
+};
+
+// The checkpoint's metadata (config and progress) without its tensors; DataError naming the file.
+Checkpoint read_checkpoint(const std::filesystem::path& file);
+
+// Puts the checkpoint's weights, optimizer slots and random state into a model and an
+// optimizer built as the checkpointed ones were; returns the checkpoint. DataError
+// naming the file when it does not fit them.
+Checkpoint restore_checkpoint(const std::filesystem::path& file, Layer& model, Optimizer& optimizer);
+
+// The whole run's history after a fit that started from `prior` (empty for a fresh run):
+// the checkpoint's epochs, then the fit's. InterruptedError, saying where the run waits
+// to be resumed, when the fit was interrupted.
+History whole_history(const Checkpoint& prior, History fitted, const std::filesystem::path& staging);
+
+// ArgumentError("resume", ...) naming the settings that differ, when a run is resumed
+// with another config than the one its checkpoint was written with.
+void require_same_config(const Checkpoint& checkpoint, const nlohmann::json& config, const std::filesystem::path& file);
+
+}  // namespace dn
