@@ -26,6 +26,7 @@
 #include "data/dataset.hpp"
 #include "export/onnx.hpp"
 #include "nn/inference.hpp"
+#include "nn/layers/layers.hpp"
 #include "run/run_folder.hpp"
 #include "support/test_support.hpp"
 
@@ -270,6 +271,34 @@ std::vector<std::int64_t> ints_attribute(const onnx::NodeProto& n, const std::st
   for (const onnx::AttributeProto& a : n.attribute())
     if (a.name() == name) return {a.ints().begin(), a.ints().end()};
   return {};
+}
+
+// A model no built-in uses, for the paths they do not take: strided "same" layers whose
+// pads are asymmetric (a Pad in the slice form, a lowest-float one before max pooling),
+// a transposed convolution with output_padding (kernel below the stride), Dense on
+// a rank-4 tensor (MatMul), a standalone softmax over channels. Its pads depend on the
+// size, so its height and width stay fixed.
+TEST_F(Export, OnnxRuntimeMatchesDenoiseOnLayersTheBuiltinsDoNotUse) {
+  auto model = std::make_unique<Sequential>("odd_layers");
+  model->add(std::make_unique<Reshape>(Shape{28, 28, 1}))
+      .add(std::make_unique<Conv2D>(4, 3, 2, Padding::same, Activation::tanh))
+      .add(std::make_unique<MaxPooling2D>(3, Size2(2), Padding::same))
+      .add(std::make_unique<Conv2DTranspose>(3, 2, 3, Padding::valid, Activation::relu))
+      .add(std::make_unique<Dense>(5, Activation::sigmoid))
+      .add(std::make_unique<ActivationLayer>(Activation::softmax))
+      .add(std::make_unique<Flatten>())
+      .add(std::make_unique<Dense>(10, Activation::softmax));
+  assign_default_names(*model);
+  Rng rng(7);
+  model->build({28, 28}, rng);
+  const Case c{"odd-layers", "odd_layers", "relu", "classify"};
+  save_run_folder(run_dir(c), {{"task", "classify"}, {"model", "odd_layers"}}, *model, nlohmann::json::array());
+  for (const char* pads : {"explicit", "slice"}) check(c, pads, "ort", images(), 1e-5);
+  const onnx::ModelProto slice_form = parsed(exported(c, "slice"));
+  int pads_written = 0;
+  for (const onnx::NodeProto& n : slice_form.graph().node()) pads_written += n.op_type() == "Pad";
+  EXPECT_EQ(pads_written, 2);
+  EXPECT_EQ(slice_form.graph().input(0).type().tensor_type().shape().dim(1).dim_value(), 28);
 }
 
 // TensorFlow's "same" stride-2 transposed convolution: nothing before, one row and

@@ -424,7 +424,9 @@ std::string onnx_model_bytes(Layer& model, const OnnxDescription& description, c
       "Output '{}': {}. Tensors are channels-last at the edges, as in denoise and Keras; inside, convolutions run "
       "in NCHW.",
       model.name(), describe_task(description.task), describe_training(description.config), input, output,
-      classifier ? "(batch, 10) probabilities" : "the model's output, (batch, height', width') for a denoiser");
+      classifier ? "(batch, 10), the probabilities of the digits 0-9"
+      : description.task == "denoise" ? "(batch, height', width'), grey levels in [0, 1]"
+                                      : "the model's output");
 
   onnx::ModelProto m;
   m.set_ir_version(kOnnxIrVersion);
