@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config git ca-certificates
           libopenblas-dev libhwy-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev zlib1g-dev libssl-dev
-          libgtest-dev libbenchmark-dev dataset-fashion-mnist)
+          libgtest-dev libbenchmark-dev dataset-fashion-mnist
+          libonnx-dev libprotobuf-dev python3-onnx python3-opencv)  # ONNX export; its checker and OpenCV test it
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +21,16 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ONNX Runtime for the export tests, project-local (tools/ is not committed). Its CPU
+# binaries ship in the package; the flag skips the optional GPU (CUDA) download.
+ort_version=1.30.0
+if [[ "$(node -p "require('./tools/onnxruntime/node_modules/onnxruntime-node/package.json').version" 2>/dev/null)" != "$ort_version" ]]; then
+  echo "== installing onnxruntime-node $ort_version into tools/onnxruntime/"
+  mkdir -p tools/onnxruntime
+  npm install --prefix tools/onnxruntime --no-audit --no-fund --silent \
+    "onnxruntime-node@$ort_version" --onnxruntime-node-install=skip
 fi
 
 jobs=$(nproc)
