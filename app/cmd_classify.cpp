@@ -1,4 +1,7 @@
 // denoise classify train | eval: digit classifiers and their accuracy under noise.
+#include <chrono>
+#include <cstdio>
+
 #include <fmt/core.h>
 
 #include "commands.hpp"
@@ -12,7 +15,7 @@ namespace dn::app {
 static void add_train(CLI::App& classify) {
   struct Flags {
     ClassifierConfig config;
-    std::string on = "clean", lr_schedule = "constant";
+    std::string on = "clean";
     double lr = 0;
     int threads = 0;
     std::string out;
@@ -20,7 +23,9 @@ static void add_train(CLI::App& classify) {
   auto f = std::make_shared<Flags>();
   auto* cmd = classify.add_subcommand("train", "train a digit classifier (a convnet, Adam)");
   ClassifierConfig& c = f->config;
-  cmd->add_option("--model", c.model, "classifier (Keras's simple convnet) or classifier-large (for heavy noise)")->capture_default_str();
+  cmd->add_option("--model", c.model, "classifier (Keras's simple convnet) or classifier-large (for heavy noise)")
+      ->check(CLI::IsMember({"classifier", "classifier-large"}))
+      ->capture_default_str();
   cmd->add_option("--on", f->on, "train on clean, noisy or denoised images")->capture_default_str();
   cmd->add_option("--denoiser", c.denoiser, "denoiser run folder (for --on denoised)");
   add_noise_flag(*cmd, c.noise,
@@ -30,18 +35,16 @@ static void add_train(CLI::App& classify) {
   cmd->add_option("--epochs", c.epochs, "passes over the training images")->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "images per gradient step")->capture_default_str();
   auto* lr = cmd->add_option("--lr", f->lr, "Adam's learning rate (default 0.001)");
-  cmd->add_option("--lr-schedule", f->lr_schedule, "constant, or cosine: decays towards 0 over the epochs")
-      ->capture_default_str();
   add_data_flags(*cmd, c.data);
+  add_training_control_flags(*cmd, c.controls, c.data);
   cmd->add_option("--seed", c.seed, "seeds initial weights, dropout, noise and shuffling")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
-  cmd->add_option("--out", f->out, "run folder")->required();
-  cmd->callback([f, lr] {
+  cmd->add_option("--out", f->out, "run folder (default runs/<timestamp>)");
+  on_run(cmd, [f, lr] {
     apply_threads(f->threads);
     ClassifierConfig config = f->config;
     if (lr->count()) config.lr = f->lr;
     config.on = parse_train_on(f->on);
-    config.lr_schedule = parse_lr_schedule(f->lr_schedule);
     if (!config.init_from.empty()) {  // checked here first so that a damaged folder's error names the flag
       config.validate();
       try {
@@ -50,13 +53,14 @@ static void add_train(CLI::App& classify) {
         throw DataError(std::string("--init-from: ") + e.what());
       }
     }
-    const ClassifierResult r = train_classifier(config, f->out, {&progress_bar()});
+    const std::string out = f->out.empty() ? default_run_dir() : f->out;
+    const ClassifierResult r = train_classifier(config, out, progress_callbacks(config.controls.verbose));
     std::string line = fmt::format("\nTest accuracy: {:.2f}% on {} clean test images", 100 * r.metrics.test_accuracy,
                                    r.metrics.count);
     if (r.metrics.test_accuracy_on_input)
       line += fmt::format(", {:.2f}% with {} noise{}", 100 * *r.metrics.test_accuracy_on_input, r.metrics.noise,
                           config.on == TrainOn::denoised ? ", denoised" : "");
-    fmt::print("{}\nRun folder: {}\n", line, f->out);
+    fmt::print("{}\nRun folder: {}\n", line, out);
   });
 }
 
@@ -85,7 +89,7 @@ static void add_eval(CLI::App& classify) {
   cmd->add_option("--seed", r.noise.seed, "seeds the noise")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
   cmd->add_option("--out", f->out, "folder for classify.json, classify.md and classify.png")->required();
-  cmd->callback([f] {
+  on_run(cmd, [f] {
     apply_threads(f->threads);
     ClassifyEvalRequest request = f->request;
     request.classifier = f->classifier;
@@ -93,8 +97,13 @@ static void add_eval(CLI::App& classify) {
     request.denoiser = f->denoiser;
     request.denoised_classifier = f->denoised_classifier;
     request.noise.levels = parse_noise_levels(f->levels);
-    const ClassifyEvaluation result =
-        run_classify_eval(request, f->out, [](const ClassifyReport& r) { fmt::print("{}\n", format_level_line(r)); });
+    const auto start = std::chrono::steady_clock::now();
+    const std::size_t levels = request.noise.levels.size();
+    const ClassifyEvaluation result = run_classify_eval(request, f->out, [&](const ClassifyReport& r) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      fmt::print("{} {}\n", progress_counter(r.levels.size(), levels, elapsed), format_level_line(r));
+      std::fflush(stdout);
+    });
     fmt::print("\n{}\nWrote {}/classify.json, classify.md, classify.png\n", format_classify_table(result.report),
                f->out);
   });

@@ -7,6 +7,7 @@
 #include "data/packed_images.hpp"
 #include "nn/models.hpp"
 #include "run/run_folder.hpp"
+#include "train/keras_callbacks.hpp"
 
 namespace dn {
 
@@ -29,20 +30,26 @@ DenoiserResult train_denoiser(const DenoiserConfig& config, const fs::path& out_
   auto loss = make_loss(config.loss);
   auto optimizer = make_optimizer(config.optimizer, config.lr);
 
+  nlohmann::json cfg = config.to_json();
+  cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
+  const ControlCallbacks controls = make_control_callbacks(
+      config.controls, optimizer->learning_rate, config.epochs, out_dir,
+      [&](const History& so_far) { save_run_folder(out_dir / kBestRunFolder, cfg, *model, so_far.to_json()); },
+      callbacks);
   FitOptions options;
   options.epochs = config.epochs;
   options.batch_size = config.batch_size;
   options.seed = config.seed;
   options.on_nan = config.on_nan;
-  options.callbacks = callbacks;
+  options.callbacks = controls.all;
   DenoiserResult result;
   result.history = fit(*model, *loss, *optimizer, PackedSamples(x_train_noisy), PackedSamples(data.train.images),
                        PackedSamples(x_val_noisy), PackedSamples(data.validation.images), options);
   x_train_noisy = {};  // freed before the float validation copies below
   data.train = {};
 
-  nlohmann::json cfg = config.to_json();
-  cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
+  if (controls.early_stopping && controls.early_stopping->restored())
+    cfg["restored_best_epoch"] = controls.early_stopping->best_epoch();  // the saved weights are that epoch's
   save_run_folder(out_dir, cfg, *model, result.history.to_json());
   // Float noise again, as `denoise eval` draws it, so metrics.json and eval agree exactly.
   const Tensor val_clean = data.validation.images.unpack();

@@ -18,6 +18,7 @@ Metric parse_metric(const std::string& text);
 struct EpochLog {
   int epoch = 0;
   double loss = 0, metric = 0, val_loss = 0, val_metric = 0, seconds = 0;
+  double lr = 0;  // the learning rate the epoch trained with
 };
 
 struct History {
@@ -25,7 +26,8 @@ struct History {
   std::vector<EpochLog> epochs;
   bool diverged = false;  // a non-finite loss was seen
   bool stopped = false;   // stop_training was set (by a callback, or by fit on a non-finite loss under OnNaN::stop)
-  // [{"epoch":1, "loss":..., "<metric>":..., "val_loss":..., "val_<metric>":..., "seconds":...}, ...]
+  std::string stop_reason;  // what the callback that stopped training said, or empty
+  // [{"epoch":1, "loss":..., "<metric>":..., "val_loss":..., "val_<metric>":..., "lr":..., "seconds":...}, ...]
   nlohmann::json to_json() const;
 };
 
