@@ -37,7 +37,8 @@ void EarlyStopping::on_epoch_end(const EpochLog& log) {
   stopped_epoch_ = log.epoch;
   context().stop_training = true;
   context().stop_reason =
-      fmt::format("Epoch {}: early stopping: val_loss has not improved for {} epochs{}", log.epoch, patience_,
+      fmt::format("Epoch {}: early stopping: val_loss has not improved for {} epoch{}{}", log.epoch, patience_,
+                  patience_ == 1 ? "" : "s",
                   best_epoch_ ? fmt::format("; restoring the weights of epoch {} (val_loss {:.4f})", best_epoch_, best_)
                               : "");
 }
