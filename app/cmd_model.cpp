@@ -17,7 +17,7 @@ static RegisterCommand reg(10, [](CLI::App& app) {
   cmd->add_option("--model", flags->spec.name, fmt::format("built-in model: {}", fmt::join(model_names(), ", ")))
       ->capture_default_str();
   cmd->add_option("--activation", flags->spec.activation, "hidden activation of the seed model")->capture_default_str();
-  cmd->callback([flags] {
+  on_run(cmd, [flags] {
     auto model = make_model(flags->spec, 0);
     fmt::print("{}", summary(*model, true));
   });

@@ -24,7 +24,7 @@ static RegisterCommand reg(46, [](CLI::App& app) {
   cmd->add_flag("--json", f->json, "print a JSON array instead of lines");
   add_threads_flag(*cmd, f->threads);
   cmd->add_option("images", f->images, "picture files")->required();
-  cmd->callback([f] {
+  on_run(cmd, [f] {
     apply_threads(f->threads);
     const LoadedClassifier classifier = load_classifier(f->classifier);
     LoadedDenoiser denoiser;

@@ -31,7 +31,7 @@ static RegisterCommand reg(5, [](CLI::App& app) {
   add_data_flags(*cmd, f->exp.train.data);
   add_threads_flag(*cmd, f->threads);
   cmd->add_option("--out", f->out, "folder for the runs, pictures and report")->capture_default_str();
-  cmd->callback([f] {
+  on_run(cmd, [f] {
     apply_threads(f->threads);
     SeedExperimentOptions exp = f->exp;
     exp.classify_fine_tune = !f->from_scratch;

@@ -26,7 +26,7 @@ static RegisterCommand reg(50, [](CLI::App& app) {
       ->capture_default_str();
   add_data_flags(*cmd, s.base.data);
   cmd->add_option("--out", f->out, "sweep folder (re-running skips finished runs)")->required();
-  cmd->callback([f] {
+  on_run(cmd, [f] {
     ExperimentObserver observer = printing_observer();
     observer.fit_callbacks.clear();  // runs train side by side: a line per finished run, no bars
     const nlohmann::json result = run_sweep(f->sweep, f->out, observer);

@@ -16,4 +16,12 @@ struct RegisterCommand {
 
 void add_all_commands(CLI::App& app);
 
+// What a subcommand does once the whole command line has parsed. CLI11 runs its
+// own callbacks before it rejects unknown arguments, so a mistyped flag would
+// only be reported after the work; the program runs this instead, after parsing.
+void on_run(CLI::App* cmd, std::function<void()> run);
+// The work of the subcommand the command line chose (the deepest one parsed);
+// empty when it has none (`denoise classify` alone).
+std::function<void()> chosen_work(CLI::App& app);
+
 }  // namespace dn::app

@@ -4,17 +4,19 @@
 #include <algorithm>
 #include <csignal>
 #include <exception>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <fmt/core.h>
-#include <fmt/ranges.h>
 
+#include "cli.hpp"
 #include "commands.hpp"
 #include "options.hpp"
 #include "core/error.hpp"
 #include "kernels/simd/simd.hpp"
+#include "version.hpp"
 
 namespace dn::app {
 
@@ -31,31 +33,63 @@ void add_all_commands(CLI::App& app) {
   for (auto& [order, add] : commands) add(app);
 }
 
+static std::map<const CLI::App*, std::function<void()>>& work() {
+  static std::map<const CLI::App*, std::function<void()>> table;
+  return table;
+}
+
+void on_run(CLI::App* cmd, std::function<void()> run) { work()[cmd] = std::move(run); }
+
+std::function<void()> chosen_work(CLI::App& app) {
+  CLI::App* at = &app;
+  while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+  const auto it = work().find(at);
+  return it == work().end() ? std::function<void()>{} : it->second;
+}
+
+// denoise help [COMMAND...]: listed here; main reads its words itself, since
+// CLI11 would take "train" in `denoise help train` for the train command.
+static RegisterCommand reg_help(1000, [](CLI::App& app) {
+  app.add_subcommand("help", "show the commands, or one command's flags: denoise help classify train");
+});
+
+// denoise completion bash: the completion script that scripts/setup.sh installs.
+static RegisterCommand reg_completion(1010, [](CLI::App& app) {
+  auto shell = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("completion", "print the bash completion script (scripts/setup.sh installs it)");
+  cmd->add_option("shell", *shell, "bash (the only shell supported)")->required()->check(CLI::IsMember({"bash"}));
+  on_run(cmd, [&app] { fmt::print("{}", bash_completion(app)); });
+});
+
 }  // namespace dn::app
 
 int main(int argc, char** argv) {
-  CLI::App app{"denoise: convolutional denoising autoencoders and digit prediction for noisy images"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", [] {
-    // Names the SIMD kernels' target in use (DENOISE_SIMD pins it) and the ones available.
-    try {
-      return fmt::format("denoise 0.1.0\nSIMD target: {} (available: {}; DENOISE_SIMD pins one)",
-                         dn::kernels::simd::target(), fmt::join(dn::kernels::simd::available_targets(), ", "));
-    } catch (const dn::UsageError& e) {
-      return fmt::format("denoise 0.1.0\nSIMD target: {}", e.what());
-    }
-  });
+  CLI::App app{"denoise: convolutional denoising autoencoders and digit prediction for noisy images", "denoise"};
+  app.footer("Run 'denoise help COMMAND' for a command's flags. Exit status: 0 ok, 1 bad or missing data, "
+             "2 usage error, 3 training diverged, 4 internal error.");
+  app.set_version_flag("--version", [] { return dn::app::version_text(); }, "version, commit, compiler, SIMD target");
   dn::app::add_all_commands(app);
+  const std::vector<std::string> args(argv + 1, argv + argc);
   try {
     // A bad DENOISE_SIMD is a usage error before any work starts (--version reports it).
-    if (std::find(argv + 1, argv + argc, std::string("--version")) == argv + argc)
-      dn::kernels::simd::apply_environment();
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);  // prints the message and the usage hint
-    return 2;
+    if (std::find(args.begin(), args.end(), "--version") == args.end()) dn::kernels::simd::apply_environment();
+    if (!args.empty() && args[0] == "help") {
+      fmt::print("{}", dn::app::help_text(app, {args.begin() + 1, args.end()}));
+      return 0;
+    }
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+      return app.exit(e);  // --help, --version
+    } catch (const CLI::ParseError& e) {
+      throw dn::UsageError(dn::app::explain_parse_error(app, args, e));
+    }
+    const std::function<void()> work = dn::app::chosen_work(app);
+    if (!work) {
+      fmt::print("{}", app.help());
+      return args.empty() ? 0 : 2;
+    }
+    work();
   } catch (const dn::ArgumentError& e) {
     // The library names its argument (batch_size); the user typed a flag (--batch-size).
     std::string flag = "--" + e.argument();

@@ -6,12 +6,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include <fmt/core.h>
 
 #include "core/error.hpp"
 #include "data/noise.hpp"
 #include "data/registry.hpp"
+#include "run/run_writer.hpp"
 
 namespace dn::app {
 
@@ -25,6 +27,46 @@ void add_data_flags(CLI::App& cmd, DataOptions& data) {
 
 CLI::Option* add_noise_flag(CLI::App& cmd, std::string& noise, const std::string& what) {
   return cmd.add_option("--noise", noise, what + ": " + noise_spec_help());
+}
+
+void add_training_control_flags(CLI::App& cmd, TrainingControls& controls, DataOptions& data) {
+  cmd.add_option("--early-stopping", controls.early_stopping,
+                 "stop once val_loss has not improved for this many epochs, keeping the best epoch's weights "
+                 "(0 = train every epoch)")
+      ->capture_default_str();
+  cmd.add_flag("--save-best", controls.save_best,
+               "keep the run folder of the epoch with the lowest val_loss in RUN/best/ as training goes");
+  cmd.add_option_function<std::string>(
+         "--lr-schedule", [&controls](const std::string& s) { controls.lr_schedule = parse_lr_schedule(s); },
+         "constant; cosine: decays towards 0 over the epochs; plateau: halves the rate when val_loss has not "
+         "improved for 2 epochs")
+      ->default_str("constant");
+  cmd.add_option_function<double>(
+      "--validation-split", [&data](double f) { data.validation_split = f; },
+      "the last fraction F of the training file validates, as Keras's validation_split (default: the last "
+      "twelfth, 5,000 of MNIST's 60,000)");
+  cmd.add_flag("--csv-log", controls.csv_log, "also write RUN/history.csv, a row per epoch as it ends");
+  cmd.add_option("--verbose", controls.verbose, "0: silent, 1: progress bar, 2: one line per epoch")
+      ->check(CLI::IsMember({0, 1, 2}))
+      ->capture_default_str();
+}
+
+std::vector<Callback*> progress_callbacks(int verbose) {
+  static ProgbarLogger one_line(stdout, true);
+  if (verbose == 0) return {};
+  if (verbose == 2) return {&one_line};
+  return {&progress_bar()};
+}
+
+std::string default_run_dir() {
+  const std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "runs/%Y%m%d-%H%M%S", std::localtime(&now));
+  // Two runs started in the same second get their own folders.
+  std::filesystem::path dir = buf;
+  for (int k = 2; std::filesystem::exists(dir) || std::filesystem::exists(staging_folder(dir)); ++k)
+    dir = fmt::format("{}-{}", buf, k);
+  return dir.string();
 }
 
 void add_threads_flag(CLI::App& cmd, int& threads) {

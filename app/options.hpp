@@ -4,12 +4,14 @@
 // library's callbacks: the progress bar and the experiments' report lines.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "data/dataset.hpp"
 #include "experiments/observer.hpp"
 #include "train/callbacks.hpp"
+#include "train/controls.hpp"
 #include "train/progress.hpp"
 
 namespace dn::app {
@@ -18,6 +20,13 @@ namespace dn::app {
 void add_data_flags(CLI::App& cmd, DataOptions& data);
 // --noise SPEC, with the one description of the spec syntax after `what`.
 CLI::Option* add_noise_flag(CLI::App& cmd, std::string& noise, const std::string& what);
+// Keras's training controls: --early-stopping, --save-best, --lr-schedule,
+// --validation-split, --csv-log, --verbose.
+void add_training_control_flags(CLI::App& cmd, TrainingControls& controls, DataOptions& data);
+// The progress output that --verbose asks for: nothing, the bar, or a line per epoch.
+std::vector<Callback*> progress_callbacks(int verbose);
+// runs/<local time>, where a run goes when no --out is given.
+std::string default_run_dir();
 // --threads N (0 = all cores); call apply_threads before computing.
 void add_threads_flag(CLI::App& cmd, int& threads);
 void apply_threads(int threads);

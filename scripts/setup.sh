@@ -43,5 +43,17 @@ if [[ "${1:-}" != "--no-asan" ]]; then
   cmake --build build-asan -j"$jobs"
 fi
 
+echo "== bash completion"
+# Written by the program itself, so it always knows every command and flag; bash
+# loads it on demand from the system folder (root) or the user's own.
+if [[ -w /usr/share/bash-completion/completions ]]; then
+  completions=/usr/share/bash-completion/completions
+else
+  completions="${XDG_DATA_HOME:-$HOME/.local/share}/bash-completion/completions"
+  mkdir -p "$completions"
+fi
+./build/denoise completion bash > "$completions/denoise"
+echo "installed $completions/denoise (new shells complete denoise's commands and flags)"
+
 echo "== data"
 ./build/denoise data fetch mnist

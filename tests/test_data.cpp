@@ -342,13 +342,13 @@ TEST(Dataset, FolderRoundTripRawAndGzip) {
     const fs::path folder = dir / (compress ? "gz" : "raw");
     write_data_folder(folder, train, test, compress);
     EXPECT_TRUE(fs::exists(folder / (std::string(kTrainImagesFile) + (compress ? ".gz" : ""))));
-    const Splits s = load_splits({"mnist", folder.string(), 0});
+    const Splits s = load_splits({"mnist", folder.string(), 0, {}});
     EXPECT_EQ(s.train.size(), 22u);
     EXPECT_EQ(s.validation.size(), 2u);
     ASSERT_EQ(s.test.size(), 12u);
     for (std::size_t i = 0; i < test.images.size(); ++i) ASSERT_EQ(s.test.images[i], test.images[i]);
     EXPECT_EQ(s.test.labels, test.labels);
-    EXPECT_EQ(load_splits({"mnist", folder.string(), 5}).train.size(), 5u);
+    EXPECT_EQ(load_splits({"mnist", folder.string(), 5, {}}).train.size(), 5u);
   }
 }
 
@@ -365,11 +365,11 @@ TEST(Dataset, CountMismatchAndBadLabelsNameTheFiles) {
 
 TEST(Dataset, MissingDataSaysHowToFetchIt) {
   TempDir dir;
-  expect_data_error([&] { load_splits({"mnist", (dir / "absent").string(), 0}); },
+  expect_data_error([&] { load_splits({"mnist", (dir / "absent").string(), 0, {}}); },
                     {"absent", "not found", "denoise data fetch mnist --data-dir"});
-  expect_data_error([&] { load_splits({"mnist", dir.path.string(), 0}); },
+  expect_data_error([&] { load_splits({"mnist", dir.path.string(), 0, {}}); },
                     {"missing train-images-idx3-ubyte (or train-images-idx3-ubyte.gz)", "denoise data fetch mnist"});
-  EXPECT_THROW(load_splits({"kmnist", "", 0}), UsageError);
+  EXPECT_THROW(load_splits({"kmnist", "", 0, {}}), UsageError);
 }
 
 TEST(Dataset, DefaultFoldersFollowDenoiseData) {
@@ -381,7 +381,7 @@ TEST(Dataset, DefaultFoldersFollowDenoiseData) {
   EXPECT_EQ(default_data_dir("fashion-mnist"), dir / "fashion-mnist");
   ::unsetenv("DENOISE_DATA");
   EXPECT_EQ(default_data_dir("mnist"), fs::path("data/mnist"));
-  EXPECT_EQ(data_dir({"mnist", "elsewhere", 0}), fs::path("elsewhere"));
+  EXPECT_EQ(data_dir({"mnist", "elsewhere", 0, {}}), fs::path("elsewhere"));
 }
 
 TEST(Dataset, MnistInItsDefaultFolderIsVerified) {
@@ -390,8 +390,8 @@ TEST(Dataset, MnistInItsDefaultFolderIsVerified) {
   TempDir dir;
   ScopedEnv env("DENOISE_DATA", dir.path.string());
   write_data_folder(dir / "mnist", make_synthetic_digits(24, 1), make_synthetic_digits(12, 2));
-  EXPECT_EQ(load_data_file({"mnist", (dir / "mnist").string(), 0}, DataFile::test).size(), 12u);
-  expect_data_error([&] { load_data_file({"mnist", "", 0}, DataFile::test); },
+  EXPECT_EQ(load_data_file({"mnist", (dir / "mnist").string(), 0, {}}, DataFile::test).size(), 12u);
+  expect_data_error([&] { load_data_file({"mnist", "", 0, {}}, DataFile::test); },
                     {"t10k-images-idx3-ubyte", "SHA-256 mismatch", "expected 0fa7898d509279e4", "denoise data fetch mnist"});
 }
 
@@ -409,8 +409,8 @@ TEST(DatasetRegistry, ListsEveryLoaderByName) {
 
 TEST(DatasetRegistry, UnknownNameListsTheChoices) {
   for (const auto& unknown : std::vector<std::function<void()>>{
-           [] { dataset_loader("foo"); }, [] { default_data_dir("foo"); }, [] { load_splits({"foo", "", 0}); },
-           [] { load_packed_splits({"foo", "", 0}); }}) {
+           [] { dataset_loader("foo"); }, [] { default_data_dir("foo"); }, [] { load_splits({"foo", "", 0, {}}); },
+           [] { load_packed_splits({"foo", "", 0, {}}); }}) {
     try {
       unknown();
       ADD_FAILURE() << "accepted dataset 'foo'";
@@ -424,7 +424,7 @@ TEST(DatasetRegistry, ClassesAndShapeComeFromTheData) {
   TempDir dir;
   write_data_folder(dir.path, make_synthetic_digits(24, 1), make_synthetic_digits(12, 2));
   for (const std::string& name : dataset_names()) {
-    const DataOptions options{name, dir.path.string(), 0};
+    const DataOptions options{name, dir.path.string(), 0, {}};
     const Dataset test = load_data_file(options, DataFile::test);
     EXPECT_EQ(test.num_classes, 10);
     EXPECT_EQ(test.image_shape(), (Shape{28, 28, 1}));

@@ -123,7 +123,7 @@ class Export : public ::testing::Test {
     const fs::path mnist = env ? fs::path(env) / "mnist" : fs::path(DENOISE_SOURCE_DIR) / "data" / "mnist";
     images_from_ = fs::exists(mnist / kTestImagesFile) ? "MNIST test set" : "synthetic digits (no data/mnist)";
     const Dataset test = fs::exists(mnist / kTestImagesFile)
-                             ? load_data_file({"mnist", mnist.string(), 0}, DataFile::test)
+                             ? load_data_file({"mnist", mnist.string(), 0, {}}, DataFile::test)
                              : make_synthetic_digits(kImages, 3);
     images_ = new Tensor(subset(test, 0, kImages).images);
   }

@@ -137,7 +137,7 @@ TEST(PackedImages, PackedSplitsEqualTheFloatSplits) {
   test::TempDir dir;
   write_data_folder(dir.path, make_synthetic_digits(120, 1), make_synthetic_digits(30, 2), true);
   for (std::size_t limit : {0u, 7u}) {
-    const DataOptions options{"mnist", dir.path.string(), limit};
+    const DataOptions options{"mnist", dir.path.string(), limit, {}};
     const Splits f = load_splits(options);
     const PackedSplits p = load_packed_splits(options);
     const std::pair<const Dataset*, const PackedDataset*> pairs[] = {

@@ -57,14 +57,26 @@ struct SplitRanges {
   std::size_t train, validation_begin, validation, test;
 };
 
-static SplitRanges split_ranges(std::size_t train_file, std::size_t test_file, std::size_t limit) {
-  const std::size_t validation = train_file >= 2 ? std::max<std::size_t>(1, train_file / 12) : 0;
+static SplitRanges split_ranges(std::size_t train_file, std::size_t test_file, std::size_t limit,
+                               std::optional<double> validation_split = std::nullopt) {
+  std::size_t validation = train_file >= 2 ? std::max<std::size_t>(1, train_file / 12) : 0;
+  if (validation_split)  // as Keras: split_at = int(N * (1 - F)); at least one image each side
+    validation = std::clamp<std::size_t>(
+        train_file - static_cast<std::size_t>(static_cast<double>(train_file) * (1.0 - *validation_split)), 1,
+        train_file >= 2 ? train_file - 1 : 1);
   const auto first = [limit](std::size_t count) { return limit ? std::min(limit, count) : count; };
   return {first(train_file - validation), train_file - validation, first(validation), first(test_file)};
 }
 
-Splits make_splits(const Dataset& train_file, const Dataset& test_file, std::size_t limit) {
-  const SplitRanges r = split_ranges(train_file.size(), test_file.size(), limit);
+void validate_data_options(const DataOptions& options) {
+  if (options.validation_split && !(*options.validation_split > 0.0 && *options.validation_split < 1.0))
+    throw ArgumentError("validation_split",
+                        fmt::format("must be a fraction between 0 and 1, both excluded (got {})", *options.validation_split));
+}
+
+Splits make_splits(const Dataset& train_file, const Dataset& test_file, std::size_t limit,
+                   std::optional<double> validation_split) {
+  const SplitRanges r = split_ranges(train_file.size(), test_file.size(), limit, validation_split);
   Splits s;
   s.train = subset(train_file, 0, r.train);
   s.validation = subset(train_file, r.validation_begin, r.validation);
@@ -74,7 +86,7 @@ Splits make_splits(const Dataset& train_file, const Dataset& test_file, std::siz
 
 Splits load_splits(const DataOptions& options) {
   const Dataset train = load_data_file(options, DataFile::train);  // train first: its errors come first
-  return make_splits(train, load_data_file(options, DataFile::test), options.limit);
+  return make_splits(train, load_data_file(options, DataFile::test), options.limit, options.validation_split);
 }
 
 PackedSplits load_packed_splits(const DataOptions& options) {
@@ -82,7 +94,7 @@ PackedSplits load_packed_splits(const DataOptions& options) {
   PackedSplits s;
   {
     const PackedDataset train = loader.load_packed(location(options), DataFile::train);  // train first: its errors come first
-    const SplitRanges r = split_ranges(train.size(), 0, options.limit);
+    const SplitRanges r = split_ranges(train.size(), 0, options.limit, options.validation_split);
     s.train = subset(train, 0, r.train);
     s.validation = subset(train, r.validation_begin, r.validation);
   }  // the whole file goes before the test file is read

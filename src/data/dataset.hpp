@@ -3,6 +3,7 @@
 // named like them), the seed's train/validation/test splits, and a small
 // synthetic digit set for tests.
 #include <cstddef>
+#include <optional>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -45,7 +46,13 @@ struct DataOptions {
   std::string dataset = "mnist";  // one of dataset_names()
   std::string data_dir;           // empty = the dataset's default folder
   std::size_t limit = 0;          // keep the first N of each split; 0 = all
+  // The last fraction of the training file that validates (Keras's
+  // validation_split: the first floor(N * (1 - F)) images train). Empty: the
+  // seed's split, the last twelfth (5,000 of MNIST's 60,000).
+  std::optional<double> validation_split;
 };
+// ArgumentError("validation_split", ...) unless it is empty or in (0, 1).
+void validate_data_options(const DataOptions& options);
 
 // The registry's names (data/registry.hpp): {"mnist", "fashion-mnist"}.
 std::vector<std::string> dataset_names();
@@ -69,9 +76,11 @@ enum class DataFile { train, test };
 Dataset load_data_file(const DataOptions& options, DataFile which);
 
 // The seed's splits: validation = the last twelfth of the training file (the
-// last 5,000 of MNIST's 60,000; at least one image), train = the rest, test =
-// the test file. limit > 0 keeps the first `limit` images of each split.
-Splits make_splits(const Dataset& train_file, const Dataset& test_file, std::size_t limit = 0);
+// last 5,000 of MNIST's 60,000; at least one image), or its last validation_split
+// when given; train = the rest, test = the test file. limit > 0 keeps the first
+// `limit` images of each split.
+Splits make_splits(const Dataset& train_file, const Dataset& test_file, std::size_t limit = 0,
+                   std::optional<double> validation_split = std::nullopt);
 Splits load_splits(const DataOptions& options);
 
 // load_splits with each split's images kept as the file's bytes (PixelEncoding::u8,

@@ -1,5 +1,6 @@
 #include "experiments/classification.hpp"
 
+#include <chrono>
 #include <cmath>
 
 #include <fmt/core.h>
@@ -7,6 +8,7 @@
 #include "core/error.hpp"
 #include "train/classifier.hpp"
 #include "train/denoiser.hpp"
+#include "train/progress.hpp"
 
 namespace dn {
 
@@ -42,7 +44,7 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
   clean_config.seed = e.seed;
   clean_config.epochs = e.clean_epochs;
   clean_config.model = e.model;
-  clean_config.lr_schedule = e.lr_schedule;
+  clean_config.controls.lr_schedule = e.lr_schedule;
   ClassifierConfig noisy_config = clean_config;
   noisy_config.epochs = e.epochs;
   noisy_config.on = TrainOn::noisy;
@@ -78,8 +80,11 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
   request.noise = {noise_kind(spec), e.levels, e.seed};
   request.limit = e.data.limit;
   observer.say(fmt::format("\n== Digit accuracy under {} noise", request.noise.kind));
-  result.evaluation = run_classify_eval(request, out_dir,
-                                        [&](const ClassifyReport& r) { observer.say(format_level_line(r)); });
+  const auto start = std::chrono::steady_clock::now();
+  result.evaluation = run_classify_eval(request, out_dir, [&](const ClassifyReport& r) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    observer.say(progress_counter(r.levels.size(), e.levels.size(), elapsed) + " " + format_level_line(r));
+  });
   const ClassifyReport& report = result.evaluation.report;
   result.training_noise = spec.str();
   for (std::size_t row = 0; row < report.levels.size(); ++row) {

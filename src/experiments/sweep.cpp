@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "train/denoiser.hpp"
+#include "train/progress.hpp"
 
 namespace dn {
 
@@ -77,6 +79,8 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
   const int parallel = options.parallel > 0 ? options.parallel : omp_get_num_procs();
   std::mutex report_mutex;
   std::exception_ptr failure;
+  std::size_t finished = 0;
+  const auto start = std::chrono::steady_clock::now();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(parallel)
   for (std::size_t t = 0; t < todo.size(); ++t) {
     const RunSpec& r = runs[todo[t]];
@@ -89,8 +93,9 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
       }
       const nlohmann::json done = read_finished(r.dir);
       std::lock_guard lock(report_mutex);
-      observer.say(fmt::format("  {} seed {}: val_binary_accuracy {:.4f}  val_loss {:.4f}{}",
-                               cell_name(r.config.optimizer, r.config.activation), r.config.seed,
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      observer.say(fmt::format("  {} {} seed {}: val_binary_accuracy {:.4f}  val_loss {:.4f}{}",
+                               progress_counter(++finished, todo.size(), elapsed), cell_name(r.config.optimizer, r.config.activation), r.config.seed,
                                number_or_nan(done, "val_binary_accuracy"), number_or_nan(done, "val_loss"),
                                done.value("diverged", false) ? "  (diverged)" : ""));
     } catch (...) {

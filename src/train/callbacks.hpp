@@ -5,9 +5,14 @@
 #include <cstddef>
 #include <stdexcept>
 
+#include <string>
+
 #include "train/history.hpp"
 
 namespace dn {
+
+class Layer;
+class Optimizer;
 
 // What fit shares with its callbacks during one run, as Keras's callbacks share
 // `self.model`. Setting stop_training ends training after the current epoch,
@@ -19,6 +24,9 @@ struct FitContext {
   // on_epoch_end, no EpochLog): how a program stops at an interrupt. The run can
   // be resumed from the last finished epoch.
   bool stop_now = false;
+  std::string stop_reason;         // why a callback stopped training, for the progress output (History::stop_reason)
+  Layer* model = nullptr;          // the model being trained (its weights, for EarlyStopping)
+  Optimizer* optimizer = nullptr;  // its optimizer (the learning rate, for the schedules)
 };
 
 struct TrainBegin {

@@ -13,6 +13,7 @@
 #include "train/checkpoint.hpp"
 #include "train/classifier_report.hpp"
 #include "train/denoiser.hpp"
+#include "train/keras_callbacks.hpp"
 
 namespace dn {
 
@@ -87,7 +88,6 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter& wr
   }
   auto loss = make_loss(kClassifierLoss);
   auto optimizer = make_optimizer(kClassifierOptimizer, c.lr);
-  const double base_lr = optimizer->learning_rate;
   const fs::path checkpoint = writer.staging() / kCheckpointFile;
   Checkpoint prior;
   if (resume) {
@@ -95,29 +95,33 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter& wr
     require_same_config(prior, c.to_json(), checkpoint);
   }
   CheckpointSaver saver(checkpoint, *model, *optimizer, c.to_json(), prior.history);
-  // Each epoch: the learning rate its schedule gives, and (noisy, denoised) fresh
-  // noise; epoch 1 has its input already.
+  // Each epoch (noisy, denoised): fresh noise; epoch 1 has its input already.
   const EpochHook on_epoch = [&](int epoch, Tensor& x_epoch) {
-    optimizer->learning_rate = scheduled_lr(c.lr_schedule, base_lr, epoch, c.epochs);
     if (c.on != TrainOn::clean && epoch > 1)
       x_epoch = classifier_input(data.train.images, c, noise, denoiser.get(), Split::train,
                                  std::uint64_t(epoch - 1) * n);
   };
+  const fs::path& dir = writer.staging();
+  nlohmann::json cfg = c.to_json();
+  cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
+  const ControlCallbacks controls = make_control_callbacks(
+      c.controls, optimizer->learning_rate, c.epochs, dir,
+      [&](const History& so_far) { save_run_folder(dir / kBestRunFolder, cfg, *model, so_far.to_json()); },
+      callbacks);
   FitOptions options;
   options.epochs = c.epochs;
   options.initial_epoch = prior.epoch;
   options.batch_size = c.batch_size;
   options.seed = c.seed;
   options.metric = Metric::accuracy;
-  options.callbacks = callbacks;
+  options.callbacks = controls.all;
   options.callbacks.push_back(&saver);
   ClassifierResult result;
   result.history =
       whole_history(prior, fit(*model, *loss, *optimizer, x, y, x_val, y_val, options, on_epoch), writer.staging());
-  const fs::path& dir = writer.staging();
 
-  nlohmann::json cfg = c.to_json();
-  cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
+  if (controls.early_stopping && controls.early_stopping->restored())
+    cfg["restored_best_epoch"] = controls.early_stopping->best_epoch();  // the saved weights are that epoch's
   save_run_folder(dir, cfg, *model, result.history.to_json());
 
   const Tensor y_test = one_hot(data.test.labels, classes);

@@ -1,8 +1,5 @@
 #include "train/classifier_config.hpp"
 
-#include <cmath>
-#include <numbers>
-
 #include "core/error.hpp"
 #include "data/noise.hpp"
 #include "train/optimizers.hpp"
@@ -25,21 +22,8 @@ TrainOn parse_train_on(const std::string& text) {
   throw ArgumentError("on", "must be clean, noisy or denoised (got '" + text + "')");
 }
 
-const char* lr_schedule_name(LrSchedule schedule) { return schedule == LrSchedule::cosine ? "cosine" : "constant"; }
-
-LrSchedule parse_lr_schedule(const std::string& text) {
-  if (text == "constant") return LrSchedule::constant;
-  if (text == "cosine") return LrSchedule::cosine;
-  throw ArgumentError("lr_schedule", "must be constant or cosine (got '" + text + "')");
-}
-
-double scheduled_lr(LrSchedule schedule, double base, int epoch, int epochs) {
-  if (schedule == LrSchedule::constant) return base;
-  return base * 0.5 * (1.0 + std::cos(std::numbers::pi * double(epoch - 1) / double(epochs)));
-}
-
 nlohmann::json ClassifierConfig::to_json() const {
-  return {{"task", "classify"},
+  nlohmann::json j = {{"task", "classify"},
           {"model", model},
           {"loss", kClassifierLoss},
           {"optimizer", kClassifierOptimizer},
@@ -50,11 +34,13 @@ nlohmann::json ClassifierConfig::to_json() const {
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"lr", lr ? *lr : make_optimizer(kClassifierOptimizer, lr)->learning_rate},  // the rate used
-          {"lr_schedule", lr_schedule_name(lr_schedule)},
           {"dataset", data.dataset},
           {"data_dir", data.data_dir},
           {"limit", data.limit},
+          {"validation_split", data.validation_split ? nlohmann::json(*data.validation_split) : nlohmann::json()},
           {"seed", seed}};
+  controls.add_to_json(j);
+  return j;
 }
 
 ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
@@ -70,11 +56,14 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
     c.epochs = j.at("epochs").get<int>();
     c.batch_size = j.at("batch_size").get<int>();
     if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
-    c.lr_schedule = parse_lr_schedule(j.value("lr_schedule", std::string("constant")));
     c.data.dataset = j.at("dataset").get<std::string>();
     c.data.data_dir = j.at("data_dir").get<std::string>();
     c.data.limit = j.at("limit").get<std::size_t>();
     c.seed = j.at("seed").get<std::uint64_t>();
+    // Keys added later: run folders written before them load with the defaults.
+    if (j.contains("validation_split") && !j["validation_split"].is_null())
+      c.data.validation_split = j["validation_split"].get<double>();
+    c.controls = TrainingControls::from_json(j);
   } catch (const nlohmann::json::exception& e) {
     throw DataError(std::string("config.json: ") + e.what());
   } catch (const UsageError& e) {
@@ -94,6 +83,8 @@ void ClassifierConfig::validate() const {
     throw ArgumentError("noise", "is only used to train on noisy or denoised images (got '" + noise + "')");
   if (!noise.empty()) parse_noise(noise);
   validate_schedule(epochs, batch_size, lr);
+  validate_data_options(data);
+  controls.validate();
 }
 
 }  // namespace dn

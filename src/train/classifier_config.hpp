@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "data/dataset.hpp"
+#include "train/controls.hpp"
+#include "train/schedule.hpp"
 
 namespace dn {
 
@@ -16,16 +18,6 @@ namespace dn {
 enum class TrainOn { clean, noisy, denoised };
 const char* train_on_name(TrainOn on);
 TrainOn parse_train_on(const std::string& text);  // ArgumentError("on", ...)
-
-// How the learning rate moves over the epochs: see scheduled_lr.
-enum class LrSchedule { constant, cosine };
-const char* lr_schedule_name(LrSchedule schedule);
-LrSchedule parse_lr_schedule(const std::string& text);  // ArgumentError("lr_schedule", ...)
-
-// The learning rate of an epoch (1-based) of `epochs`: base for constant; for
-// cosine, base * (1 + cos(pi * (epoch - 1) / epochs)) / 2, from base in the first
-// epoch down towards 0 in the last (Keras's CosineDecay at each epoch's start).
-double scheduled_lr(LrSchedule schedule, double base, int epoch, int epochs);
 
 inline constexpr const char* kClassifierLoss = "categorical_crossentropy";
 inline constexpr const char* kClassifierOptimizer = "adam";
@@ -47,7 +39,7 @@ struct ClassifierConfig {
   int epochs = 15;
   int batch_size = 128;
   std::optional<double> lr;  // Adam's 0.001 when empty
-  LrSchedule lr_schedule = LrSchedule::constant;
+  TrainingControls controls;  // early stopping, save-best, lr schedule, CSV log, verbosity
   DataOptions data;
   std::uint64_t seed = 0;
 

@@ -8,6 +8,7 @@
 #include "nn/models.hpp"
 #include "run/run_folder.hpp"
 #include "train/checkpoint.hpp"
+#include "train/keras_callbacks.hpp"
 
 namespace dn {
 
@@ -38,13 +39,20 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter& writer
   }
   CheckpointSaver saver(checkpoint, *model, *optimizer, config.to_json(), prior.history);
 
+  const fs::path& dir = writer.staging();
+  nlohmann::json cfg = config.to_json();
+  cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
+  const ControlCallbacks controls = make_control_callbacks(
+      config.controls, optimizer->learning_rate, config.epochs, dir,
+      [&](const History& so_far) { save_run_folder(dir / kBestRunFolder, cfg, *model, so_far.to_json()); },
+      callbacks);
   FitOptions options;
   options.epochs = config.epochs;
   options.initial_epoch = prior.epoch;
   options.batch_size = config.batch_size;
   options.seed = config.seed;
   options.on_nan = config.on_nan;
-  options.callbacks = callbacks;
+  options.callbacks = controls.all;
   options.callbacks.push_back(&saver);
   DenoiserResult result;
   result.history = fit(*model, *loss, *optimizer, PackedSamples(x_train_noisy), PackedSamples(data.train.images),
@@ -53,9 +61,8 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter& writer
   x_train_noisy = {};  // freed before the float validation copies below
   data.train = {};
 
-  const fs::path& dir = writer.staging();
-  nlohmann::json cfg = config.to_json();
-  cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
+  if (controls.early_stopping && controls.early_stopping->restored())
+    cfg["restored_best_epoch"] = controls.early_stopping->best_epoch();  // the saved weights are that epoch's
   save_run_folder(dir, cfg, *model, result.history.to_json());
   // Float noise again, as `denoise eval` draws it, so metrics.json and eval agree exactly.
   const Tensor val_clean = data.validation.images.unpack();

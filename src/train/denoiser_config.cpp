@@ -10,7 +10,7 @@
 namespace dn {
 
 nlohmann::json DenoiserConfig::to_json() const {
-  return {{"task", "denoise"},
+  nlohmann::json j = {{"task", "denoise"},
           {"model", model},
           {"activation", activation},
           {"optimizer", optimizer},
@@ -22,8 +22,11 @@ nlohmann::json DenoiserConfig::to_json() const {
           {"dataset", data.dataset},
           {"data_dir", data.data_dir},
           {"limit", data.limit},
+          {"validation_split", data.validation_split ? nlohmann::json(*data.validation_split) : nlohmann::json()},
           {"seed", seed},
           {"on_nan", on_nan_name(on_nan)}};
+  controls.add_to_json(j);
+  return j;
 }
 
 DenoiserConfig DenoiserConfig::from_json(const nlohmann::json& j) {
@@ -42,6 +45,10 @@ DenoiserConfig DenoiserConfig::from_json(const nlohmann::json& j) {
     c.data.limit = j.at("limit").get<std::size_t>();
     c.seed = j.at("seed").get<std::uint64_t>();
     c.on_nan = parse_on_nan(j.at("on_nan").get<std::string>());
+    // Keys added later: run folders written before them load with the defaults.
+    if (j.contains("validation_split") && !j["validation_split"].is_null())
+      c.data.validation_split = j["validation_split"].get<double>();
+    c.controls = TrainingControls::from_json(j);
   } catch (const nlohmann::json::exception& e) {
     throw DataError(std::string("config.json: ") + e.what());
   } catch (const UsageError& e) {
@@ -52,6 +59,8 @@ DenoiserConfig DenoiserConfig::from_json(const nlohmann::json& j) {
 
 void DenoiserConfig::validate() const {
   validate_schedule(epochs, batch_size, lr);
+  validate_data_options(data);
+  controls.validate();
   parse_noise(noise);
   make_loss(loss);
   make_optimizer(optimizer, lr);

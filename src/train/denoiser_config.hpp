@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/dataset.hpp"
+#include "train/controls.hpp"
 #include "train/fit.hpp"
 
 namespace dn {
@@ -24,8 +25,10 @@ struct DenoiserConfig {
   DataOptions data;  // dataset, data_dir, limit
   std::uint64_t seed = 0;
   OnNaN on_nan = OnNaN::stop;
+  TrainingControls controls;  // early stopping, save-best, lr schedule, CSV log, verbosity
 
-  // "lr" is written as the rate used (the optimizer's default when not given).
+  // "lr" is written as the rate used (the optimizer's default when not given);
+  // "validation_split" as null for the seed's split.
   nlohmann::json to_json() const;
   static DenoiserConfig from_json(const nlohmann::json& j);  // DataError on missing or mistyped keys
   void validate() const;  // ArgumentError naming the argument and its value

@@ -74,6 +74,8 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
   History history;
   history.metric = options.metric;
   FitContext context;
+  context.model = &model;
+  context.optimizer = &optimizer;
   // Callbacks point at the context only while fit runs, however it ends.
   struct ContextScope {
     const std::vector<Callback*>& callbacks;
@@ -135,6 +137,7 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
     const Evaluation val = evaluate(model, loss, options.metric, x_val, y_val);
     log.val_loss = val.loss;
     log.val_metric = val.metric;
+    log.lr = optimizer.learning_rate;
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     history.epochs.push_back(log);
     for (Callback* c : options.callbacks) c->on_epoch_end(log);
@@ -143,6 +146,7 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
       break;
     }
   }
+  history.stop_reason = context.stop_reason;
   for (Callback* c : options.callbacks) c->on_train_end(history);
   return history;
 }

@@ -28,6 +28,7 @@ nlohmann::json History::to_json() const {
                    {name, value(e.metric)},
                    {"val_loss", value(e.val_loss)},
                    {"val_" + name, value(e.val_metric)},
+                   {"lr", e.lr},
                    {"seconds", e.seconds}});
   return out;
 }

@@ -18,6 +18,7 @@ Metric parse_metric(const std::string& text);
 struct EpochLog {
   int epoch = 0;
   double loss = 0, metric = 0, val_loss = 0, val_metric = 0, seconds = 0;
+  double lr = 0;  // the learning rate the epoch trained with
 };
 
 struct History {
@@ -26,7 +27,8 @@ struct History {
   bool diverged = false;  // a non-finite loss was seen
   bool interrupted = false;  // stop_now was set: the last epoch did not finish
   bool stopped = false;   // stop_training was set (by a callback, or by fit on a non-finite loss under OnNaN::stop)
-  // [{"epoch":1, "loss":..., "<metric>":..., "val_loss":..., "val_<metric>":..., "seconds":...}, ...]
+  std::string stop_reason;  // what the callback that stopped training said, or empty
+  // [{"epoch":1, "loss":..., "<metric>":..., "val_loss":..., "val_<metric>":..., "lr":..., "seconds":...}, ...]
   nlohmann::json to_json() const;
   // Back from to_json (null as NaN); diverged when a loss is not finite. nlohmann::json's
   // exceptions for a malformed document.

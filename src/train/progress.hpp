@@ -4,7 +4,9 @@
 //   Epoch 3/10
 //   55000/55000 [==============================] - 2s 36us/sample - loss: 0.1021 - ...
 // On a terminal the bar moves during the epoch (redrawn in place, at most ~10
-// times a second); otherwise only the finished line is printed.
+// times a second, with the time left: "- ETA: 3s"); otherwise only the finished
+// line is printed. With one_line_per_epoch (Keras's verbose=2) there is no bar:
+//   Epoch 3/10 - 2.0s 36us/sample - loss: 0.1021 - ...
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -15,9 +17,13 @@
 
 namespace dn {
 
+// "[3/11, ETA 12s]": k of n steps done in `elapsed` seconds, and the time the
+// rest would take at that pace (none before the first step or after the last).
+std::string progress_counter(std::size_t k, std::size_t n, double elapsed);
+
 class ProgbarLogger final : public Callback {
  public:
-  explicit ProgbarLogger(std::FILE* out);
+  explicit ProgbarLogger(std::FILE* out, bool one_line_per_epoch = false);
 
   void on_train_begin(const TrainBegin& begin) override;
   void on_epoch_begin(int epoch) override;
@@ -31,8 +37,10 @@ class ProgbarLogger final : public Callback {
 
   std::FILE* out_;
   bool tty_;
+  bool one_line_;
   TrainBegin run_;
-  std::chrono::steady_clock::time_point last_draw_;
+  int epoch_ = 0;
+  std::chrono::steady_clock::time_point epoch_start_, last_draw_;
 };
 
 }  // namespace dn
