@@ -42,9 +42,15 @@ struct Splits {
 };
 
 struct DataOptions {
-  std::string dataset = "mnist";  // one of dataset_names()
+  std::string dataset = "mnist";  // one of dataset_names(), or folder:PATH (data/folder_dataset.hpp)
   std::string data_dir;           // empty = the dataset's default folder
   std::size_t limit = 0;          // keep the first N of each split; 0 = all
+  // folder:PATH only: patch side, random flips, a separate validation folder, and the seed
+  // of the picture order, crops and flips (the run's seed).
+  int patch = 64;
+  bool flips = false;
+  std::string validation_dir;
+  std::uint64_t seed = 0;
 };
 
 // The registry's names (data/registry.hpp): {"mnist", "fashion-mnist"}.
