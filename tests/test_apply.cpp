@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/rng.hpp"
+#include "data/dataset.hpp"
 #include "data/image_codec.hpp"
 #include "eval/apply_images.hpp"
 #include "nn/models.hpp"
@@ -280,6 +281,43 @@ TEST(ApplyCommand, BadFlagValuesAreUsageErrors) {
                                        "--tile", "0"});
   EXPECT_EQ(tile.status, 2) << tile.output;
   EXPECT_NE(tile.output.find("--tile"), std::string::npos) << tile.output;
+}
+
+// ---- training on a folder -------------------------------------------------------------------
+
+TEST(FolderDataset, SeededPatchesOfEveryPictureAndSplits) {
+  test::TempDir tmp;
+  write_picture_atomic(tmp / "pics" / "a.png", test_picture(100, 70, 3, 16));
+  write_picture_atomic(tmp / "pics" / "sub" / "b.jpg", test_picture(64, 64, 1, 8));
+  write_picture_atomic(tmp / "pics" / "c.png", test_picture(200, 150, 4, 8));
+  DataOptions options;
+  options.dataset = "folder:" + (tmp / "pics").string();
+  options.patch = 32;
+  options.flips = true;
+  options.seed = 7;
+  const PackedSplits s = load_packed_splits(options);
+  // 100*70/32^2 = 6, 64*64/32^2 = 4, 200*150/32^2 = 29 patches; a twelfth held out.
+  EXPECT_EQ(s.train.size() + s.validation.size(), 39u);
+  EXPECT_EQ(s.validation.size(), 3u);
+  EXPECT_EQ(s.train.height(), 32);
+  EXPECT_EQ(s.train.width(), 32);
+  const PackedSplits again = load_packed_splits(options);
+  EXPECT_EQ(again.train.images.unpack().shape(), s.train.images.unpack().shape());
+  const Tensor a = again.train.images.unpack(), b = s.train.images.unpack();
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+  options.seed = 8;
+  const Tensor c = load_packed_splits(options).train.images.unpack();
+  EXPECT_NE(std::memcmp(c.data(), b.data(), std::min(c.size(), b.size()) * sizeof(float)), 0);
+
+  options.validation_dir = (tmp / "pics" / "sub").string();
+  const PackedSplits separate = load_packed_splits(options);
+  EXPECT_EQ(separate.train.size(), 39u);
+  EXPECT_EQ(separate.validation.size(), 4u);
+
+  options.patch = 80;  // b.jpg is 64x64
+  EXPECT_THROW(load_packed_splits(options), DataError);
+  options.dataset = "folder:" + (tmp / "absent").string();
+  EXPECT_THROW(load_packed_splits(options), DataError);
 }
 
 }  // namespace

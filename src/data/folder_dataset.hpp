@@ -7,8 +7,8 @@
 // (at least one). Pictures are decoded one at a time and only their patches kept, as bytes, so
 // a folder of large photographs trains in the memory of its patches (4 KB per 64x64
 // patch), however large the pictures. Everything is seeded by DataOptions::seed: the order of the pictures
-// (so the validation split, the last twelfth of the patches, is a seeded choice of whole
-// pictures), the crops and, with DataOptions::flips, a random horizontal and vertical flip of
+// (so the validation split, the last twelfth of the patches, comes from a seeded choice of
+// pictures, one of which may straddle the cut), the crops and, with DataOptions::flips, a random horizontal and vertical flip of
 // each patch. DataOptions::validation_dir names a folder of validation pictures instead; it
 // is then the test split too. The test split is otherwise the validation one.
 #include <string>

@@ -140,7 +140,8 @@ Picture decode_png(std::span<const std::uint8_t> file, const std::string& name, 
   png_set_chunk_cache_max(guard.png, 1000);
   png_set_chunk_malloc_max(guard.png, 8u << 20);
   png_set_crc_action(guard.png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
-  png_set_benign_errors(guard.png, 0);
+  // libpng's benign errors (a colour profile with a bad rendering intent, as in some of
+  // scikit-image's photographs) stay warnings: they leave the pixels intact.
 
   PngHeader header;
   if (png_read_header(guard.png, guard.info, &header)) throw DataError(fmt::format("{}: bad PNG: {}", name, src.message));
