@@ -49,7 +49,7 @@ struct DataOptions {
   // of the picture order, crops and flips (the run's seed).
   int patch = 64;
   bool flips = false;
-  std::string validation_dir;
+  std::string validation_dir = {};  // an initializer: older {dataset, dir, limit} aggregates stay warning-free
   std::uint64_t seed = 0;
 };
 
