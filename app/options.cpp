@@ -19,10 +19,16 @@ namespace dn::app {
 
 void add_data_flags(CLI::App& cmd, DataOptions& data) {
   cmd.add_option("--dataset", data.dataset, datasets_help())
-      ->check(CLI::IsMember(dataset_names()))
+      ->check(CLI::Validator(
+          [](std::string& name) { return is_dataset_name(name) ? std::string() : "unknown dataset '" + name + "'"; },
+          "DATASET"))
       ->capture_default_str();
   cmd.add_option("--data-dir", data.data_dir, "folder with the four IDX files (raw or .gz); default: data/<dataset>");
   cmd.add_option("--limit", data.limit, "keep the first N samples of each split (0 = all)")->capture_default_str();
+  cmd.add_option("--patch", data.patch, "folder: datasets: side of the random square crops")->capture_default_str();
+  cmd.add_flag("--flips", data.flips, "folder: datasets: flip each crop at random (seeded)");
+  cmd.add_option("--validation-dir", data.validation_dir,
+                 "folder: datasets: validation pictures (default: a seeded twelfth of the folder's)");
 }
 
 CLI::Option* add_noise_flag(CLI::App& cmd, std::string& noise, const std::string& what) {

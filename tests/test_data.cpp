@@ -415,7 +415,7 @@ TEST(DatasetRegistry, UnknownNameListsTheChoices) {
       unknown();
       ADD_FAILURE() << "accepted dataset 'foo'";
     } catch (const UsageError& e) {
-      EXPECT_STREQ(e.what(), "dataset must be one of mnist, fashion-mnist (got 'foo')");
+      EXPECT_STREQ(e.what(), "dataset must be one of mnist, fashion-mnist or folder:PATH (got 'foo')");
     }
   }
 }

@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "data/idx.hpp"
+#include "data/folder_dataset.hpp"
 #include "data/registry.hpp"
 
 namespace dn {
@@ -19,14 +20,13 @@ namespace fs = std::filesystem;
 fs::path default_data_dir(const std::string& dataset) { return dataset_loader(dataset).default_dir(); }
 
 fs::path data_dir(const DataOptions& options) {
-  const DatasetLoader& loader = dataset_loader(options.dataset);
-  return options.data_dir.empty() ? loader.default_dir() : fs::path(options.data_dir);
+  return options.data_dir.empty() ? dataset_loader(options)->default_dir() : fs::path(options.data_dir);
 }
 
 static DataLocation location(const DataOptions& options) { return {data_dir(options), options.data_dir.empty()}; }
 
 Dataset load_data_file(const DataOptions& options, DataFile which) {
-  return dataset_loader(options.dataset).load(location(options), which);
+  return dataset_loader(options)->load(location(options), which);
 }
 
 Dataset subset(const Dataset& data, std::size_t begin, std::size_t count) {
@@ -84,14 +84,39 @@ Splits make_splits(const Dataset& train_file, const Dataset& test_file, std::siz
   return s;
 }
 
+// A folder with a validation folder of its own: all of the train file trains, and the
+// test file (that folder) is the validation split too.
+static bool separate_validation(const DataOptions& options) {
+  return options.dataset.starts_with(kFolderPrefix) && !options.validation_dir.empty();
+}
+
 Splits load_splits(const DataOptions& options) {
   const Dataset train = load_data_file(options, DataFile::train);  // train first: its errors come first
-  return make_splits(train, load_data_file(options, DataFile::test), options.limit, options.validation_split);
+  Dataset test = load_data_file(options, DataFile::test);
+  if (!separate_validation(options)) return make_splits(train, test, options.limit, options.validation_split);
+  const auto first = [&](const Dataset& d) {
+    return subset(d, 0, options.limit ? std::min(options.limit, d.size()) : d.size());
+  };
+  Splits s;
+  s.train = first(train);
+  s.validation = first(test);
+  s.test = s.validation;
+  return s;
 }
 
 PackedSplits load_packed_splits(const DataOptions& options) {
-  const DatasetLoader& loader = dataset_loader(options.dataset);
+  const auto loader_ptr = dataset_loader(options);
+  const DatasetLoader& loader = *loader_ptr;
   PackedSplits s;
+  if (separate_validation(options)) {
+    const auto first = [&](const PackedDataset& d) {
+      return subset(d, 0, options.limit ? std::min(options.limit, d.size()) : d.size());
+    };
+    s.train = first(loader.load_packed(location(options), DataFile::train));
+    s.validation = first(loader.load_packed(location(options), DataFile::test));
+    s.test = s.validation;
+    return s;
+  }
   {
     const PackedDataset train = loader.load_packed(location(options), DataFile::train);  // train first: its errors come first
     const SplitRanges r = split_ranges(train.size(), 0, options.limit, options.validation_split);

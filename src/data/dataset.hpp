@@ -43,13 +43,19 @@ struct Splits {
 };
 
 struct DataOptions {
-  std::string dataset = "mnist";  // one of dataset_names()
+  std::string dataset = "mnist";  // one of dataset_names(), or folder:PATH (data/folder_dataset.hpp)
   std::string data_dir;           // empty = the dataset's default folder
   std::size_t limit = 0;          // keep the first N of each split; 0 = all
   // The last fraction of the training file that validates (Keras's
   // validation_split: the first floor(N * (1 - F)) images train). Empty: the
   // seed's split, the last twelfth (5,000 of MNIST's 60,000).
-  std::optional<double> validation_split;
+  std::optional<double> validation_split = std::nullopt;
+  // folder:PATH only: patch side, random flips, a separate validation folder, and the seed
+  // of the picture order, crops and flips (the run's seed).
+  int patch = 64;
+  bool flips = false;
+  std::string validation_dir = {};  // an initializer: older {dataset, dir, limit} aggregates stay warning-free
+  std::uint64_t seed = 0;
 };
 // ArgumentError("validation_split", ...) unless it is empty or in (0, 1).
 void validate_data_options(const DataOptions& options);

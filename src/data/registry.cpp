@@ -1,6 +1,9 @@
 #include "data/registry.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
+#include "data/folder_dataset.hpp"
 #include "data/mnist_family.hpp"
 
 namespace dn {
@@ -28,7 +31,7 @@ std::string datasets_help() {
     if (i > 0) help += i + 1 == all.size() ? " or " : ", ";
     help += all[i]->name() + " (" + all[i]->description() + ")";
   }
-  return help;
+  return help + ", or folder:PATH (your own PNG/JPEG pictures, cut into random --patch squares)";
 }
 
 const DatasetLoader& dataset_loader(const std::string& name) {
@@ -37,7 +40,18 @@ const DatasetLoader& dataset_loader(const std::string& name) {
     if (loader->name() == name) return *loader;
     choices += (choices.empty() ? "" : ", ") + loader->name();
   }
-  throw ArgumentError("dataset", "must be one of " + choices + " (got '" + name + "')");
+  throw ArgumentError("dataset", "must be one of " + choices + " or folder:PATH (got '" + name + "')");
+}
+
+bool is_dataset_name(const std::string& name) {
+  if (name.starts_with(kFolderPrefix)) return true;
+  const auto names = dataset_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::shared_ptr<const DatasetLoader> dataset_loader(const DataOptions& options) {
+  if (options.dataset.starts_with(kFolderPrefix)) return std::make_shared<FolderLoader>(options);
+  return {std::shared_ptr<void>(), &dataset_loader(options.dataset)};  // registered: not owned
 }
 
 }  // namespace dn

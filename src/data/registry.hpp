@@ -45,5 +45,9 @@ std::string datasets_help();
 
 // The loader named `name`; UsageError "dataset must be one of mnist, fashion-mnist (got 'foo')" otherwise.
 const DatasetLoader& dataset_loader(const std::string& name);
+// The loader for options.dataset: a registered one, or a FolderLoader made for folder:PATH.
+std::shared_ptr<const DatasetLoader> dataset_loader(const DataOptions& options);
+// Whether the name is a registered dataset or folder:PATH.
+bool is_dataset_name(const std::string& name);
 
 }  // namespace dn

@@ -1,6 +1,5 @@
 #include "io/png.hpp"
 
-#include <stb_image.h>
 #include <stb_image_write.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "data/image_codec.hpp"
 
 namespace dn {
 
@@ -42,14 +42,30 @@ void write_png_atomic(const fs::path& path, const Image& image) {
 
 Image read_image(const fs::path& path, int channels) {
   if (channels < 0 || channels > 4) throw std::invalid_argument("read_image: channels must be 0-4");
-  const auto bytes = read_file_bytes(path);
-  if (bytes.size() > std::size_t(INT32_MAX)) throw DataError(path.string() + ": file too large for an image");
-  int w = 0, h = 0, file_channels = 0;
-  stbi_uc* data = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &file_channels, channels);
-  if (!data) throw DataError(fmt::format("{}: cannot read as an image ({})", path.string(), stbi_failure_reason()));
-  Image image(w, h, channels ? channels : file_channels);
-  std::copy(data, data + image.pixels.size(), image.pixels.begin());
-  stbi_image_free(data);
+  const Picture picture = read_picture(path);
+  const int from = picture.channels, to = channels ? channels : from;
+  Image image(picture.width, picture.height, to);
+  const std::size_t pixels = std::size_t(picture.width) * std::size_t(picture.height);
+  for (std::size_t i = 0; i < pixels; ++i) {
+    std::uint8_t in[4] = {0, 0, 0, 255};
+    for (int c = 0; c < from; ++c) {
+      const std::uint16_t v = picture.level(i * std::size_t(from) + std::size_t(c));
+      in[c] = picture.bit_depth == 8 ? std::uint8_t(v) : std::uint8_t((v + 128u) / 257u);
+    }
+    const bool colour = from >= 3;
+    const std::uint8_t alpha = picture.has_alpha() ? in[from - 1] : 255;
+    const std::uint8_t gray =
+        colour ? std::uint8_t(std::lround(0.299 * in[0] + 0.587 * in[1] + 0.114 * in[2])) : in[0];
+    std::uint8_t* out = &image.pixels[i * std::size_t(to)];
+    if (to <= 2) {
+      out[0] = gray;
+    } else {
+      out[0] = colour ? in[0] : gray;
+      out[1] = colour ? in[1] : gray;
+      out[2] = colour ? in[2] : gray;
+    }
+    if (to == 2 || to == 4) out[to - 1] = alpha;
+  }
   return image;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// 8-bit pictures: PNG writing and PNG/JPEG reading through stb, conversion
+// 8-bit pictures: PNG writing through stb, PNG/JPEG reading through the hardened
+// decoders of data/image_codec.hpp (at the default pixel limit), conversion
 // from and to tensors, rectangles and text in a built-in 5x7 pixel font
 // (for labels and plot axes), and the image grids that show digits.
 #include <cstdint>
@@ -31,8 +32,9 @@ struct Image {
 // Encodes in memory, then writes with write_file_atomic: never a partial file.
 void write_png_atomic(const std::filesystem::path& path, const Image& image);
 
-// Any PNG or JPEG stb can decode; channels = 0 keeps the file's own, 1-4 converts.
-// DataError naming the file when it is missing or cannot be decoded.
+// A PNG (16-bit samples rounded to 8 bits) or JPEG; channels = 0 keeps the file's own, 1-4
+// converts (colour to gray by luminance, alpha added as opaque or dropped).
+// DataError naming the file when it is missing, damaged or cannot be decoded.
 Image read_image(const std::filesystem::path& path, int channels = 0);
 
 // [H, W] or [H, W, 1] in [0, 1] -> gray (values clipped, rounded); [H, W, 3] -> RGB.

@@ -21,7 +21,9 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter& writer
   const NoiseSpec noise = parse_noise(config.noise);
   // Images stay packed, clean as the file's bytes and noisy as 16-bit, and are
   // decoded a batch at a time: all of MNIST trains within 200 MB.
-  PackedSplits data = load_packed_splits(config.data);
+  DataOptions data_options = config.data;
+  data_options.seed = config.seed;  // a folder: dataset's crops follow the run's seed
+  PackedSplits data = load_packed_splits(data_options);
   data.test = {};  // read only so that a missing or damaged test file fails before training
   PackedImages x_train_noisy =
       add_noise_packed(noise, data.train.images, split_noise_seed(config.seed, Split::train));

@@ -91,6 +91,7 @@ static EvalSet eval_set(const DenoiserConfig& config, Split split, const std::st
                         std::size_t limit) {
   DataOptions options = config.data;
   options.limit = limit;
+  options.seed = config.seed;
   Splits data = load_splits(options);
   EvalSet set;
   set.clean = std::move(split == Split::train        ? data.train.images
