@@ -25,6 +25,7 @@ static RegisterCommand reg(50, [](CLI::App& app) {
   cmd->add_option("--parallel", s.parallel, "runs trained at once, one thread each (0 = one per core)")
       ->capture_default_str();
   add_data_flags(*cmd, s.base.data);
+  cmd->add_flag("--overwrite", s.overwrite, "retrain finished runs whose settings differ from these");
   cmd->add_option("--out", f->out, "sweep folder (re-running skips finished runs)")->required();
   on_run(cmd, [f] {
     ExperimentObserver observer = printing_observer();

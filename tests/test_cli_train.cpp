@@ -1,4 +1,5 @@
 // `denoise train | eval | show | sweep` on a small synthetic IDX folder the test writes.
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -146,6 +147,19 @@ TEST_F(CliTrain, SweepPrintsTheSeedsTableAndSkipsFinishedRuns) {
   ASSERT_EQ(again.status, 0) << again.output;
   EXPECT_NE(again.output.find("8 already finished"), std::string::npos) << again.output;
   EXPECT_EQ(read_json(tmp / "sweep" / "sweep.json"), sweep);
+
+  // Other settings never mix with the finished runs: refused, then replaced when asked.
+  std::vector<std::string> other = args;
+  *(std::find(other.begin(), other.end(), "--limit") + 1) = "120";
+  const auto refused = test::run_denoise(other);
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_NE(refused.output.find("limit 240 -> 120"), std::string::npos) << refused.output;
+  EXPECT_EQ(read_json(tmp / "sweep" / "sweep.json"), sweep);
+  other.push_back("--overwrite");
+  const auto replaced = test::run_denoise(other);
+  ASSERT_EQ(replaced.status, 0) << replaced.output;
+  EXPECT_NE(replaced.output.find("0 already finished"), std::string::npos) << replaced.output;
+  EXPECT_EQ(read_json(tmp / "sweep" / "sgd-relu" / "run-1" / "config.json")["limit"], 120);
 }
 
 TEST_F(CliTrain, ReproduceRunsTheWholeExperimentAndWritesTheReport) {

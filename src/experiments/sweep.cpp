@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "run/run_writer.hpp"
 #include "train/denoiser.hpp"
 #include "train/progress.hpp"
 
@@ -32,18 +33,42 @@ double number_or_nan(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<double>() : kNaN;
 }
 
-// A finished run's numbers from its folder; null when the run is not finished.
+// A finished run's numbers from its folder; null when the run is not finished, or its
+// files are damaged (it is trained again).
 nlohmann::json read_finished(const fs::path& dir) {
   if (!fs::exists(dir / "metrics.json") || !fs::exists(dir / "history.json")) return nullptr;
-  const nlohmann::json history = read_json(dir / "history.json");
-  const nlohmann::json metrics = read_json(dir / "metrics.json");
-  if (!history.is_array() || history.empty()) return nullptr;
+  nlohmann::json history, metrics;
+  try {
+    history = read_json(dir / "history.json");
+    metrics = read_json(dir / "metrics.json");
+  } catch (const DataError&) {
+    return nullptr;
+  }
+  if (!history.is_array() || history.empty() || !metrics.is_object()) return nullptr;
   const nlohmann::json& last = history.back();
   return {{"val_binary_accuracy", number_or_nan(last, "val_binary_accuracy")},
           {"val_loss", number_or_nan(last, "val_loss")},
           {"psnr", number_or_nan(metrics, "psnr")},
           {"diverged", metrics.value("diverged", false)},
           {"epochs_run", history.size()}};
+}
+
+// The settings in which a finished run's config.json differs from the one the sweep
+// would train ("epochs 1 -> 3, noise ..."); empty when they agree.
+std::string config_differences(const fs::path& dir, const DenoiserConfig& wanted) {
+  nlohmann::json saved;
+  try {
+    saved = read_json(dir / "config.json");
+  } catch (const DataError&) {
+    return "config.json unreadable";
+  }
+  const nlohmann::json want = wanted.to_json();
+  std::string out;
+  for (const auto& [key, value] : want.items())
+    if (!saved.contains(key) || saved[key] != value)
+      out += (out.empty() ? "" : ", ") + key + " " + (saved.contains(key) ? saved[key].dump() : "unset") + " -> " +
+             value.dump();
+  return out;
 }
 
 std::string cell_name(const std::string& optimizer, const std::string& activation) {
@@ -67,9 +92,21 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
         runs.push_back(std::move(r));
       }
 
+  // A finished run counts only if it was trained with today's settings; one that
+  // was not is never mixed into the table, and replaced only when asked.
   std::vector<std::size_t> todo;
-  for (std::size_t i = 0; i < runs.size(); ++i)
-    if (read_finished(runs[i].dir).is_null()) todo.push_back(i);
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (read_finished(runs[i].dir).is_null()) {
+      todo.push_back(i);
+      continue;
+    }
+    const std::string differences = config_differences(runs[i].dir, runs[i].config);
+    if (differences.empty()) continue;
+    if (!options.overwrite)
+      throw ArgumentError("out", "'" + out_dir.string() + "' holds a sweep with other settings (" +
+                                     runs[i].dir.string() + ": " + differences + "); overwrite it or choose another folder");
+    todo.push_back(i);
+  }
   observer.say(fmt::format("Sweep: {} runs ({} already finished in {})", runs.size(), runs.size() - todo.size(),
                            out_dir.string()));
 
@@ -87,7 +124,14 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
     try {
       omp_set_num_threads(1);
       try {
-        train_denoiser(r.config, r.dir, {}, ExistingRun::overwrite);
+        // An interrupted run with the same settings carries on from its checkpoint.
+        bool resumed = false;
+        if (fs::exists(staging_folder(r.dir) / kCheckpointFile)) try {
+            train_denoiser(r.config, r.dir, {}, ExistingRun::resume);
+            resumed = true;
+          } catch (const ArgumentError&) {  // its settings differ: trained afresh
+          }
+        if (!resumed) train_denoiser(r.config, r.dir, {}, ExistingRun::overwrite);
       } catch (const DivergedError&) {
         // Recorded in the run folder (history and metrics); a sweep goes on.
       }

@@ -18,7 +18,9 @@ struct SweepOptions {
   std::vector<std::string> activations = {"relu", "softmax"};
   int repeats = 5;
   DenoiserConfig base;  // epochs, data, noise, first seed ...; optimizer and activation are set per cell
-  int parallel = 0;  // runs trained at once (0 = one per core)
+  int parallel = 0;
+  // Finished runs trained with other settings are replaced; without it, the sweep refuses to start.
+  bool overwrite = false;  // runs trained at once (0 = one per core)
 };
 
 // Trains what is missing under out_dir (finished runs are reused), writes
