@@ -97,7 +97,9 @@ static void add_eval(CLI::App& classify) {
   cmd->add_option("--dataset", r.dataset, "a dataset of `denoise data` (default: the classifier's)")
       ->check(CLI::IsMember(dataset_names()));
   cmd->add_option("--data-dir", r.data_dir, "folder with the IDX files (default: the classifier's)");
-  cmd->add_option("--limit", r.limit, "first N test images (0 = all)")->capture_default_str();
+  cmd->add_option("--limit", r.limit, "first N test images (0 = all)")
+      ->check(non_negative())
+      ->capture_default_str();
   cmd->add_option("--seed", r.noise.seed, "seeds the noise")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
   cmd->add_option("--out", f->out, "folder for classify.json, classify.md and classify.png")->required();

@@ -75,7 +75,9 @@ static RegisterCommand reg_eval(30, [](CLI::App& app) {
   cmd->add_option("run_dir", f->run_dir, "run folder written by denoise train")->required();
   cmd->add_option("--split", f->split, "train, validation or test")->capture_default_str();
   add_noise_flag(*cmd, f->noise, "noise (default: the run's)");
-  cmd->add_option("--limit", f->limit, "first N images of the split (0 = all)")->capture_default_str();
+  cmd->add_option("--limit", f->limit, "first N images of the split (0 = all)")
+      ->check(non_negative())
+      ->capture_default_str();
   cmd->add_option("--out", f->out, "JSON file (default RUN_DIR/metrics-SPLIT.json)");
   add_threads_flag(*cmd, f->threads);
   on_run(cmd, [f] {

@@ -17,6 +17,14 @@
 
 namespace dn::app {
 
+CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](std::string& text) {
+        return text.starts_with('-') ? "must be >= 0 (got " + text + ")" : std::string();
+      },
+      "N >= 0");
+}
+
 void add_data_flags(CLI::App& cmd, DataOptions& data) {
   cmd.add_option("--dataset", data.dataset, datasets_help())
       ->check(CLI::Validator(
@@ -24,7 +32,9 @@ void add_data_flags(CLI::App& cmd, DataOptions& data) {
           "DATASET"))
       ->capture_default_str();
   cmd.add_option("--data-dir", data.data_dir, "folder with the four IDX files (raw or .gz); default: data/<dataset>");
-  cmd.add_option("--limit", data.limit, "keep the first N samples of each split (0 = all)")->capture_default_str();
+  cmd.add_option("--limit", data.limit, "keep the first N samples of each split (0 = all)")
+      ->check(non_negative())
+      ->capture_default_str();
   cmd.add_option("--patch", data.patch, "folder: datasets: side of the random square crops")->capture_default_str();
   cmd.add_flag("--flips", data.flips, "folder: datasets: flip each crop at random (seeded)");
   cmd.add_option("--validation-dir", data.validation_dir,
@@ -81,6 +91,13 @@ void add_threads_flag(CLI::App& cmd, int& threads) {
 
 void apply_threads(int threads) {
   if (threads < 0) throw ArgumentError("threads", fmt::format("must be 0 (all cores) or positive (got {})", threads));
+  // Far more threads than cores only slows the work down (and tens of thousands
+  // exhaust the OpenMP runtime): more than 4 per core are capped, with a note.
+  const int cap = 4 * omp_get_num_procs();
+  if (threads > cap) {
+    fmt::print(stderr, "denoise: note: --threads {} capped to {} (4 per core on this machine)\n", threads, cap);
+    threads = cap;
+  }
   if (threads > 0) omp_set_num_threads(threads);
 }
 

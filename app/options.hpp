@@ -16,6 +16,8 @@
 
 namespace dn::app {
 
+// A count's check: a negative one would wrap around to "all" in an unsigned flag.
+CLI::Validator non_negative();
 // --dataset, --data-dir, --limit
 void add_data_flags(CLI::App& cmd, DataOptions& data);
 // --noise SPEC, with the one description of the spec syntax after `what`.

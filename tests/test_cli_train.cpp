@@ -103,12 +103,13 @@ TEST_F(CliTrain, BadFlagsAreUsageErrors) {
       {{"--on-nan", "maybe"}, "--on-nan must be stop or continue (got 'maybe')"},
       {{"--loss", "hinge"}, "--loss must be binary_crossentropy"},
       {{"--threads", "-2"}, "--threads must be 0 (all cores) or positive (got -2)"},
+      {{"--limit", "-5"}, "--limit: must be >= 0 (got -5)"},
       {{"--frobnicate"}, "frobnicate"}};
   for (auto [bad, message] : cases) {
     bad.push_back("--out");
     bad.push_back((tmp / "bad").string());
-    // train() sets --epochs and --threads itself.
-    const bool own = bad[0] == "--epochs" || bad[0] == "--threads";
+    // train() sets --epochs, --threads and --limit itself.
+    const bool own = bad[0] == "--epochs" || bad[0] == "--threads" || bad[0] == "--limit";
     if (own) {
       const auto flags = data_flags();
       bad.insert(bad.begin(), "train");
