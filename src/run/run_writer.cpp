@@ -49,44 +49,55 @@ RunWriter::RunWriter(fs::path dir, ExistingRun existing)
     throw DataError(dir_.string() + ": another process (PID " + std::string(pid, n > 0 ? std::size_t(n) : 0) +
                     ") is writing this run folder");
   }
-  const std::string me = std::to_string(::getpid());
-  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, me.data(), me.size(), 0) != ssize_t(me.size()))
-    throw DataError(lock_.string() + ": cannot write lock file: " + std::strerror(errno));
-
-  const bool finished = fs::exists(dir_, ec), interrupted = fs::exists(staging_ / kCheckpointFile, ec);
-  switch (existing) {
-    case ExistingRun::refuse:
-      if (finished)
-        throw ArgumentError("out", "'" + dir_.string() + "' holds a run already; overwrite it or choose another folder");
-      if (interrupted)
-        throw ArgumentError("out", "'" + dir_.string() + "' has an interrupted run in " + staging_.string() +
-                                       "; resume it or overwrite it");
-      break;
-    case ExistingRun::overwrite:
-      break;
-    case ExistingRun::resume:
-      if (!interrupted)
-        throw ArgumentError("resume", "'" + dir_.string() + "' has no interrupted run to resume (no " +
-                                          staging_.string() + (finished ? "; the run finished" : "") + ")");
-      break;
+  try {  // the lock is released however claiming the folder fails
+    const std::string me = std::to_string(::getpid());
+    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, me.data(), me.size(), 0) != ssize_t(me.size()))
+      throw DataError(lock_.string() + ": cannot write lock file: " + std::strerror(errno));
+    const bool finished = fs::exists(dir_, ec), interrupted = fs::exists(staging_ / kCheckpointFile, ec);
+    switch (existing) {
+      case ExistingRun::refuse:
+        if (finished)
+          throw ArgumentError("out",
+                              "'" + dir_.string() + "' holds a run already; overwrite it or choose another folder");
+        if (interrupted)
+          throw ArgumentError("out", "'" + dir_.string() + "' has an interrupted run in " + staging_.string() +
+                                         "; resume it or overwrite it");
+        break;
+      case ExistingRun::overwrite:
+        break;
+      case ExistingRun::resume:
+        if (!interrupted)
+          throw ArgumentError("resume", "'" + dir_.string() + "' has no interrupted run to resume (no " +
+                                            staging_.string() + (finished ? "; the run finished" : "") + ")");
+        break;
+    }
+    if (existing != ExistingRun::resume) {  // leftovers of a run that is not wanted (or that never got an epoch done)
+      fs::remove_all(staging_, ec);
+      if (ec) throw DataError(staging_.string() + ": cannot remove: " + ec.message());
+    }
+    make_folder(staging_);
+    // A place we cannot write into fails here, before any training, not after it (the
+    // staging folder is this writer's alone, so the probe's name is safe).
+    write_file_atomic(staging_ / ".write-test", "");
+    fs::remove(staging_ / ".write-test", ec);
+  } catch (...) {
+    release();
+    throw;
   }
-  if (existing != ExistingRun::resume) {  // leftovers of a run that is not wanted (or that never got an epoch done)
-    fs::remove_all(staging_, ec);
-    if (ec) throw DataError(staging_.string() + ": cannot remove: " + ec.message());
-  }
-  make_folder(staging_);
-  // A place we cannot write into fails here, before any training, not after it (the
-  // staging folder is this writer's alone, so the probe's name is safe).
-  write_file_atomic(staging_ / ".write-test", "");
-  fs::remove(staging_ / ".write-test", ec);
 }
 
 RunWriter::~RunWriter() {
   if (lock_fd_ < 0) return;
   std::error_code ec;
   if (!committed_ && !fs::exists(staging_ / kCheckpointFile, ec)) fs::remove_all(staging_, ec);
-  fs::remove(lock_, ec);  // before unlocking, so that a waiting writer never removes a fresh lock
+  release();
+}
+
+void RunWriter::release() {
+  std::error_code ec;
+  fs::remove(lock_, ec);  // before unlocking, so that no other writer's fresh lock file is removed
   ::close(lock_fd_);
+  lock_fd_ = -1;
 }
 
 void RunWriter::commit() {

@@ -42,6 +42,7 @@ class RunWriter {
   void commit();
 
  private:
+  void release();  // removes the lock file and unlocks
   std::filesystem::path dir_, staging_, lock_;
   int lock_fd_ = -1;
   bool committed_ = false;
