@@ -104,6 +104,29 @@ Splits load_splits(const DataOptions& options) {
   return s;
 }
 
+void write_data_options(const DataOptions& options, nlohmann::json& config) {
+  config["dataset"] = options.dataset;
+  config["data_dir"] = options.data_dir;
+  config["limit"] = options.limit;
+  config["validation_split"] = options.validation_split ? nlohmann::json(*options.validation_split) : nlohmann::json();
+  config["patch"] = options.patch;
+  config["flips"] = options.flips;
+  config["validation_dir"] = options.validation_dir;
+}
+
+DataOptions read_data_options(const nlohmann::json& config) {
+  DataOptions o;
+  o.dataset = config.at("dataset").get<std::string>();
+  o.data_dir = config.at("data_dir").get<std::string>();
+  o.limit = config.at("limit").get<std::size_t>();
+  if (config.contains("validation_split") && !config["validation_split"].is_null())
+    o.validation_split = config["validation_split"].get<double>();
+  o.patch = config.value("patch", o.patch);
+  o.flips = config.value("flips", o.flips);
+  o.validation_dir = config.value("validation_dir", o.validation_dir);
+  return o;
+}
+
 PackedSplits load_packed_splits(const DataOptions& options) {
   const auto loader_ptr = dataset_loader(options);
   const DatasetLoader& loader = *loader_ptr;

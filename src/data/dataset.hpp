@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/tensor.hpp"
 #include "data/packed_images.hpp"
 
@@ -59,6 +61,13 @@ struct DataOptions {
 };
 // ArgumentError("validation_split", ...) unless it is empty or in (0, 1).
 void validate_data_options(const DataOptions& options);
+
+// The options as a run's config.json records them (dataset, data_dir, limit,
+// validation_split, patch, flips, validation_dir), and back: keys added after a
+// folder was written take their defaults. nlohmann::json's exceptions for a
+// missing dataset, data_dir or limit, or a mistyped key.
+void write_data_options(const DataOptions& options, nlohmann::json& config);
+DataOptions read_data_options(const nlohmann::json& config);
 
 // The registry's names (data/registry.hpp): {"mnist", "fashion-mnist"}.
 std::vector<std::string> dataset_names();

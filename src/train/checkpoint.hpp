@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "nn/layer.hpp"
 #include "run/run_writer.hpp"
 #include "train/callbacks.hpp"
@@ -53,6 +54,20 @@ Checkpoint restore_checkpoint(const std::filesystem::path& file, Layer& model, O
 // the checkpoint's epochs, then the fit's. InterruptedError, saying where the run waits
 // to be resumed, when the fit was interrupted.
 History whole_history(const Checkpoint& prior, History fitted, const std::filesystem::path& staging);
+
+// The config an interrupted run in the writer's staging folder started with, parsed
+// and checked; DataError naming the checkpoint when it is damaged.
+template <class Config>
+Config checkpoint_config(const RunWriter& writer) {
+  const std::filesystem::path file = writer.staging() / kCheckpointFile;
+  try {
+    Config config = Config::from_json(read_checkpoint(file).config);
+    config.validate();
+    return config;
+  } catch (const std::exception& e) {
+    throw DataError(file.string() + ": " + e.what());
+  }
+}
 
 // ArgumentError("resume", ...) naming the settings that differ, when a run is resumed
 // with another config than the one its checkpoint was written with.

@@ -153,15 +153,7 @@ ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path
 
 ClassifierResult resume_classifier(const fs::path& out_dir, const std::vector<Callback*>& callbacks) {
   RunWriter writer(out_dir, ExistingRun::resume);
-  const fs::path checkpoint = writer.staging() / kCheckpointFile;
-  ClassifierConfig config;
-  try {
-    config = ClassifierConfig::from_json(read_checkpoint(checkpoint).config);
-    config.validate();
-  } catch (const std::exception& e) {
-    throw DataError(checkpoint.string() + ": " + e.what());
-  }
-  return train_into(config, writer, callbacks, true);
+  return train_into(checkpoint_config<ClassifierConfig>(writer), writer, callbacks, true);
 }
 
 LoadedClassifier load_classifier(const fs::path& run_dir) { return load_run<ClassifierConfig>(run_dir, "classify"); }

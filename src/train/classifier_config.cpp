@@ -34,11 +34,8 @@ nlohmann::json ClassifierConfig::to_json() const {
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"lr", lr ? *lr : make_optimizer(kClassifierOptimizer, lr)->learning_rate},  // the rate used
-          {"dataset", data.dataset},
-          {"data_dir", data.data_dir},
-          {"limit", data.limit},
-          {"validation_split", data.validation_split ? nlohmann::json(*data.validation_split) : nlohmann::json()},
           {"seed", seed}};
+  write_data_options(data, j);
   controls.add_to_json(j);
   return j;
 }
@@ -56,13 +53,8 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
     c.epochs = j.at("epochs").get<int>();
     c.batch_size = j.at("batch_size").get<int>();
     if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
-    c.data.dataset = j.at("dataset").get<std::string>();
-    c.data.data_dir = j.at("data_dir").get<std::string>();
-    c.data.limit = j.at("limit").get<std::size_t>();
+    c.data = read_data_options(j);
     c.seed = j.at("seed").get<std::uint64_t>();
-    // Keys added later: run folders written before them load with the defaults.
-    if (j.contains("validation_split") && !j["validation_split"].is_null())
-      c.data.validation_split = j["validation_split"].get<double>();
     c.controls = TrainingControls::from_json(j);
   } catch (const nlohmann::json::exception& e) {
     throw DataError(std::string("config.json: ") + e.what());

@@ -90,15 +90,7 @@ DenoiserResult train_denoiser(const DenoiserConfig& config, const fs::path& out_
 
 DenoiserResult resume_denoiser(const fs::path& out_dir, const std::vector<Callback*>& callbacks) {
   RunWriter writer(out_dir, ExistingRun::resume);
-  const fs::path checkpoint = writer.staging() / kCheckpointFile;
-  DenoiserConfig config;
-  try {
-    config = DenoiserConfig::from_json(read_checkpoint(checkpoint).config);
-    config.validate();
-  } catch (const std::exception& e) {
-    throw DataError(checkpoint.string() + ": " + e.what());
-  }
-  return train_into(config, writer, callbacks, true);
+  return train_into(checkpoint_config<DenoiserConfig>(writer), writer, callbacks, true);
 }
 
 LoadedDenoiser load_denoiser(const fs::path& run_dir) { return load_run<DenoiserConfig>(run_dir, "denoise"); }

@@ -19,15 +19,9 @@ nlohmann::json DenoiserConfig::to_json() const {
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"noise", noise},
-          {"dataset", data.dataset},
-          {"data_dir", data.data_dir},
-          {"limit", data.limit},
-          {"validation_split", data.validation_split ? nlohmann::json(*data.validation_split) : nlohmann::json()},
-          {"patch", data.patch},
-          {"flips", data.flips},
-          {"validation_dir", data.validation_dir},
           {"seed", seed},
           {"on_nan", on_nan_name(on_nan)}};
+  write_data_options(data, j);
   controls.add_to_json(j);
   return j;
 }
@@ -43,19 +37,10 @@ DenoiserConfig DenoiserConfig::from_json(const nlohmann::json& j) {
     c.epochs = j.at("epochs").get<int>();
     c.batch_size = j.at("batch_size").get<int>();
     c.noise = j.at("noise").get<std::string>();
-    c.data.dataset = j.at("dataset").get<std::string>();
-    c.data.data_dir = j.at("data_dir").get<std::string>();
-    c.data.limit = j.at("limit").get<std::size_t>();
+    c.data = read_data_options(j);
     c.seed = j.at("seed").get<std::uint64_t>();
     c.data.seed = c.seed;  // the folder: dataset's crops follow the run's seed
-    // Runs written before folder: datasets existed lack these keys.
-    c.data.patch = j.value("patch", c.data.patch);
-    c.data.flips = j.value("flips", c.data.flips);
-    c.data.validation_dir = j.value("validation_dir", c.data.validation_dir);
     c.on_nan = parse_on_nan(j.at("on_nan").get<std::string>());
-    // Keys added later: run folders written before them load with the defaults.
-    if (j.contains("validation_split") && !j["validation_split"].is_null())
-      c.data.validation_split = j["validation_split"].get<double>();
     c.controls = TrainingControls::from_json(j);
   } catch (const nlohmann::json::exception& e) {
     throw DataError(std::string("config.json: ") + e.what());
