@@ -2,6 +2,7 @@
 // pipelines, MNIST framing of picture files, `denoise predict`, and the plot.
 // Everything runs on small synthetic digit sets so that it takes seconds.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <numbers>
@@ -319,16 +320,56 @@ TEST(MnistFrame, SmallPicturesAreScaledUpAndTransparencyShowsWhite) {
   EXPECT_NEAR(b.cy, 14.0, 0.5);
 }
 
-TEST(MnistFrame, A28x28PictureIsOnlyInverted) {
+// A 28x28 white page with dark rectangles drawn on it.
+Image page_28(const std::vector<std::array<int, 4>>& ink_rects) {
   Image img(28, 28, 1, 255);
-  img.pixels[3 * 28 + 3] = 0;
-  const Tensor t = mnist_frame(img);
-  EXPECT_FLOAT_EQ(t[3 * 28 + 3], 1.0f);
-  EXPECT_FLOAT_EQ(std::accumulate(t.data(), t.data() + t.size(), 0.0f), 1.0f);
+  for (const auto& [x, y, w, h] : ink_rects) fill_rect(img, x, y, w, h, {0, 0, 0});
+  return img;
 }
 
-TEST(MnistFrame, ABlankPictureIsADataError) {
+TEST(MnistFrame, AnOffCentre28x28PictureIsRecentredByMassAtItsOwnScale) {
+  // A 4x8 bar in the top left corner: MNIST would have put its mass at (14, 14).
+  const Tensor t = mnist_frame(page_28({{2, 3, 4, 8}}));
+  ASSERT_EQ(t.shape(), Shape({28, 28}));
+  const InkBox b = ink_box(t);
+  EXPECT_NEAR(b.cx, 14.0, 0.5);
+  EXPECT_NEAR(b.cy, 14.0, 0.5);
+  EXPECT_EQ(b.x1 - b.x0 + 1, 4);  // shifted, not rescaled
+  EXPECT_EQ(b.y1 - b.y0 + 1, 8);
+  EXPECT_FLOAT_EQ(b.mass, 32.0f);  // every ink pixel kept, at full intensity
+  EXPECT_EQ(t[0], 0.0f);
+}
+
+TEST(MnistFrame, ACentred28x28PictureIsOnlyInverted) {
+  // A 5x5 block around pixel (14, 14): its mass is already where MNIST puts it.
+  const Tensor t = mnist_frame(page_28({{12, 12, 5, 5}}));
+  for (int y = 0; y < 28; ++y)
+    for (int x = 0; x < 28; ++x) {
+      const bool ink = x >= 12 && x < 17 && y >= 12 && y < 17;
+      EXPECT_FLOAT_EQ(t[std::size_t(y * 28 + x)], ink ? 1.0f : 0.0f) << x << "," << y;
+    }
+}
+
+TEST(MnistFrame, AsIsUsesA28x28PictureAsGivenAndRefusesOtherSizes) {
+  const Tensor t = mnist_as_is(page_28({{2, 3, 4, 8}}));
+  EXPECT_FLOAT_EQ(t[3 * 28 + 2], 1.0f);  // where it was drawn
+  EXPECT_FLOAT_EQ(t[14 * 28 + 14], 0.0f);
+  EXPECT_FLOAT_EQ(std::accumulate(t.data(), t.data() + t.size(), 0.0f), 32.0f);
+  try {
+    mnist_as_is(light_page_picture(29, 29, {{5, 5, 4, 8}}));
+    ADD_FAILURE() << "a 29x29 picture was taken as is";
+  } catch (const ArgumentError& e) {
+    EXPECT_EQ(e.argument(), "as_is");
+    EXPECT_TRUE(contains(e.complaint(), "28x28")) << e.complaint();
+    EXPECT_TRUE(contains(e.complaint(), "29x29")) << e.complaint();
+  }
+}
+
+TEST(MnistFrame, ABlankPictureIsADataErrorAtAnySizeAndFraming) {
   EXPECT_THROW(mnist_frame(Image(40, 30, 3, 128)), DataError);
+  EXPECT_THROW(mnist_frame(Image(28, 28, 1, 255)), DataError);  // was "1 (0.29)" once
+  EXPECT_THROW(mnist_frame(Image(28, 28, 3, 0)), DataError);
+  EXPECT_THROW(mnist_as_is(Image(28, 28, 1, 255)), DataError);
 }
 
 // Synthetic digit i (label i % 10) as dark ink on a 100x120 light page, drawn 3x larger and off-centre.
@@ -382,6 +423,94 @@ TEST(Predict, PredictsEveryReadablePictureAndNamesTheOthers) {
 
   r = run_denoise({"predict", "--classifier", (dir / "clean").string(), three});
   EXPECT_EQ(r.status, 0) << r.output;
+}
+
+TEST(Predict, FlagsLowConfidenceSavesWhatTheClassifierSawAndTakesPicturesAsIs) {
+  TempDir dir;
+  const fs::path data = make_data_folder(dir);
+  train_classifier(small_config(data), dir / "clean");
+  const std::string classifier = (dir / "clean").string();
+  const Dataset digits = make_synthetic_digits(10, 7);
+  write_digit_picture(digits, 3, dir / "three.png");
+  fs::create_directories(dir / "more");
+  write_digit_picture(digits, 7, dir / "more" / "three.png");  // the same file name in another folder
+  write_png_atomic(dir / "corner.png", page_28({{2, 3, 4, 8}}));
+  write_png_atomic(dir / "blank.png", Image(28, 28, 1, 255));
+  const std::string three = (dir / "three.png").string(), three2 = (dir / "more" / "three.png").string(),
+                    corner = (dir / "corner.png").string(), blank = (dir / "blank.png").string();
+  auto json_of = [](const CliResult& r) {
+    const auto begin = r.output.find("[\n"), end = r.output.rfind(']');
+    return nlohmann::json::parse(r.output.substr(begin, end - begin + 1));
+  };
+
+  // The default threshold: every prediction says whether it is flagged.
+  CliResult r = run_denoise({"predict", "--json", "--classifier", classifier, three, corner});
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const auto& p : json_of(r)) {
+    const double top = *std::max_element(p["probabilities"].begin(), p["probabilities"].end());
+    EXPECT_EQ(p["low_confidence"].get<bool>(), top < 0.5) << p.dump();
+  }
+
+  // A threshold of 1 flags everything the classifier is not certain of, in lines and in JSON.
+  r = run_denoise({"predict", "--json", "--min-confidence", "1", "--classifier", classifier, three, corner});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json strict = json_of(r);
+  r = run_denoise({"predict", "--min-confidence", "1", "--classifier", classifier, three, corner});
+  ASSERT_EQ(r.status, 0) << r.output;
+  int flagged = 0;
+  for (const auto& p : strict) {
+    const double top = *std::max_element(p["probabilities"].begin(), p["probabilities"].end());
+    EXPECT_EQ(p["low_confidence"].get<bool>(), top < 1.0) << p.dump();
+    const std::string path = p["path"];
+    const auto at = r.output.find(path + ": ");
+    ASSERT_NE(at, std::string::npos) << r.output;
+    const std::string line = r.output.substr(at, r.output.find('\n', at) - at);
+    EXPECT_EQ(contains(line, "low confidence (top "), p["low_confidence"].get<bool>()) << line;
+    flagged += p["low_confidence"].get<bool>();
+  }
+  EXPECT_GE(flagged, 1) << r.output;  // an ink bar is no digit the classifier is sure of
+  r = run_denoise({"predict", "--min-confidence", "1.5", "--classifier", classifier, three});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "--min-confidence must be in [0, 1] (got 1.5)")) << r.output;
+
+  // A blank picture is refused; the others are still predicted.
+  r = run_denoise({"predict", "--classifier", classifier, blank, three});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, blank + ": no digit found: the picture is blank")) << r.output;
+  EXPECT_TRUE(contains(r.output, three + ": ")) << r.output;
+
+  // --save-framed: one 28x28 PNG per picture, exactly what the classifier saw.
+  const fs::path framed = dir / "framed";
+  r = run_denoise({"predict", "--json", "--save-framed", framed.string(), "--classifier", classifier, three, three2,
+                   corner, blank});
+  EXPECT_EQ(r.status, 1) << r.output;
+  const nlohmann::json saved = json_of(r);
+  ASSERT_EQ(saved.size(), 4u);
+  EXPECT_EQ(saved[0]["framed"], (framed / "three.png").string());
+  EXPECT_EQ(saved[1]["framed"], (framed / "three-2.png").string());
+  EXPECT_EQ(saved[2]["framed"], (framed / "corner.png").string());
+  EXPECT_FALSE(saved[3].contains("framed"));
+  EXPECT_FALSE(fs::exists(framed / "blank.png"));
+  for (const auto& [source, png] : std::vector<std::pair<std::string, std::string>>{
+           {three, "three.png"}, {three2, "three-2.png"}, {corner, "corner.png"}}) {
+    const Image seen = read_image(framed / png);
+    ASSERT_EQ(seen.width, 28);
+    ASSERT_EQ(seen.height, 28);
+    const Tensor expected = mnist_frame(read_image(source)), got = tensor_from_image(seen);
+    for (std::size_t i = 0; i < expected.size(); ++i) ASSERT_NEAR(got[i], expected[i], 0.5 / 255 + 1e-6) << png << " " << i;
+  }
+  for (const auto& entry : fs::directory_iterator(framed))  // atomic writes leave no temporary files
+    EXPECT_EQ(entry.path().extension(), ".png") << entry.path();
+
+  // --as-is: the corner bar is classified where it was drawn; a picture of another size is a usage error.
+  r = run_denoise({"predict", "--as-is", "--save-framed", (dir / "as-is").string(), "--classifier", classifier, corner});
+  EXPECT_EQ(r.status, 0) << r.output;
+  const Tensor as_is = tensor_from_image(read_image(dir / "as-is" / "corner.png"));
+  EXPECT_FLOAT_EQ(as_is[3 * 28 + 2], 1.0f);
+  EXPECT_FLOAT_EQ(as_is[14 * 28 + 14], 0.0f);
+  r = run_denoise({"predict", "--as-is", "--classifier", classifier, three});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "--as-is takes 28x28 pictures only (got 100x120): " + three)) << r.output;
 }
 
 TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {

@@ -6,6 +6,7 @@
 
 #include "core/file_io.hpp"
 #include "data/dataset.hpp"
+#include "experiments/seed_experiment.hpp"
 #include "io/png.hpp"
 #include "support/test_support.hpp"
 
@@ -182,6 +183,30 @@ TEST_F(CliTrain, ReproduceRunsTheWholeExperimentAndWritesTheReport) {
   EXPECT_TRUE(report["denoise"]["val_loss"].is_number());
   EXPECT_EQ(report["sweep"]["cells"].size(), 4u);
   EXPECT_TRUE(report["classify"]["levels"].is_array());
+  // Its settings are not the seed's: said first, and noted in the report.
+  const std::string note = "Note: These settings differ from the seed report's";
+  ASSERT_NE(r.output.find(note), std::string::npos) << r.output;
+  EXPECT_LT(r.output.find(note), r.output.find("== Training the seed model")) << r.output;
+  for (const char* difference : {"epochs 1 (the seed's: 10)", "limit 240 images per split (the seed's: all of them)",
+                                 "sweep_repeats 1 (the seed's: 5)", "sweep_epochs 1 (the seed's: 10)"}) {
+    EXPECT_NE(r.output.find(difference), std::string::npos) << difference << "\n" << r.output;
+    EXPECT_NE(read_file_text(out / "report.md").find(difference), std::string::npos) << difference;
+  }
+  EXPECT_EQ(report["differs_from_seed"].size(), 4u) << report["differs_from_seed"].dump();
+}
+
+TEST(SeedSettings, TheSeedsOwnSettingsDifferInNothingAndSkippedPartsDoNotCount) {
+  SeedExperimentOptions options;
+  EXPECT_TRUE(seed_setting_differences(options).empty());
+  options.sweep_repeats = 0;  // no sweep: its epochs are not compared with anything
+  options.sweep_epochs = 2;
+  options.classify_epochs = 1;  // the seed has no classifiers
+  EXPECT_TRUE(seed_setting_differences(options).empty());
+  options.train.optimizer = "adam";
+  options.train.lr = 0.001;
+  EXPECT_EQ(seed_setting_differences(options),
+            (std::vector<std::string>{"optimizer adam (the seed's: adadelta)",
+                                      "lr 0.001 (the seed's: the optimizer's default)"}));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <stdexcept>
 
 #include <fmt/core.h>
@@ -61,24 +62,69 @@ std::vector<std::vector<std::pair<int, float>>> area_weights(int n_in, int n_out
 
 }  // namespace
 
-Tensor mnist_frame(const Image& image) {
-  const int w = image.width, h = image.height;
-  if (w <= 0 || h <= 0) throw DataError("empty picture");
-  std::vector<float> v = gray_pixels(image);
-  float background = border_median(v, w, h);
+namespace {
+
+// Gray, light on dark: the first step of every framing. Returns the background level.
+float gray_light_on_dark(const Image& image, std::vector<float>& v) {
+  if (image.width <= 0 || image.height <= 0) throw DataError("empty picture");
+  v = gray_pixels(image);
+  float background = border_median(v, image.width, image.height);
   if (background > 0.5f) {  // dark ink on a light page: MNIST digits are light on black
     for (float& x : v) x = 1.0f - x;
     background = 1.0f - background;
   }
-  if (w == kField && h == kField) {
-    Tensor t({kField, kField});
-    std::copy(v.begin(), v.end(), t.data());
-    return t;
-  }
+  return background;
+}
 
+float ink_peak(const std::vector<float>& v, float background) {
   float peak = 0;
-  for (float& x : v) x = std::max(0.0f, x - background), peak = std::max(peak, x);
-  if (peak < kBlankPeak) throw DataError("no digit found: the picture is blank");
+  for (float x : v) peak = std::max(peak, x - background);
+  return peak;
+}
+
+const char* const kBlank = "no digit found: the picture is blank";
+
+// A 28x28 picture shifted by whole pixels so the mass of its ink above the background sits at (14, 14).
+Tensor recentre_28(const std::vector<float>& v, float background) {
+  double mass = 0, mx = 0, my = 0;
+  for (int y = 0; y < kField; ++y)
+    for (int x = 0; x < kField; ++x) {
+      const double p = std::max(0.0f, v[std::size_t(y * kField + x)] - background);
+      mass += p, mx += p * x, my += p * y;
+    }
+  const int dx = int(std::lround(kField / 2 - mx / mass)), dy = int(std::lround(kField / 2 - my / mass));
+  Tensor t({kField, kField});
+  for (int y = 0; y < kField; ++y)
+    for (int x = 0; x < kField; ++x) {
+      const int sx = x - dx, sy = y - dy;
+      const bool inside = sx >= 0 && sx < kField && sy >= 0 && sy < kField;
+      t[std::size_t(y * kField + x)] = inside ? v[std::size_t(sy * kField + sx)] : background;
+    }
+  return t;
+}
+
+}  // namespace
+
+Tensor mnist_as_is(const Image& image) {
+  if (image.width != kField || image.height != kField)
+    throw ArgumentError("as_is", fmt::format("takes 28x28 pictures only (got {}x{})", image.width, image.height));
+  std::vector<float> v;
+  const float background = gray_light_on_dark(image, v);
+  if (ink_peak(v, background) < kBlankPeak) throw DataError(kBlank);
+  Tensor t({kField, kField});
+  std::copy(v.begin(), v.end(), t.data());
+  return t;
+}
+
+Tensor mnist_frame(const Image& image) {
+  const int w = image.width, h = image.height;
+  std::vector<float> v;
+  const float background = gray_light_on_dark(image, v);
+  const float peak = ink_peak(v, background);
+  if (peak < kBlankPeak) throw DataError(kBlank);
+  if (w == kField && h == kField) return recentre_28(v, background);
+
+  for (float& x : v) x = std::max(0.0f, x - background);
   int x0 = w, y0 = h, x1 = -1, y1 = -1;
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
@@ -123,7 +169,10 @@ Tensor mnist_frame(const Image& image) {
 }
 
 std::vector<DigitPrediction> predict_digit_files(Layer& classifier, Layer* denoiser,
-                                                 const std::vector<std::filesystem::path>& paths) {
+                                                 const std::vector<std::filesystem::path>& paths,
+                                                 const PredictOptions& options) {
+  if (!(options.min_confidence >= 0.0f && options.min_confidence <= 1.0f))
+    throw ArgumentError("min_confidence", fmt::format("must be in [0, 1] (got {})", options.min_confidence));
   std::vector<DigitPrediction> out(paths.size());
   std::vector<std::size_t> framed;  // indices of the files that became digits
   std::vector<Tensor> digits;
@@ -137,8 +186,10 @@ std::vector<DigitPrediction> predict_digit_files(Layer& classifier, Layer* denoi
       continue;
     }
     try {
-      digits.push_back(mnist_frame(image));
+      digits.push_back(options.as_is ? mnist_as_is(image) : mnist_frame(image));
       framed.push_back(i);
+    } catch (const ArgumentError& e) {
+      throw ArgumentError(e.argument(), fmt::format("{}: {}", e.complaint(), paths[i].string()));
     } catch (const DataError& e) {
       out[i].error = paths[i].string() + ": " + e.what();
     }
@@ -161,20 +212,43 @@ std::vector<DigitPrediction> predict_digit_files(Layer& classifier, Layer* denoi
   for (std::size_t k = 0; k < framed.size(); ++k) {
     DigitPrediction& p = out[framed[k]];
     std::copy_n(probs.data() + k * classes, classes, p.probabilities.begin());
-    p.digit = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) - p.probabilities.begin());
+    const auto top = std::max_element(p.probabilities.begin(), p.probabilities.end());
+    p.digit = int(top - p.probabilities.begin());
+    p.low_confidence = *top < options.min_confidence;
+    p.seen = Tensor({kField, kField});
+    std::copy_n(x.data() + k * pixels, pixels, p.seen.data());
   }
   return out;
 }
 
-std::string format_digit_prediction(const DigitPrediction& p) {
+void save_framed_digits(std::vector<DigitPrediction>& predictions, const std::filesystem::path& dir) {
+  std::set<std::string> taken;
+  for (DigitPrediction& p : predictions) {
+    if (!p.error.empty()) continue;
+    const std::string stem = p.path.stem().string().empty() ? "picture" : p.path.stem().string();
+    std::string name = stem + ".png";
+    for (int n = 2; !taken.insert(name).second; ++n) name = fmt::format("{}-{}.png", stem, n);
+    p.framed_file = dir / name;
+    write_png_atomic(p.framed_file, image_from_tensor(p.seen));
+  }
+}
+
+std::string format_digit_prediction(const DigitPrediction& p, float min_confidence) {
   std::string line = fmt::format("{}: {}  ", p.path.string(), p.digit);
   for (int d = 0; d < 10; ++d) line += fmt::format(" {}:{:.4f}", d, p.probabilities[std::size_t(d)]);
+  if (p.low_confidence)
+    line += fmt::format("  low confidence (top {:.2f} < {:.2f})", p.probabilities[std::size_t(p.digit)], min_confidence);
   return line;
 }
 
 nlohmann::json digit_prediction_json(const DigitPrediction& p) {
   if (!p.error.empty()) return {{"path", p.path.string()}, {"error", p.error}};
-  return {{"path", p.path.string()}, {"digit", p.digit}, {"probabilities", p.probabilities}};
+  nlohmann::json j = {{"path", p.path.string()},
+                      {"digit", p.digit},
+                      {"probabilities", p.probabilities},
+                      {"low_confidence", p.low_confidence}};
+  if (!p.framed_file.empty()) j["framed"] = p.framed_file.string();
+  return j;
 }
 
 }  // namespace dn

@@ -27,9 +27,46 @@ static std::string num(const nlohmann::json& j, int digits = 4) {
   return j.is_number() ? fmt::format("{:.{}f}", j.get<double>(), digits) : std::string("NAN");
 }
 
+std::vector<std::string> seed_setting_differences(const SeedExperimentOptions& options) {
+  const SeedExperimentOptions seed;
+  const DenoiserConfig &ours = options.train, &theirs = seed.train;
+  std::vector<std::string> out;
+  auto differ = [&out](const std::string& name, const auto& mine, const auto& seeds) {
+    if (mine != seeds) out.push_back(fmt::format("{} {} (the seed's: {})", name, mine, seeds));
+  };
+  differ("model", ours.model, theirs.model);
+  differ("activation", ours.activation, theirs.activation);
+  differ("optimizer", ours.optimizer, theirs.optimizer);
+  if (ours.lr != theirs.lr)
+    out.push_back(fmt::format("lr {} (the seed's: the optimizer's default)", ours.lr ? fmt::format("{}", *ours.lr) : "default"));
+  differ("loss", ours.loss, theirs.loss);
+  differ("epochs", ours.epochs, theirs.epochs);
+  differ("batch_size", ours.batch_size, theirs.batch_size);
+  differ("noise", ours.noise, theirs.noise);
+  differ("dataset", ours.data.dataset, theirs.data.dataset);
+  if (ours.data.limit != theirs.data.limit)
+    out.push_back(fmt::format("limit {} images per split (the seed's: all of them)", ours.data.limit));
+  if (ours.data.validation_split != theirs.data.validation_split)
+    out.push_back(fmt::format("validation_split {} (the seed's: the last twelfth)", ours.data.validation_split.value_or(0)));
+  differ("seed", ours.seed, theirs.seed);
+  if (options.sweep_repeats > 0) {  // no sweep: nothing of the seed's sweep is compared
+    differ("sweep_repeats", options.sweep_repeats, seed.sweep_repeats);
+    differ("sweep_epochs", options.sweep_epochs, seed.sweep_epochs);
+  }
+  return out;
+}
+
 nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const fs::path& out_dir,
                                    const ExperimentObserver& observer) {
   const fs::path run_dir = out_dir / "seed-run";
+  const std::vector<std::string> differences = seed_setting_differences(options);
+  std::string differ_note;
+  if (!differences.empty()) {
+    differ_note = "These settings differ from the seed report's, so its figures are not a like-for-like comparison: ";
+    for (std::size_t i = 0; i < differences.size(); ++i) differ_note += (i ? "; " : "") + differences[i];
+    differ_note += ".";
+    observer.say("Note: " + differ_note + "\n");
+  }
   observer.say(fmt::format("== Training the seed model ({} epochs, {}, noise {})", options.train.epochs,
                            options.train.optimizer, options.train.noise));
   const DenoiserResult trained = train_denoiser(options.train, run_dir, observer.fit_callbacks, ExistingRun::overwrite);
@@ -78,7 +115,9 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
                                {"seconds_per_epoch", seconds / static_cast<double>(h.size())},
                                {"test", test.to_json()}};
 
-  std::string md = "## The seed report beside this run\n\n| figure | seed (Keras) | denoise |\n|---|---|---|\n";
+  std::string md = "## The seed report beside this run\n\n";
+  if (!differ_note.empty()) md += "**Note:** " + differ_note + "\n\n";
+  md += "| figure | seed (Keras) | denoise |\n|---|---|---|\n";
   const std::pair<const char*, const char*> rows[] = {{"loss after epoch 1", "loss_epoch_1"},
                                                       {"loss after the last epoch", "loss"},
                                                       {"binary_accuracy", "binary_accuracy"},
@@ -110,7 +149,9 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
     for (const auto& [pipeline, accuracy] : at["accuracy"].items())
       md += fmt::format("| {} | not reported | {:.2f}% |\n", pipeline, 100.0 * accuracy.get<double>());
   }
-  const nlohmann::json report = {{"seed", kSeed}, {"denoise", ours}, {"sweep", sweep}, {"classify", classify}};
+  const nlohmann::json report = {{"seed", kSeed},         {"denoise", ours},
+                                 {"sweep", sweep},       {"classify", classify},
+                                 {"differs_from_seed", differences}};
   write_json_atomic(out_dir / "report.json", report);
   write_file_atomic(out_dir / "report.md", md);
   observer.say(fmt::format("\n{}\nWrote {}/report.md, report.json; pictures in {}", md, out_dir.string(),

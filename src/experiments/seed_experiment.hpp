@@ -5,6 +5,7 @@
 // noisy and denoised images, and compare every number with the report's.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -25,8 +26,16 @@ struct SeedExperimentOptions {
   std::string classify_model = "classifier-large";
 };
 
+// The settings that differ from the seed report's (SeedExperimentOptions{}), one
+// phrase each, e.g. "epochs 1 (the seed's: 10)"; empty when the run is like for
+// like. Settings the seed did not report (the classifiers, the threads) never count.
+std::vector<std::string> seed_setting_differences(const SeedExperimentOptions& options);
+
 // Writes out_dir/{seed-run/, sweep/, classify/, report.md, report.json}, tells the
 // observer what it does and ends with the comparison; returns report.json's content.
+// When seed_setting_differences is not empty, the first line said and report.md's
+// first paragraph name the differences, and report.json lists them under
+// "differs_from_seed".
 nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const std::filesystem::path& out_dir,
                                    const ExperimentObserver& observer = {});
 
