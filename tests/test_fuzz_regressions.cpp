@@ -14,6 +14,7 @@
 #include "core/file_io.hpp"
 #include "data/gzip.hpp"
 #include "data/idx.hpp"
+#include "io/safetensors.hpp"
 
 // The largest single allocation since the last reset: memory bombs asked for gigabytes
 // at once, which a test can see without having the memory fail.
@@ -48,6 +49,19 @@ TEST(FuzzRegressions, GunzipDoesNotTrustTheTrailerSize) {
   largest_allocation = 0;
   EXPECT_THROW(dn::read_idx_images(path), dn::DataError);
   EXPECT_LT(largest_allocation.load(), 1u << 20);
+}
+
+// fuzz_safetensors: a header with a number JSON cannot hold as a double (8E8888) escaped
+// as nlohmann's out_of_range and ended the program: src/io/safetensors.cpp caught only
+// parse_error. read_json (src/core/file_io.cpp), behind every run folder's JSON, had the same gap.
+TEST(FuzzRegressions, JsonNumberOverflowIsADataError) {
+  const auto bytes = corpus_file("safetensors", "crash-json-number-overflow");
+  const auto dir = std::filesystem::path(testing::TempDir());
+  dn::write_file_atomic(dir / "overflow.safetensors", std::string(bytes.begin(), bytes.end()));
+  EXPECT_THROW(dn::load_safetensors(dir / "overflow.safetensors"), dn::DataError);
+  EXPECT_THROW(dn::read_safetensors_metadata(dir / "overflow.safetensors"), dn::DataError);
+  dn::write_file_atomic(dir / "overflow.json", R"({"epochs": 1E400})");
+  EXPECT_THROW(dn::read_json(dir / "overflow.json"), dn::DataError);
 }
 
 }  // namespace
