@@ -15,6 +15,8 @@
 #include "data/gzip.hpp"
 #include "data/idx.hpp"
 #include "io/safetensors.hpp"
+#include "train/classifier_config.hpp"
+#include "train/denoiser_config.hpp"
 
 // The largest single allocation since the last reset: memory bombs asked for gigabytes
 // at once, which a test can see without having the memory fail.
@@ -62,6 +64,30 @@ TEST(FuzzRegressions, JsonNumberOverflowIsADataError) {
   EXPECT_THROW(dn::read_safetensors_metadata(dir / "overflow.safetensors"), dn::DataError);
   dn::write_file_atomic(dir / "overflow.json", R"({"epochs": 1E400})");
   EXPECT_THROW(dn::read_json(dir / "overflow.json"), dn::DataError);
+}
+
+// fuzz_config_json: "epochs": 2.5e57 in a config.json went through nlohmann's get<int>(), a
+// plain cast of a double out of int's range (undefined behaviour; UBSan stops there). The
+// configs' integers (src/train/*_config.cpp, controls.cpp, checkpoint.cpp, history.cpp) are
+// now read by json_integer (src/core/json_integer.hpp), which refuses what the type cannot hold.
+TEST(FuzzRegressions, ConfigIntegersOutOfRangeAreDataErrors) {
+  const auto bytes = corpus_file("config_json", "crash-epochs-float-overflow.json");
+  const auto j = nlohmann::json::parse(bytes.begin(), bytes.end());
+  EXPECT_THROW(dn::ClassifierConfig::from_json(j), dn::DataError);
+  auto denoiser = dn::DenoiserConfig().to_json();
+  for (const char* key : {"epochs", "batch_size", "limit", "seed", "early_stopping", "verbose"}) {
+    for (const nlohmann::json& bad : {nlohmann::json(2.5e57), nlohmann::json(-1.0e30), nlohmann::json(1.5),
+                                      nlohmann::json(std::uint64_t{1} << 40), nlohmann::json("3")}) {
+      auto broken = denoiser;
+      broken[key] = bad;
+      if ((std::string(key) == "limit" || std::string(key) == "seed") && bad == nlohmann::json(std::uint64_t{1} << 40))
+        continue;  // 2^40 fits a size_t and a uint64
+      EXPECT_THROW(dn::DenoiserConfig::from_json(broken), dn::DataError) << key << " = " << bad.dump();
+    }
+  }
+  // Integral floats were accepted before and still are.
+  denoiser["epochs"] = 3.0;
+  EXPECT_EQ(dn::DenoiserConfig::from_json(denoiser).epochs, 3);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "train/classifier_config.hpp"
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 #include "data/noise.hpp"
 #include "train/optimizers.hpp"
 #include "train/schedule.hpp"
@@ -53,13 +54,13 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
     c.noise = j.at("noise").get<std::string>();
     c.denoiser = j.at("denoiser").get<std::string>();
     c.init_from = j.value("init_from", std::string());  // runs from before fine-tuning started from fresh weights
-    c.epochs = j.at("epochs").get<int>();
-    c.batch_size = j.at("batch_size").get<int>();
+    c.epochs = json_integer<int>(j.at("epochs"), "epochs");
+    c.batch_size = json_integer<int>(j.at("batch_size"), "batch_size");
     if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
     c.data.dataset = j.at("dataset").get<std::string>();
     c.data.data_dir = j.at("data_dir").get<std::string>();
-    c.data.limit = j.at("limit").get<std::size_t>();
-    c.seed = j.at("seed").get<std::uint64_t>();
+    c.data.limit = json_integer<std::size_t>(j.at("limit"), "limit");
+    c.seed = json_integer<std::uint64_t>(j.at("seed"), "seed");
     // Keys added later: run folders written before them load with the defaults.
     if (j.contains("validation_split") && !j["validation_split"].is_null())
       c.data.validation_split = j["validation_split"].get<double>();

@@ -1,6 +1,7 @@
 #include "train/denoiser_config.hpp"
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 #include "data/noise.hpp"
 #include "nn/models.hpp"
 #include "train/losses.hpp"
@@ -40,13 +41,13 @@ DenoiserConfig DenoiserConfig::from_json(const nlohmann::json& j) {
     c.optimizer = j.at("optimizer").get<std::string>();
     if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
     c.loss = j.at("loss").get<std::string>();
-    c.epochs = j.at("epochs").get<int>();
-    c.batch_size = j.at("batch_size").get<int>();
+    c.epochs = json_integer<int>(j.at("epochs"), "epochs");
+    c.batch_size = json_integer<int>(j.at("batch_size"), "batch_size");
     c.noise = j.at("noise").get<std::string>();
     c.data.dataset = j.at("dataset").get<std::string>();
     c.data.data_dir = j.at("data_dir").get<std::string>();
-    c.data.limit = j.at("limit").get<std::size_t>();
-    c.seed = j.at("seed").get<std::uint64_t>();
+    c.data.limit = json_integer<std::size_t>(j.at("limit"), "limit");
+    c.seed = json_integer<std::uint64_t>(j.at("seed"), "seed");
     c.data.seed = c.seed;  // the folder: dataset's crops follow the run's seed
     // Runs written before folder: datasets existed lack these keys.
     c.data.patch = j.value("patch", c.data.patch);
