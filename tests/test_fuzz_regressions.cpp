@@ -18,6 +18,12 @@
 #include "train/classifier_config.hpp"
 #include "train/denoiser_config.hpp"
 
+// operator new below is malloc and operator delete free, which g++ cannot see when it
+// inlines them: its mismatched new/delete warning is a false alarm here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 // The largest single allocation since the last reset: memory bombs asked for gigabytes
 // at once, which a test can see without having the memory fail.
 static std::atomic<std::size_t> largest_allocation{0};
