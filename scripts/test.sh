@@ -2,8 +2,9 @@
 # Set-up (scripts/setup.sh), then the whole test suite through CTest:
 # every test in the release build; again with the SIMD kernels pinned to each other
 # target this CPU runs (DENOISE_SIMD; the kernel tests cover every target anyway, this
-# runs the models too), except the end-to-end training tests (label e2e); and under
-# ASan + UBSan, again except e2e, which is too slow sanitized.
+# runs the models too), except the end-to-end training tests (label e2e); under
+# ASan + UBSan, again except e2e, which is too slow sanitized; and, where clang-14 is
+# installed, every libFuzzer target for 10 s on its corpus (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -19,3 +20,9 @@ done
 echo "== tests (address + undefined sanitizers)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE e2e
+if command -v clang++-14 >/dev/null; then
+  echo "== fuzzing (10 s per target)"
+  scripts/fuzz.sh 10
+else
+  echo "== fuzzing skipped: clang++-14 not installed"
+fi

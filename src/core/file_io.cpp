@@ -84,7 +84,7 @@ nlohmann::json read_json(const fs::path& path) {
   const std::string text = read_file_text(path);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1E400
     throw DataError(path.string() + ": not valid JSON: " + e.what());
   }
 }

@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 #include "core/rng.hpp"
 #include "data/idx.hpp"
 #include "data/folder_dataset.hpp"
@@ -118,10 +119,10 @@ DataOptions read_data_options(const nlohmann::json& config) {
   DataOptions o;
   o.dataset = config.at("dataset").get<std::string>();
   o.data_dir = config.at("data_dir").get<std::string>();
-  o.limit = config.at("limit").get<std::size_t>();
+  o.limit = json_integer<std::size_t>(config.at("limit"), "limit");
   if (config.contains("validation_split") && !config["validation_split"].is_null())
     o.validation_split = config["validation_split"].get<double>();
-  o.patch = config.value("patch", o.patch);
+  if (config.contains("patch")) o.patch = json_integer<int>(config["patch"], "patch");
   o.flips = config.value("flips", o.flips);
   o.validation_dir = config.value("validation_dir", o.validation_dir);
   return o;

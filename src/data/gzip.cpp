@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 
@@ -19,11 +20,14 @@ std::vector<std::uint8_t> gunzip(std::span<const std::uint8_t> bytes, const std:
   if (bytes.size() > std::numeric_limits<uInt>::max()) throw fail("file too large");
 
   std::vector<std::uint8_t> out;
-  // The last four bytes hold the uncompressed size modulo 2^32: a good first guess.
+  // The last four bytes hold the uncompressed size modulo 2^32: a good first guess, but
+  // unchecked until the end, so a damaged or hostile file could make a few bytes reserve
+  // 4 GB. Deflate expands at most 1032-fold, which bounds any true size.
   if (bytes.size() >= 18) {
     const std::size_t n = bytes.size();
-    out.reserve(std::uint32_t(bytes[n - 4]) | std::uint32_t(bytes[n - 3]) << 8 | std::uint32_t(bytes[n - 2]) << 16 |
-                std::uint32_t(bytes[n - 1]) << 24);
+    const std::size_t declared = std::uint32_t(bytes[n - 4]) | std::uint32_t(bytes[n - 3]) << 8 |
+                                 std::uint32_t(bytes[n - 2]) << 16 | std::uint32_t(bytes[n - 1]) << 24;
+    out.reserve(std::min(declared, n * 1032));
   }
   z_stream zs{};
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) throw std::runtime_error("zlib inflateInit2 failed");

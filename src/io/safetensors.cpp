@@ -115,7 +115,7 @@ ParsedFile parse_file(const fs::path& path) {
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text, text + header_len);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 8E8888
     fail(path, std::string("header is not valid JSON: ") + e.what());
   }
   if (!header.is_object()) fail(path, "header is not a JSON object");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 #include "io/safetensors.hpp"
 #include "nn/sequential.hpp"
 
@@ -48,8 +49,8 @@ Checkpoint read_checkpoint(const fs::path& file) {
   Checkpoint c;
   try {
     const nlohmann::json state = nlohmann::json::parse(it->second);
-    c.epoch = state.at("epoch").get<int>();
-    c.iterations = state.at("iterations").get<std::int64_t>();
+    c.epoch = json_integer<int>(state.at("epoch"), "epoch");
+    c.iterations = json_integer<std::int64_t>(state.at("iterations"), "iterations");
     c.history = History::from_json(state.at("history"), parse_metric(state.at("metric").get<std::string>()));
     c.history.diverged = state.at("diverged").get<bool>();
     c.random_state = state.at("random_state");

@@ -1,6 +1,7 @@
 #include "train/classifier_config.hpp"
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 #include "data/noise.hpp"
 #include "train/optimizers.hpp"
 #include "train/schedule.hpp"
@@ -50,11 +51,11 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
     c.noise = j.at("noise").get<std::string>();
     c.denoiser = j.at("denoiser").get<std::string>();
     c.init_from = j.value("init_from", std::string());  // runs from before fine-tuning started from fresh weights
-    c.epochs = j.at("epochs").get<int>();
-    c.batch_size = j.at("batch_size").get<int>();
+    c.epochs = json_integer<int>(j.at("epochs"), "epochs");
+    c.batch_size = json_integer<int>(j.at("batch_size"), "batch_size");
     if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
     c.data = read_data_options(j);
-    c.seed = j.at("seed").get<std::uint64_t>();
+    c.seed = json_integer<std::uint64_t>(j.at("seed"), "seed");
     c.controls = TrainingControls::from_json(j);
   } catch (const nlohmann::json::exception& e) {
     throw DataError(std::string("config.json: ") + e.what());

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 #include "train/keras_callbacks.hpp"
 
 namespace dn {
@@ -22,11 +23,11 @@ void TrainingControls::add_to_json(nlohmann::json& j) const {
 
 TrainingControls TrainingControls::from_json(const nlohmann::json& j) {
   TrainingControls c;
-  c.early_stopping = j.value("early_stopping", 0);
+  c.early_stopping = json_integer_or<int>(j, "early_stopping", 0);
   c.save_best = j.value("save_best", false);
   c.lr_schedule = parse_lr_schedule(j.value("lr_schedule", std::string("constant")));
   c.csv_log = j.value("csv_log", false);
-  c.verbose = j.value("verbose", 1);
+  c.verbose = json_integer_or<int>(j, "verbose", 1);
   return c;
 }
 

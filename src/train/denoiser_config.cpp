@@ -1,6 +1,7 @@
 #include "train/denoiser_config.hpp"
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 #include "data/noise.hpp"
 #include "nn/models.hpp"
 #include "train/losses.hpp"
@@ -34,11 +35,11 @@ DenoiserConfig DenoiserConfig::from_json(const nlohmann::json& j) {
     c.optimizer = j.at("optimizer").get<std::string>();
     if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
     c.loss = j.at("loss").get<std::string>();
-    c.epochs = j.at("epochs").get<int>();
-    c.batch_size = j.at("batch_size").get<int>();
+    c.epochs = json_integer<int>(j.at("epochs"), "epochs");
+    c.batch_size = json_integer<int>(j.at("batch_size"), "batch_size");
     c.noise = j.at("noise").get<std::string>();
     c.data = read_data_options(j);
-    c.seed = j.at("seed").get<std::uint64_t>();
+    c.seed = json_integer<std::uint64_t>(j.at("seed"), "seed");
     c.data.seed = c.seed;  // the folder: dataset's crops follow the run's seed
     c.on_nan = parse_on_nan(j.at("on_nan").get<std::string>());
     c.controls = TrainingControls::from_json(j);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 
 namespace dn {
 
@@ -42,7 +43,7 @@ History History::from_json(const nlohmann::json& j, Metric metric) {
   h.metric = metric;
   for (const auto& row : j) {
     EpochLog e;
-    e.epoch = row.at("epoch").get<int>();
+    e.epoch = json_integer<int>(row.at("epoch"), "epoch");
     e.loss = value(row.at("loss"));
     e.metric = value(row.at(name));
     e.val_loss = value(row.at("val_loss"));
