@@ -15,6 +15,7 @@
 #include "data/gzip.hpp"
 #include "data/idx.hpp"
 #include "io/safetensors.hpp"
+#include "nn/model_config.hpp"
 #include "train/classifier_config.hpp"
 #include "train/denoiser_config.hpp"
 
@@ -94,6 +95,22 @@ TEST(FuzzRegressions, ConfigIntegersOutOfRangeAreDataErrors) {
   // Integral floats were accepted before and still are.
   denoiser["epochs"] = 3.0;
   EXPECT_EQ(dn::DenoiserConfig::from_json(denoiser).epochs, 3);
+}
+
+// model.json integers beyond int's range were wrapped (4294967297 units read as 1).
+TEST(FuzzRegressions, ModelConfigIntegersBeyondIntAreDataErrors) {
+  for (const char* dense : {R"({"units": 4294967297})", R"({"units": -4294967295})", R"({"units": 1e10})"}) {
+    const nlohmann::json j = {{"class_name", "Sequential"},
+                              {"config", {{"name", "m"},
+                                          {"layers", {{{"class_name", "Flatten"}, {"config", nlohmann::json::object()}},
+                                                      {{"class_name", "Dense"}, {"config", nlohmann::json::parse(dense)}}}}}},
+                              {"build_input_shape", {nullptr, 4}}};
+    EXPECT_THROW(dn::model_from_json(j, 0), dn::DataError) << dense;
+  }
+  const nlohmann::json wrapped_size = {{"class_name", "Sequential"},
+                                       {"config", {{"name", "m"}, {"layers", nlohmann::json::array()}}},
+                                       {"build_input_shape", {nullptr, 4294967297ULL}}};
+  EXPECT_THROW(dn::model_from_json(wrapped_size, 0), dn::DataError);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "nn/model_config.hpp"
 
+#include <climits>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -11,6 +13,14 @@
 #include "nn/layers/layers.hpp"
 
 namespace dn {
+
+// An integer that an int holds: nlohmann's get<int>() would wrap 4294967297 to 1.
+static bool is_int(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>() <= static_cast<std::uint64_t>(INT_MAX);
+  if (!v.is_number_integer()) return false;
+  const std::int64_t i = v.get<std::int64_t>();
+  return i >= INT_MIN && i <= INT_MAX;
+}
 
 nlohmann::json model_to_json(Layer& model) {
   nlohmann::json shape = nlohmann::json::array({nullptr});  // the batch axis
@@ -39,7 +49,7 @@ class Args {
   }
   int integer(const char* key) const {
     const nlohmann::json& v = get(key);
-    if (!v.is_number_integer()) fail(key, "an integer");
+    if (!is_int(v)) fail(key, "an integer");
     return v.get<int>();
   }
   double number(const char* key) const {
@@ -55,8 +65,8 @@ class Args {
   // 3 or [3, 5], as Keras takes kernel_size, strides and pool_size.
   Size2 size2(const char* key) const {
     const nlohmann::json& v = get(key);
-    if (v.is_number_integer()) return Size2(v.get<int>());
-    if (!v.is_array() || v.size() != 2 || !v[0].is_number_integer() || !v[1].is_number_integer())
+    if (is_int(v)) return Size2(v.get<int>());
+    if (!v.is_array() || v.size() != 2 || !is_int(v[0]) || !is_int(v[1]))
       fail(key, "an integer or a list of two integers");
     return Size2(v[0].get<int>(), v[1].get<int>());
   }
@@ -65,7 +75,7 @@ class Args {
     Shape out;
     if (v.is_array())
       for (const auto& d : v) {
-        if (!d.is_number_integer()) fail(key, "a list of integers");
+        if (!is_int(d)) fail(key, "a list of integers");
         out.push_back(d.get<int>());
       }
     else
@@ -191,7 +201,7 @@ std::unique_ptr<Sequential> model_from_json(const nlohmann::json& j, std::uint64
   Shape input;
   bool ok = shape.is_array() && !shape.empty() && shape[0].is_null();
   for (std::size_t i = 1; ok && i < shape.size(); ++i) {
-    ok = shape[i].is_null() || (shape[i].is_number_integer() && shape[i].get<int>() >= 1);
+    ok = shape[i].is_null() || (is_int(shape[i]) && shape[i].get<int>() >= 1);
     if (ok) input.push_back(shape[i].is_null() ? kNone : shape[i].get<int>());
   }
   if (!ok)
