@@ -58,7 +58,8 @@ static RegisterCommand reg_completion(1010, [](CLI::App& app) {
   auto shell = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("completion", "print the bash completion script (scripts/setup.sh installs it)");
   cmd->add_option("shell", *shell, "bash (the only shell supported)")->required()->check(CLI::IsMember({"bash"}));
-  on_run(cmd, [&app] { fmt::print("{}", bash_completion(app)); });
+  // The work holds the flag's storage: the option writes into it until the app is gone.
+  on_run(cmd, [&app, shell] { fmt::print("{}", bash_completion(app)); });
 });
 
 }  // namespace dn::app
