@@ -72,14 +72,15 @@ Checkpoint restore_checkpoint(const fs::path& file, Layer& model, Optimizer& opt
     if (t == tensors.end()) break;
     slots.emplace_back(t->second.data(), t->second.data() + t->second.size());
   }
-  if (c.iterations > 0 && slots.size() != expected.size())
+  if ((c.iterations > 0 || !slots.empty()) && slots.size() != expected.size())
     throw DataError(file.string() + ": holds optimizer slots for " + std::to_string(slots.size()) +
                     " parameters, the model has " + std::to_string(expected.size()));
   for (std::size_t i = 0; i < slots.size(); ++i)
     if (slots[i].size() % std::max<std::size_t>(expected[i].second->size(), 1) != 0)
       throw DataError(file.string() + ": optimizer slots of " + expected[i].first + " do not fit the parameter");
-  for (const auto& [name, t] : tensors)
-    if (name.rfind("optimizer/", 0) == 0) expected.emplace_back(name, &tensors[name]);  // accepted as they are
+  // load_into wants every tensor of the file named: the slots fill their own copies.
+  for (auto& [name, t] : tensors)
+    if (name.rfind("optimizer/", 0) == 0) expected.emplace_back(name, &t);
   load_into(file, expected);
   try {
     model.set_random_state(c.random_state);
