@@ -22,7 +22,9 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE e2e
 if command -v clang++-14 >/dev/null; then
   echo "== fuzzing (10 s per target)"
-  scripts/fuzz.sh 10
+  # A crash found in 10 s of random inputs is reported (its input kept under build-fuzz/),
+  # not a failed suite: the search is random, and the regression tests hold each fixed find.
+  scripts/fuzz.sh 10 || echo "== fuzzing found a crash: see build-fuzz/crash-* and scripts/fuzz.sh"
 else
   echo "== fuzzing skipped: clang++-14 not installed"
 fi
