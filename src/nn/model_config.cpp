@@ -215,6 +215,8 @@ std::unique_ptr<Sequential> model_from_json(const nlohmann::json& j, std::uint64
     model->build(input, rng);
   } catch (const UsageError& e) {
     throw DataError(fmt::format("model '{}' cannot be built at {}: {}", model->name(), shape_str(input), e.what()));
+  } catch (const std::logic_error& e) {  // a Sequential without layers (found by fuzz_config_json)
+    throw DataError(fmt::format("model '{}' cannot be built: {}", model->name(), e.what()));
   }
   return model;
 }
