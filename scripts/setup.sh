@@ -9,7 +9,11 @@ packages=(g++ cmake make pkg-config git ca-certificates
           libopenblas-dev libhwy-dev libcli11-dev nlohmann-json3-dev libfmt-dev libstb-dev libpng-dev libjpeg62-turbo-dev
           zlib1g-dev libssl-dev libgtest-dev libbenchmark-dev dataset-fashion-mnist
           libonnx-dev libprotobuf-dev python3-onnx python3-opencv  # ONNX export; its checker and OpenCV test it
-          clang-14 libfuzzer-14-dev)  # the libFuzzer targets (tests/fuzz/, scripts/fuzz.sh); optional
+          clang-14 libfuzzer-14-dev   # the libFuzzer targets (tests/fuzz/, scripts/fuzz.sh); optional
+          libcpp-httplib-dev chromium chromium-driver  # denoise serve, and its test in a real browser
+          libopenmpi-dev openmpi-bin  # sweeps and data-parallel training over MPI (optional at build time)
+          libopencv-dev               # the classical denoising baselines (median, bilateral, non-local means)
+          ccache)                     # rebuilds and worktrees reuse compiled objects
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
