@@ -26,6 +26,7 @@ struct FakeRun {
     EpochLog log;
     log.epoch = epoch;
     log.val_loss = val_loss;
+    log.lr = optimizer->learning_rate;
     history.epochs.push_back(log);
     c.on_epoch_end(log);
   }
@@ -113,6 +114,80 @@ TEST(ModelCheckpoint, SavesOnlyWhenValLossReachesANewLow) {
   checkpoint.on_train_begin({100, 10, 5, 32, Metric::binary_accuracy});
   for (double v : {0.5, 0.6, 0.4, 0.4, 0.3}) run.epoch(checkpoint, int(run.history.epochs.size()) + 1, v);
   EXPECT_EQ(saved, (std::vector<std::size_t>{1, 3, 5}));
+}
+
+// A run stopped after `split` epochs and resumed with fresh callbacks, which replay the
+// finished epochs (TrainBegin::resumed), decides every epoch as the uninterrupted run.
+TEST(ResumedCallbacks, ThePlateauCountsAndRateCarryOver) {
+  const std::vector<double> losses = {1.0, 0.9, 0.95, 0.97, 0.8, 0.85, 0.86, 0.87, 0.88};
+  FakeRun whole;
+  ReduceLROnPlateau a;
+  a.set_context(&whole.context);
+  a.on_train_begin({100, 10, 9, 32, Metric::binary_accuracy});
+  for (int e = 1; e <= 9; ++e) whole.epoch(a, e, losses[e - 1]);
+
+  for (int split = 1; split < 9; ++split) {
+    FakeRun first;
+    ReduceLROnPlateau b;
+    b.set_context(&first.context);
+    b.on_train_begin({100, 10, 9, 32, Metric::binary_accuracy});
+    for (int e = 1; e <= split; ++e) first.epoch(b, e, losses[e - 1]);
+
+    FakeRun resumed;  // a new process: the optimizer starts at the configured rate again
+    resumed.history = first.history;
+    ReduceLROnPlateau c;
+    c.set_context(&resumed.context);
+    c.on_train_begin({100, 10, 9, 32, Metric::binary_accuracy, &first.history});
+    for (int e = split + 1; e <= 9; ++e) resumed.epoch(c, e, losses[e - 1]);
+    for (int e = 0; e < 9; ++e)
+      EXPECT_EQ(resumed.history.epochs[e].lr, whole.history.epochs[e].lr) << "split " << split << ", epoch " << e + 1;
+    EXPECT_EQ(resumed.optimizer->learning_rate, whole.optimizer->learning_rate) << split;
+  }
+  EXPECT_EQ(whole.optimizer->learning_rate, 0.125);  // the run crossed three plateaus
+}
+
+TEST(ResumedCallbacks, EarlyStoppingKeepsItsBestEpochAndItsWeights) {
+  const double losses[] = {0.5, 0.4, 0.45, 0.46, 0.47};
+  FakeRun first;
+  EarlyStopping a(3);
+  a.set_context(&first.context);
+  a.on_train_begin({100, 10, 5, 32, Metric::binary_accuracy});
+  for (int e = 1; e <= 3; ++e) first.epoch(a, e, losses[e - 1]);
+  ASSERT_EQ(a.best_epoch(), 2);
+  const std::vector<Tensor> kept = a.best_weights();  // what the checkpoint holds
+
+  FakeRun resumed;
+  for (Param* p : resumed.model->params()) p->value.fill(3.0f);  // the checkpoint's last weights
+  resumed.history = first.history;
+  EarlyStopping b(3);
+  b.set_context(&resumed.context);
+  b.resume_best_weights(kept);
+  b.on_train_begin({100, 10, 5, 32, Metric::binary_accuracy, &first.history});
+  resumed.epoch(b, 4, losses[3]);
+  EXPECT_FALSE(resumed.context.stop_training);
+  resumed.epoch(b, 5, losses[4]);  // the third epoch without improvement, as in one run
+  EXPECT_TRUE(resumed.context.stop_training);
+  EXPECT_EQ(b.stopped_epoch(), 5);
+  b.on_train_end(resumed.history);
+  EXPECT_TRUE(b.restored());
+  EXPECT_EQ(resumed.marker(), 2.0f);
+
+  EarlyStopping without(3);  // a checkpoint that lost them cannot restore epoch 2
+  without.set_context(&resumed.context);
+  EXPECT_THROW(without.on_train_begin({100, 10, 5, 32, Metric::binary_accuracy, &first.history}), DataError);
+}
+
+TEST(ResumedCallbacks, ModelCheckpointRemembersTheBestValLossSoFar) {
+  History prior;
+  for (double v : {0.5, 0.3}) prior.epochs.push_back(EpochLog{int(prior.epochs.size()) + 1, 0, 0, v});
+  FakeRun run;
+  run.history = prior;
+  std::vector<std::size_t> saved;
+  ModelCheckpoint checkpoint([&](const History& so_far) { saved.push_back(so_far.epochs.size()); });
+  checkpoint.set_context(&run.context);
+  checkpoint.on_train_begin({100, 10, 5, 32, Metric::binary_accuracy, &prior});
+  for (double v : {0.4, 0.2}) run.epoch(checkpoint, int(run.history.epochs.size()) + 1, v);
+  EXPECT_EQ(saved, (std::vector<std::size_t>{4}));  // 0.4 is no new low after 0.3; the save holds all 4 epochs
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 
 #include <csignal>
 #include <cstring>
+#include <algorithm>
 #include <map>
+#include <set>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -88,6 +90,42 @@ TEST_F(RunSafety, AKilledRunResumesToTheUninterruptedRunsBits) {
     EXPECT_EQ(h_killed[e]["loss"], h_whole[e]["loss"]) << e;
     EXPECT_EQ(h_killed[e]["val_loss"], h_whole[e]["val_loss"]) << e;
   }
+}
+
+// The training controls keep their state across a resume: the plateau's rate, early
+// stopping's best epoch and weights, the best-so-far folder and the CSV log.
+TEST_F(RunSafety, AResumedRunKeepsTheTrainingControlsState) {
+  const fs::path whole = tmp / "whole", killed = tmp / "killed";
+  auto args = [&](const fs::path& out) {
+    std::vector<std::string> a = train_args(out, "5");
+    for (const char* flag : {"--lr-schedule", "plateau", "--early-stopping", "4", "--save-best", "--csv-log",
+                             "--optimizer", "sgd", "--lr", "3"})
+      a.push_back(flag);
+    return a;
+  };
+  test::CliResult r = test::run_denoise(args(whole));
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = test::run_denoise_until(args(killed), [&] { return checkpoint_epoch(killed) >= 3; }, SIGKILL);
+  ASSERT_EQ(r.status, 128 + SIGKILL) << r.output;
+  r = test::run_denoise({"train", "--resume", killed.string(), "--threads", "1"});
+  ASSERT_EQ(r.status, 0) << r.output;
+
+  EXPECT_TRUE(same_weights(whole, killed));
+  EXPECT_TRUE(same_weights(whole / "best", killed / "best"));
+  const auto h_whole = read_json(whole / "history.json"), h_killed = read_json(killed / "history.json");
+  ASSERT_EQ(h_killed.size(), h_whole.size());
+  std::set<double> rates;
+  for (std::size_t e = 0; e < h_whole.size(); ++e) {
+    EXPECT_EQ(h_killed[e]["lr"], h_whole[e]["lr"]) << e;
+    EXPECT_EQ(h_killed[e]["val_loss"], h_whole[e]["val_loss"]) << e;
+    rates.insert(h_whole[e]["lr"].get<double>());
+  }
+  EXPECT_GT(rates.size(), 1u) << "the plateau never lowered the rate: the test checks nothing of it";
+  EXPECT_EQ(read_json(killed / "config.json").value("restored_best_epoch", 0),
+            read_json(whole / "config.json").value("restored_best_epoch", 0));
+  // The CSV log holds every epoch once, the resumed ones first.
+  const std::string csv = read_file_text(killed / "history.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), static_cast<long>(h_whole.size()) + 1) << csv;
 }
 
 TEST_F(RunSafety, AnInterruptSavesTheLastEpochAndSaysHowToResume) {

@@ -33,6 +33,10 @@ struct TrainBegin {
   std::size_t samples = 0, validation_samples = 0;
   int epochs = 0, batch_size = 0;
   Metric metric = Metric::binary_accuracy;
+  // A resumed run's finished epochs (its checkpoint's history), null for a fresh run.
+  // Callbacks with state replay them, so a resumed run decides as the uninterrupted
+  // one would have (the plateau's count and rate, early stopping's best epoch).
+  const History* resumed = nullptr;
 };
 
 // Running means over the current epoch's batches so far, weighted by batch size.

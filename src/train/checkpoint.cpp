@@ -7,15 +7,16 @@
 #include "core/json_integer.hpp"
 #include "io/safetensors.hpp"
 #include "nn/sequential.hpp"
+#include "train/keras_callbacks.hpp"
 
 namespace dn {
 
 namespace fs = std::filesystem;
 
 CheckpointSaver::CheckpointSaver(fs::path file, Layer& model, Optimizer& optimizer, nlohmann::json config,
-                                 History prior)
+                                 History prior, const EarlyStopping* early_stopping)
     : file_(std::move(file)), model_(model), optimizer_(optimizer), config_(std::move(config)),
-      history_(std::move(prior)) {}
+      history_(std::move(prior)), early_stopping_(early_stopping) {}
 
 void CheckpointSaver::on_epoch_end(const EpochLog& log) {
   history_.epochs.push_back(log);
@@ -31,6 +32,11 @@ void CheckpointSaver::on_epoch_end(const EpochLog& log) {
     slots.push_back(std::move(t));
   }
   for (std::size_t i = 0; i < slots.size(); ++i) tensors.emplace_back("optimizer/" + std::to_string(i), &slots[i]);
+  if (early_stopping_ && !early_stopping_->best_weights().empty()) {
+    const auto named = named_params(model_);
+    for (std::size_t i = 0; i < named.size(); ++i)
+      tensors.emplace_back("early_stopping/" + named[i].first, &early_stopping_->best_weights()[i]);
+  }
   const nlohmann::json state = {{"epoch", log.epoch},
                                 {"iterations", optimizer_.iterations()},
                                 {"metric", metric_name(history_.metric)},
@@ -64,8 +70,9 @@ Checkpoint read_checkpoint(const fs::path& file) {
 Checkpoint restore_checkpoint(const fs::path& file, Layer& model, Optimizer& optimizer) {
   Checkpoint c = read_checkpoint(file);
   std::map<std::string, Tensor> tensors = load_safetensors(file);
+  const auto named = named_params(model);
   std::vector<std::pair<std::string, Tensor*>> expected;
-  for (auto& [name, p] : named_params(model)) expected.emplace_back("model/" + name, &p->value);
+  for (auto& [name, p] : named) expected.emplace_back("model/" + name, &p->value);
   std::vector<std::vector<float>> slots;
   for (std::size_t i = 0;; ++i) {
     const auto t = tensors.find("optimizer/" + std::to_string(i));
@@ -78,6 +85,14 @@ Checkpoint restore_checkpoint(const fs::path& file, Layer& model, Optimizer& opt
   for (std::size_t i = 0; i < slots.size(); ++i)
     if (slots[i].size() % std::max<std::size_t>(expected[i].second->size(), 1) != 0)
       throw DataError(file.string() + ": optimizer slots of " + expected[i].first + " do not fit the parameter");
+  // Early stopping's best weights, when kept, have the model's shapes.
+  if (!named.empty() && tensors.count("early_stopping/" + named.front().first)) {
+    c.early_stopping_weights.resize(named.size());
+    for (std::size_t i = 0; i < named.size(); ++i) {
+      c.early_stopping_weights[i] = Tensor(named[i].second->value.shape());
+      expected.emplace_back("early_stopping/" + named[i].first, &c.early_stopping_weights[i]);
+    }
+  }
   // load_into wants every tensor of the file named: the slots fill their own copies.
   for (auto& [name, t] : tensors)
     if (name.rfind("optimizer/", 0) == 0) expected.emplace_back(name, &t);

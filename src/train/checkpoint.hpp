@@ -2,7 +2,8 @@
 // Training checkpoints: at each epoch's end, everything a run needs to carry on
 // as if it had never stopped, in one file written atomically
 // (<staging folder>/checkpoint.safetensors):
-//   tensors   "model/<layer>/<param>" (weights) and "optimizer/<i>" (each parameter's slots)
+//   tensors   "model/<layer>/<param>" (weights), "optimizer/<i>" (each parameter's slots) and, with
+//             early stopping, "early_stopping/<layer>/<param>" (the best epoch's weights)
 //   metadata  "checkpoint": {"epoch", "iterations", "history", "random_state", "config"}
 // The shuffle order and the noise of an epoch depend only on (seed, epoch), so with
 // these the resumed run computes the same bits as the uninterrupted one.
@@ -24,14 +25,19 @@ struct Checkpoint {
   std::int64_t iterations = 0;
   History history;  // the finished epochs
   nlohmann::json random_state, config;
+  std::vector<Tensor> early_stopping_weights;  // in the model's parameter order; empty without early stopping
 };
+
+class EarlyStopping;
 
 // Writes a checkpoint after every epoch (Keras's ModelCheckpoint, every epoch, with the optimizer).
 class CheckpointSaver final : public Callback {
  public:
   // prior: the history of the epochs before this fit (a resumed run's); config is stored as it is.
+  // early_stopping (may be null): its best weights are kept too. It must come before the
+  // saver among fit's callbacks, so that it has seen the epoch being saved.
   CheckpointSaver(std::filesystem::path file, Layer& model, Optimizer& optimizer, nlohmann::json config,
-                  History prior);
+                  History prior, const EarlyStopping* early_stopping);
   void on_epoch_end(const EpochLog& log) override;
 
  private:
@@ -40,6 +46,7 @@ class CheckpointSaver final : public Callback {
   Optimizer& optimizer_;
   nlohmann::json config_;
   History history_;
+  const EarlyStopping* early_stopping_;
 };
 
 // The checkpoint's metadata (config and progress) without its tensors; DataError naming the file.

@@ -94,7 +94,6 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter& wr
     prior = restore_checkpoint(checkpoint, *model, *optimizer);
     require_same_config(prior, c.to_json(), checkpoint);
   }
-  CheckpointSaver saver(checkpoint, *model, *optimizer, c.to_json(), prior.history);
   // Each epoch (noisy, denoised): fresh noise; epoch 1 has its input already.
   const EpochHook on_epoch = [&](int epoch, Tensor& x_epoch) {
     if (c.on != TrainOn::clean && epoch > 1)
@@ -108,9 +107,12 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter& wr
       c.controls, optimizer->learning_rate, c.epochs, dir,
       [&](const History& so_far) { save_run_folder(dir / kBestRunFolder, cfg, *model, so_far.to_json()); },
       callbacks);
+  if (controls.early_stopping) controls.early_stopping->resume_best_weights(std::move(prior.early_stopping_weights));
+  CheckpointSaver saver(checkpoint, *model, *optimizer, c.to_json(), prior.history, controls.early_stopping);
   FitOptions options;
   options.epochs = c.epochs;
   options.initial_epoch = prior.epoch;
+  options.resumed = resume ? &prior.history : nullptr;
   options.batch_size = c.batch_size;
   options.seed = c.seed;
   options.metric = Metric::accuracy;

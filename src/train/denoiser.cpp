@@ -39,7 +39,6 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter& writer
     prior = restore_checkpoint(checkpoint, *model, *optimizer);
     require_same_config(prior, config.to_json(), checkpoint);
   }
-  CheckpointSaver saver(checkpoint, *model, *optimizer, config.to_json(), prior.history);
 
   const fs::path& dir = writer.staging();
   nlohmann::json cfg = config.to_json();
@@ -48,9 +47,12 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter& writer
       config.controls, optimizer->learning_rate, config.epochs, dir,
       [&](const History& so_far) { save_run_folder(dir / kBestRunFolder, cfg, *model, so_far.to_json()); },
       callbacks);
+  if (controls.early_stopping) controls.early_stopping->resume_best_weights(std::move(prior.early_stopping_weights));
+  CheckpointSaver saver(checkpoint, *model, *optimizer, config.to_json(), prior.history, controls.early_stopping);
   FitOptions options;
   options.epochs = config.epochs;
   options.initial_epoch = prior.epoch;
+  options.resumed = resume ? &prior.history : nullptr;
   options.batch_size = config.batch_size;
   options.seed = config.seed;
   options.on_nan = config.on_nan;

@@ -84,7 +84,10 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
     }
   } scope{options.callbacks};
   for (Callback* c : options.callbacks) c->set_context(&context);
-  const TrainBegin train_begin{n, x_val.size(), options.epochs, options.batch_size, options.metric};
+  if (options.resumed && options.resumed->epochs.size() != static_cast<std::size_t>(options.initial_epoch))
+    throw std::invalid_argument(fmt::format("fit: the resumed history holds {} epochs, initial_epoch is {}",
+                                            options.resumed->epochs.size(), options.initial_epoch));
+  const TrainBegin train_begin{n, x_val.size(), options.epochs, options.batch_size, options.metric, options.resumed};
   for (Callback* c : options.callbacks) c->on_train_begin(train_begin);
 
   std::vector<std::size_t> order(n);

@@ -32,6 +32,8 @@ struct FitOptions {
   // Epochs already trained (Keras's initial_epoch): fit runs initial_epoch + 1 ...
   // epochs, as an uninterrupted fit would have run them, for resuming a checkpoint.
   int initial_epoch = 0;
+  // The history of those epochs, which stateful callbacks replay (TrainBegin::resumed).
+  const History* resumed = nullptr;
   int batch_size = 32;
   std::uint64_t seed = 0;  // shuffling order
   bool shuffle = true;

@@ -48,6 +48,7 @@ History History::from_json(const nlohmann::json& j, Metric metric) {
     e.metric = value(row.at(name));
     e.val_loss = value(row.at("val_loss"));
     e.val_metric = value(row.at("val_" + name));
+    e.lr = row.contains("lr") ? row.at("lr").get<double>() : 0.0;  // histories written before it was recorded
     e.seconds = row.at("seconds").get<double>();
     h.diverged = h.diverged || !std::isfinite(e.loss);
     h.epochs.push_back(e);

@@ -16,21 +16,46 @@ EarlyStopping::EarlyStopping(int patience, double min_delta) : patience_(patienc
   if (patience < 1) throw ArgumentError("patience", fmt::format("must be >= 1 (got {})", patience));
 }
 
+static std::vector<Tensor> weights_of(Layer& model) {
+  std::vector<Tensor> weights;
+  for (const Param* p : model.params()) weights.push_back(p->value);
+  return weights;
+}
+
 void EarlyStopping::on_train_begin(const TrainBegin& begin) {
   epochs_ = begin.epochs;
   wait_ = best_epoch_ = stopped_epoch_ = 0;
   best_ = std::numeric_limits<double>::infinity();
   best_weights_.clear();
   restored_ = false;
+  if (!begin.resumed || begin.resumed->epochs.empty()) return;
+  for (const EpochLog& log : begin.resumed->epochs) {  // no stop here: a run it stopped was finished, not resumed
+    if (improved(log.val_loss))
+      best_epoch_ = log.epoch;
+    else
+      ++wait_;
+  }
+  if (best_epoch_ == begin.resumed->epochs.back().epoch) {
+    best_weights_ = weights_of(*context().model);
+  } else if (best_epoch_ != 0) {
+    if (resumed_best_weights_.size() != context().model->params().size())
+      throw DataError(fmt::format("early stopping: the checkpoint lacks the weights of its best epoch ({})", best_epoch_));
+    best_weights_ = std::move(resumed_best_weights_);
+  }
+  resumed_best_weights_.clear();
+}
+
+bool EarlyStopping::improved(double val_loss) {
+  if (!(std::isfinite(val_loss) && val_loss < best_ - min_delta_)) return false;
+  best_ = val_loss;
+  wait_ = 0;
+  return true;
 }
 
 void EarlyStopping::on_epoch_end(const EpochLog& log) {
-  if (std::isfinite(log.val_loss) && log.val_loss < best_ - min_delta_) {
-    best_ = log.val_loss;
+  if (improved(log.val_loss)) {
     best_epoch_ = log.epoch;
-    wait_ = 0;
-    best_weights_.clear();
-    for (const Param* p : context().model->params()) best_weights_.push_back(p->value);
+    best_weights_ = weights_of(*context().model);
     return;
   }
   if (++wait_ < patience_) return;
@@ -56,16 +81,29 @@ ReduceLROnPlateau::ReduceLROnPlateau(double factor, int patience, double min_del
   if (patience < 1) throw ArgumentError("patience", fmt::format("must be >= 1 (got {})", patience));
 }
 
-void ReduceLROnPlateau::on_epoch_end(const EpochLog& log) {
-  if (std::isfinite(log.val_loss) && log.val_loss < best_ - min_delta_) {
-    best_ = log.val_loss;
-    wait_ = 0;
-    return;
-  }
-  if (++wait_ < patience_) return;
-  double& lr = context().optimizer->learning_rate;
-  if (lr > min_lr_) lr = std::max(lr * factor_, min_lr_);
+void ReduceLROnPlateau::on_train_begin(const TrainBegin& begin) {
   wait_ = 0;
+  best_ = std::numeric_limits<double>::infinity();
+  if (!begin.resumed || begin.resumed->epochs.empty()) return;
+  double lr = begin.resumed->epochs.front().lr;
+  for (const EpochLog& log : begin.resumed->epochs) lr = next_lr(log.val_loss, lr);
+  context().optimizer->learning_rate = lr;  // as the uninterrupted run would train its next epoch
+}
+
+double ReduceLROnPlateau::next_lr(double val_loss, double lr) {
+  if (std::isfinite(val_loss) && val_loss < best_ - min_delta_) {
+    best_ = val_loss;
+    wait_ = 0;
+    return lr;
+  }
+  if (++wait_ < patience_) return lr;
+  wait_ = 0;
+  return lr > min_lr_ ? std::max(lr * factor_, min_lr_) : lr;
+}
+
+void ReduceLROnPlateau::on_epoch_end(const EpochLog& log) {
+  double& lr = context().optimizer->learning_rate;
+  lr = next_lr(log.val_loss, lr);
 }
 
 LearningRateScheduler::LearningRateScheduler(LrSchedule schedule, double base, int epochs)
@@ -81,6 +119,10 @@ void ModelCheckpoint::on_train_begin(const TrainBegin& begin) {
   so_far_ = History{};
   so_far_.metric = begin.metric;
   best_ = std::numeric_limits<double>::infinity();
+  if (!begin.resumed) return;  // RUN/best/ already holds the best of the resumed epochs
+  so_far_.epochs = begin.resumed->epochs;
+  for (const EpochLog& log : so_far_.epochs)
+    if (std::isfinite(log.val_loss)) best_ = std::min(best_, log.val_loss);
 }
 
 void ModelCheckpoint::on_epoch_end(const EpochLog& log) {
@@ -102,13 +144,19 @@ void CSVLogger::on_train_begin(const TrainBegin& begin) {
   if (!file_) throw DataError(fmt::format("{}: cannot write: {}", path_.string(), std::strerror(errno)));
   const std::string metric = metric_name(begin.metric);
   fmt::print(file_, "epoch,loss,{},val_loss,val_{},lr,seconds\n", metric, metric);
+  if (begin.resumed)  // the file is written anew: the resumed epochs' rows first
+    for (const EpochLog& log : begin.resumed->epochs) write_row(log);
   std::fflush(file_);
+}
+
+void CSVLogger::write_row(const EpochLog& log) {
+  fmt::print(file_, "{},{},{},{},{},{},{}\n", log.epoch, log.loss, log.metric, log.val_loss, log.val_metric, log.lr,
+             log.seconds);
 }
 
 void CSVLogger::on_epoch_end(const EpochLog& log) {
   if (!file_) return;
-  fmt::print(file_, "{},{},{},{},{},{},{}\n", log.epoch, log.loss, log.metric, log.val_loss, log.val_metric, log.lr,
-             log.seconds);
+  write_row(log);
   std::fflush(file_);
 }
 

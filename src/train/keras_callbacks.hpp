@@ -28,10 +28,19 @@ class EarlyStopping final : public Callback {
   int best_epoch() const { return best_epoch_; }
   int stopped_epoch() const { return stopped_epoch_; }  // 0 when training was not stopped by it
   bool restored() const { return restored_; }
+  // The weights of the best epoch so far, which checkpoints keep (empty before one).
+  const std::vector<Tensor>& best_weights() const { return best_weights_; }
+  // A resumed run's: its checkpoint's best weights, taken at on_train_begin when the
+  // replayed history's best epoch is not its last (the model holds the last's).
+  void resume_best_weights(std::vector<Tensor> weights) { resumed_best_weights_ = std::move(weights); }
 
  private:
+  // The decision for one epoch's val_loss: true when it is a new best.
+  bool improved(double val_loss);
+
   int patience_;
   double min_delta_;
+  std::vector<Tensor> resumed_best_weights_;
   int epochs_ = 0, wait_ = 0, best_epoch_ = 0, stopped_epoch_ = 0;
   double best_ = std::numeric_limits<double>::infinity();
   std::vector<Tensor> best_weights_;
@@ -47,9 +56,13 @@ class ReduceLROnPlateau final : public Callback {
   static constexpr int kPatience = 2;
   explicit ReduceLROnPlateau(double factor = kFactor, int patience = kPatience, double min_delta = kMinDelta,
                              double min_lr = 0.0);
+  void on_train_begin(const TrainBegin& begin) override;
   void on_epoch_end(const EpochLog& log) override;
 
  private:
+  // The rate after an epoch with this val_loss, given the rate it trained with.
+  double next_lr(double val_loss, double lr);
+
   double factor_, min_delta_, min_lr_;
   int patience_, wait_ = 0;
   double best_ = std::numeric_limits<double>::infinity();
@@ -94,6 +107,8 @@ class CSVLogger final : public Callback {
   void on_train_end(const History& history) override;
 
  private:
+  void write_row(const EpochLog& log);
+
   std::filesystem::path path_;
   std::FILE* file_ = nullptr;
 };
