@@ -10,6 +10,7 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 #include "core/file_io.hpp"
 #include "run/run_writer.hpp"
 #include "train/denoiser.hpp"
@@ -184,7 +185,7 @@ std::string format_sweep(const nlohmann::json& sweep) {
     const double v = number_or_nan(j, key);
     return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : std::string("NAN");
   };
-  const int repeats = sweep.at("repeats").get<int>();
+  const int repeats = json_integer<int>(sweep.at("repeats"), "repeats");
   std::string out;
   for (const char* m : kMeasures) {
     out += fmt::format("### final {}\n\n| optimizer | activation |", m);

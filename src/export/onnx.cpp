@@ -9,6 +9,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 #include "core/file_io.hpp"
 #include "kernels/conv.hpp"
 #include "nn/model_config.hpp"
@@ -47,7 +48,9 @@ struct SpatialPads {
 constexpr int kProbeSize = 32;
 constexpr int kProbeSizes = 8;
 
-int int_at(const nlohmann::json& config, const char* key, int index) { return config.at(key).at(index).get<int>(); }
+int int_at(const nlohmann::json& config, const char* key, int index) {
+  return json_integer<int>(config.at(key).at(index), key);
+}
 
 // Conv2D and MaxPooling2D: y row o reads input rows o*s - begin ... o*s - begin + k - 1.
 AxisPads window_pads(int size, int k, int s, Padding padding) {
@@ -381,7 +384,7 @@ class GraphWriter {
     }
     const nlohmann::json config = layer.config();
     std::vector<std::int64_t> shape{0};
-    for (const nlohmann::json& d : config.at("target_shape")) shape.push_back(d.get<int>());
+    for (const nlohmann::json& d : config.at("target_shape")) shape.push_back(json_integer<int>(d, "target_shape"));
     node("Reshape", layer.name() + "/Reshape", {current_, ints(layer.name() + "/shape", shape)});
     rank_ = static_cast<int>(shape.size());
   }

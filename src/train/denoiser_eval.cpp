@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
+#include "core/json_integer.hpp"
 #include "io/png.hpp"
 #include "nn/inference.hpp"
 #include "train/denoiser.hpp"
@@ -47,7 +48,7 @@ nlohmann::json DenoiseEvaluation::to_json() const {
 DenoiseEvaluation DenoiseEvaluation::from_json(const nlohmann::json& j) {
   DenoiseEvaluation e;
   try {
-    const auto count = j.at("count").get<std::int64_t>();
+    const auto count = json_integer<std::int64_t>(j.at("count"), "count");
     e.denoised = quality_from_json(j, count);
     e.noisy = quality_from_json(j.at("noisy"), count);
     e.split = parse_split(j.at("split").get<std::string>());
