@@ -87,21 +87,22 @@ static void add_show(CLI::App& data_cmd) {
     std::string out;
   };
   auto f = std::make_shared<Flags>();
-  auto* cmd = data_cmd.add_subcommand("show", "write a PNG of the first test digits, clean above noisy");
+  auto* cmd = data_cmd.add_subcommand("show", "write a picture (PNG or JPEG) of the first test digits, clean above noisy");
   add_dataset_flags(*cmd, f->data);
   cmd->add_option("--noise", f->noise, noise_spec_help())
       ->capture_default_str();
   cmd->add_option("--count", f->count, "digits to show")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--seed", f->seed, "noise seed")->capture_default_str();
   cmd->add_option("--scale", f->scale, "pixel enlargement")->check(CLI::Range(1, 32))->capture_default_str();
-  cmd->add_option("--out", f->out, "PNG file to write")->required();
+  cmd->add_option("--out", f->out, "picture to write: .png, .jpg or .jpeg")->required();
   on_run(cmd, [f] {
     const NoiseSpec noise = parse_noise(f->noise);  // usage errors before any loading
+    check_picture_name(f->out, "out");
     const Dataset test = load_data_file(f->data, DataFile::test);
     const Dataset shown = subset(test, 0, std::min<std::size_t>(std::size_t(f->count), test.size()));
     Tensor noisy;
     add_noise(noise, shown.images, noisy, f->seed);
-    write_png_atomic(f->out, make_grid({shown.images, noisy}, {"clean", noise.str()}, f->scale));
+    write_image_atomic(f->out, make_grid({shown.images, noisy}, {"clean", noise.str()}, f->scale));
     fmt::print("Wrote {} ({} test images of {}, clean above {} noise, seed {})\n", f->out, shown.size(),
                f->data.dataset, noise.str(), f->seed);
   });

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "io/png.hpp"
 #include "nn/models.hpp"
 #include "options.hpp"
 #include "run/run_writer.hpp"
@@ -102,8 +103,9 @@ static RegisterCommand reg_show(40, [](CLI::App& app) {
   cmd->add_option("--count", f->count, "digits per row")->capture_default_str()->check(CLI::Range(1, 100));
   cmd->add_option("--split", f->split, "train, validation or test")->capture_default_str();
   add_noise_flag(*cmd, f->noise, "noise (default: the run's)");
-  cmd->add_option("--out", f->out, "PNG file")->required();
+  cmd->add_option("--out", f->out, "picture to write: .png, .jpg or .jpeg")->required();
   on_run(cmd, [f] {
+    check_picture_name(f->out, "out");
     show_denoiser_run(f->run_dir, parse_split(f->split), f->noise, f->count, f->out);
     fmt::print("Wrote {}\n", f->out);
   });

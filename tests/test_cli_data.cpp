@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "core/file_io.hpp"
 #include "data/dataset.hpp"
 #include "data/gzip.hpp"
 #include "io/png.hpp"
@@ -163,6 +164,31 @@ TEST(CliData, ShowWritesAPngAndNothingElse) {
                 .status,
             0);
   EXPECT_EQ(read_image(again).pixels, image.pixels);
+}
+
+// The file's format is the one its name says: JPEG for .jpg, and no picture for a name
+// that says neither PNG nor JPEG.
+TEST(CliData, ShowWritesTheFormatItsNameSays) {
+  TempDir dir;
+  const std::string folder = make_data_folder(dir).string();
+  const fs::path jpg = dir / "grid.JPG";
+  CliResult r = run_denoise({"data", "show", "--data-dir", folder, "--count", "3", "--out", jpg.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string bytes = read_file_text(jpg);
+  ASSERT_GE(bytes.size(), 3u);
+  EXPECT_EQ(bytes.substr(0, 3), std::string("\xFF\xD8\xFF")) << "not a JPEG";
+  const fs::path png = dir / "grid.png";
+  ASSERT_EQ(run_denoise({"data", "show", "--data-dir", folder, "--count", "3", "--out", png.string()}).status, 0);
+  const Image from_jpg = read_image(jpg), from_png = read_image(png);
+  ASSERT_EQ(from_jpg.pixels.size(), from_png.pixels.size());
+  double diff = 0;  // JPEG is lossy: the same picture, up to a few levels per pixel on average
+  for (std::size_t i = 0; i < from_png.pixels.size(); ++i) diff += std::abs(from_jpg.pixels[i] - from_png.pixels[i]);
+  EXPECT_LT(diff / double(from_png.pixels.size()), 4.0);
+
+  r = run_denoise({"data", "show", "--data-dir", folder, "--out", (dir / "grid.gif").string()});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--out must name a .png, .jpg or .jpeg file"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "grid.gif"));
 }
 
 TEST(CliData, ShowOnBadDataWritesNothing) {

@@ -1,7 +1,5 @@
 #include "io/png.hpp"
 
-#include <stb_image_write.h>
-
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -28,16 +26,25 @@ static void check(const Image& image) {
                                             image.channels, image.pixels.size()));
 }
 
-void write_png_atomic(const fs::path& path, const Image& image) {
+static Picture picture_of(const Image& image) {
   check(image);
-  std::string png;
-  const auto append = [](void* context, void* data, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(data), std::size_t(size));
-  };
-  if (!stbi_write_png_to_func(append, &png, image.width, image.height, image.channels, image.pixels.data(),
-                              image.width * image.channels))
-    throw DataError(path.string() + ": PNG encoding failed");
-  write_file_atomic(path, png);
+  Picture picture(image.width, image.height, image.channels, 8);
+  picture.bytes = image.pixels;
+  return picture;
+}
+
+void write_png_atomic(const fs::path& path, const Image& image) { write_file_atomic(path, encode_png(picture_of(image))); }
+
+void check_picture_name(const fs::path& path, const std::string& argument) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+  if (ext != ".png" && ext != ".jpg" && ext != ".jpeg")
+    throw ArgumentError(argument, fmt::format("must name a .png, .jpg or .jpeg file (got '{}')", path.string()));
+}
+
+void write_image_atomic(const fs::path& path, const Image& image) {
+  check_picture_name(path, "path");
+  write_picture_atomic(path, picture_of(image));
 }
 
 Image read_image(const fs::path& path, int channels) {

@@ -1,6 +1,6 @@
 #pragma once
-// 8-bit pictures: PNG writing through stb, PNG/JPEG reading through the hardened
-// decoders of data/image_codec.hpp (at the default pixel limit), conversion
+// 8-bit pictures: PNG/JPEG writing and reading through libpng and libjpeg-turbo
+// (data/image_codec.hpp; reading with its hardened decoders at the default pixel limit), conversion
 // from and to tensors, rectangles and text in a built-in 5x7 pixel font
 // (for labels and plot axes), and the image grids that show digits.
 #include <cstdint>
@@ -31,6 +31,11 @@ struct Image {
 
 // Encodes in memory, then writes with write_file_atomic: never a partial file.
 void write_png_atomic(const std::filesystem::path& path, const Image& image);
+// A picture the user names: PNG or JPEG by its extension (.png, .jpg, .jpeg, any case).
+// check_picture_name throws ArgumentError(argument, ...) for any other name, so that a
+// file is never written in a format its name does not say; programs call it before work.
+void check_picture_name(const std::filesystem::path& path, const std::string& argument);
+void write_image_atomic(const std::filesystem::path& path, const Image& image);
 
 // A PNG (16-bit samples rounded to 8 bits) or JPEG; channels = 0 keeps the file's own, 1-4
 // converts (colour to gray by luminance, alpha added as opaque or dropped).

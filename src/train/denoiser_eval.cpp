@@ -79,7 +79,7 @@ void write_reconstructions(Layer& model, const Tensor& clean, const Tensor& nois
   slice_rows(noisy, 0, n, noisy_rows);
   predict(model, noisy_rows, denoised);
   denoised.reshape(clean_rows.shape());
-  write_png_atomic(png, make_grid({noisy_rows, denoised, clean_rows}, {"noisy", "denoised", "clean"}, 4));
+  write_image_atomic(png, make_grid({noisy_rows, denoised, clean_rows}, {"noisy", "denoised", "clean"}, 4));
 }
 
 // The split's clean images and their noisy versions, as the run would see them.
