@@ -2,6 +2,7 @@
 // Exit status: 0 ok, 1 data error, 2 usage error, 3 training diverged, 4 internal error,
 // 130 / 143 training interrupted by SIGINT / SIGTERM (its checkpoint kept, to resume).
 #include <algorithm>
+#include <filesystem>
 #include <csignal>
 #include <exception>
 #include <map>
@@ -110,6 +111,10 @@ int main(int argc, char** argv) {
   } catch (const dn::DivergedError& e) {
     fmt::print(stderr, "denoise: {}\n", e.what());
     return 3;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // The file system refused (a symlink loop, a permission): the user's environment, not a bug.
+    fmt::print(stderr, "denoise: error: {}: {}\n", e.path1().string(), e.code().message());
+    return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "denoise: internal error: {}\n", e.what());
     return 4;

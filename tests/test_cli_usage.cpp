@@ -119,6 +119,12 @@ TEST(CliUsage, EveryExitStatus) {
   };
   EXPECT_EQ(test::run_denoise({"summary"}).status, 0);
   EXPECT_EQ(test::run_denoise({"eval", (tmp / "no-run").string()}).status, 1);  // data
+  // The file system's refusals are the environment's, not internal errors.
+  std::filesystem::create_symlink(tmp / "loop-b", tmp / "loop-a");
+  std::filesystem::create_symlink(tmp / "loop-a", tmp / "loop-b");
+  const auto loop = test::run_denoise({"eval", (tmp / "loop-a").string()});
+  EXPECT_EQ(loop.status, 1) << loop.output;
+  EXPECT_NE(loop.output.find("symbolic links"), std::string::npos) << loop.output;
   EXPECT_EQ(train({"--out", (tmp / "nan").string(), "--optimizer", "sgd", "--lr", "1e30"}).status, 3);
   // Usage mistakes, never exit 4 (an internal error): each names what to fix.
   const std::vector<std::vector<std::string>> usage = {

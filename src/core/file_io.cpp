@@ -40,12 +40,16 @@ std::string read_file_text(const fs::path& path) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-void write_file_atomic(const fs::path& path, std::string_view bytes) {
+void create_folder(const fs::path& dir) {
   std::error_code ec;
-  if (path.has_parent_path()) {
-    fs::create_directories(path.parent_path(), ec);
-    if (ec) throw DataError(path.parent_path().string() + ": cannot create folder: " + ec.message());
-  }
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    throw DataError(dir.string() + ": cannot create folder: " + (ec ? ec.message() : "a file of that name exists"));
+}
+
+void write_file_atomic(const fs::path& path, std::string_view bytes) {
+  if (path.has_parent_path()) create_folder(path.parent_path());
+  std::error_code ec;
   fs::path tmp = path;
   tmp += ".tmp." + std::to_string(::getpid());
   {

@@ -17,6 +17,8 @@ namespace dn {
 std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
 std::string read_file_text(const std::filesystem::path& path);
 
+// The folder and its parents, as create_directories; DataError "<dir>: cannot create folder: <why>".
+void create_folder(const std::filesystem::path& dir);
 // Write to "<path>.tmp.<pid>", flush to disk (fsync), then rename over path. Creates parent folders.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 // fsync of a folder: makes the renames and creations inside it durable.

@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
+#include "core/file_io.hpp"
 #include "eval/image_metrics.hpp"
 
 namespace dn {
@@ -172,6 +173,7 @@ std::vector<ApplyFileResult> apply_denoiser(Layer& model, const std::vector<Appl
       throw DataError(fmt::format("{}: another input already wrote {}", input.string(), out.string()));
   };
 
+  create_folder(options.out_dir);  // once, before any picture: not the same failure per file
   std::vector<ApplyFileResult> results;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const auto start = std::chrono::steady_clock::now();

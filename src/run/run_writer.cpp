@@ -27,18 +27,12 @@ static fs::path lock_file(const fs::path& dir) {
   return p;
 }
 
-static void make_folder(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) throw DataError(dir.string() + ": cannot create folder: " + ec.message());
-}
-
 RunWriter::RunWriter(fs::path dir, ExistingRun existing)
     : dir_(std::move(dir)), staging_(staging_folder(dir_)), lock_(lock_file(dir_)) {
   std::error_code ec;
   if (fs::exists(dir_, ec) && !fs::is_directory(dir_, ec))
     throw ArgumentError("out", "'" + dir_.string() + "' is a file, not a run folder");
-  if (dir_.has_parent_path()) make_folder(dir_.parent_path());
+  if (dir_.has_parent_path()) create_folder(dir_.parent_path());
   lock_fd_ = ::open(lock_.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
   if (lock_fd_ < 0) throw DataError(lock_.string() + ": cannot create lock file: " + std::strerror(errno));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -75,7 +69,7 @@ RunWriter::RunWriter(fs::path dir, ExistingRun existing)
       fs::remove_all(staging_, ec);
       if (ec) throw DataError(staging_.string() + ": cannot remove: " + ec.message());
     }
-    make_folder(staging_);
+    create_folder(staging_);
     // A place we cannot write into fails here, before any training, not after it (the
     // staging folder is this writer's alone, so the probe's name is safe).
     write_file_atomic(staging_ / ".write-test", "");
