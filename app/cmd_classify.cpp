@@ -39,6 +39,7 @@ static void add_train(CLI::App& classify) {
   auto* lr = cmd->add_option("--lr", f->lr, "Adam's learning rate (default 0.001)");
   add_data_flags(*cmd, c.data);
   add_training_control_flags(*cmd, c.controls, c.data);
+  add_verbose_flag(*cmd, c.controls.verbose);
   cmd->add_option("--seed", c.seed, "seeds initial weights, dropout, noise and shuffling")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
   add_run_flags(*cmd, f->run, "run folder (default runs/<timestamp>)");

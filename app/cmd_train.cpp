@@ -42,6 +42,7 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
   add_threads_flag(*cmd, f->threads);
   cmd->add_option("--on-nan", f->on_nan, "stop or continue when the loss becomes NaN")->capture_default_str();
   add_training_control_flags(*cmd, c.controls, c.data);
+  add_verbose_flag(*cmd, c.controls.verbose);
   add_run_flags(*cmd, f->run, "run folder (default runs/<timestamp>)");
   on_run(cmd, [f, lr] {
     apply_threads(f->threads);

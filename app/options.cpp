@@ -62,7 +62,10 @@ void add_training_control_flags(CLI::App& cmd, TrainingControls& controls, DataO
       "the last fraction F of the training file validates, as Keras's validation_split (default: the last "
       "twelfth, 5,000 of MNIST's 60,000)");
   cmd.add_flag("--csv-log", controls.csv_log, "also write RUN/history.csv, a row per epoch as it ends");
-  cmd.add_option("--verbose", controls.verbose, "0: silent, 1: progress bar, 2: one line per epoch")
+}
+
+void add_verbose_flag(CLI::App& cmd, int& verbose) {
+  cmd.add_option("--verbose", verbose, "0: silent, 1: progress bar, 2: one line per epoch")
       ->check(CLI::IsMember({0, 1, 2}))
       ->capture_default_str();
 }

@@ -23,8 +23,10 @@ void add_data_flags(CLI::App& cmd, DataOptions& data);
 // --noise SPEC, with the one description of the spec syntax after `what`.
 CLI::Option* add_noise_flag(CLI::App& cmd, std::string& noise, const std::string& what);
 // Keras's training controls: --early-stopping, --save-best, --lr-schedule,
-// --validation-split, --csv-log, --verbose.
+// --validation-split, --csv-log.
 void add_training_control_flags(CLI::App& cmd, TrainingControls& controls, DataOptions& data);
+// --verbose, Keras's fit(verbose=): for commands that show one run's progress.
+void add_verbose_flag(CLI::App& cmd, int& verbose);
 // The progress output that --verbose asks for: nothing, the bar, or a line per epoch.
 std::vector<Callback*> progress_callbacks(int verbose);
 // runs/<local time>, where a run goes when no --out is given.

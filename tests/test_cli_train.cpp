@@ -164,6 +164,25 @@ TEST_F(CliTrain, SweepPrintsTheSeedsTableAndSkipsFinishedRuns) {
   EXPECT_EQ(read_json(tmp / "sweep" / "sgd-relu" / "run-1" / "config.json")["limit"], 120);
 }
 
+TEST_F(CliTrain, SweepRunsTrainWithTheTrainingControlsGiven) {
+  std::vector<std::string> args = {"sweep", "--optimizers", "adam", "--activations", "relu", "--repeats", "1",
+                                   "--epochs", "2", "--limit", "120", "--loss", "mean_squared_error",
+                                   "--lr-schedule", "cosine", "--early-stopping", "3", "--csv-log",
+                                   "--out", (tmp / "sweep").string()};
+  for (auto& a : data_flags()) args.push_back(a);
+  const auto r = test::run_denoise(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const fs::path run = tmp / "sweep" / "adam-relu" / "run-1";
+  const auto config = read_json(run / "config.json");
+  EXPECT_EQ(config["loss"], "mean_squared_error");
+  EXPECT_EQ(config["lr_schedule"], "cosine");
+  EXPECT_EQ(config["early_stopping"], 3);
+  EXPECT_TRUE(fs::exists(run / "history.csv"));
+  const auto history = read_json(run / "history.json");
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_LT(history[1]["lr"].get<double>(), history[0]["lr"].get<double>());  // cosine decays
+}
+
 TEST_F(CliTrain, ReproduceRunsTheWholeExperimentAndWritesTheReport) {
   const fs::path out = tmp / "exp";
   std::vector<std::string> args = {"reproduce",        "--epochs",  "1",  "--sweep-repeats",         "1",
