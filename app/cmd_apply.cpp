@@ -46,8 +46,8 @@ static RegisterCommand reg(42, [](CLI::App& app) {
                   "chroma kept)")
       ->capture_default_str();
   cmd->add_option("--tile", f->tiles.tile, "tile side in pixels (memory is one tile per thread)")->capture_default_str();
-  cmd->add_option("--overlap", f->tiles.overlap, "context around each tile; must cover the model's receptive field")
-      ->capture_default_str();
+  cmd->add_option("--overlap", f->tiles.overlap,
+                  "context around each tile (default: the model's receptive field radius, 7 pixels for the seed model)");
   cmd->add_option("--max-pixels", f->max_pixels, "refuse pictures that declare more pixels (decompression bombs)")
       ->capture_default_str();
   add_noise_flag(*cmd, f->noise, "add this noise first (a demo; seeded)")->capture_default_str();
@@ -62,8 +62,8 @@ static RegisterCommand reg(42, [](CLI::App& app) {
     options.colour = parse_colour_mode(f->colour);
     options.tiles = f->tiles;
     if (options.tiles.tile < 1) throw ArgumentError("tile", fmt::format("must be >= 1 (got {})", options.tiles.tile));
-    if (options.tiles.overlap < 0)
-      throw ArgumentError("overlap", fmt::format("must be >= 0 (got {})", options.tiles.overlap));
+    if (options.tiles.overlap && *options.tiles.overlap < 0)
+      throw ArgumentError("overlap", fmt::format("must be >= 0 (got {})", *options.tiles.overlap));
     options.max_pixels = f->max_pixels;
     options.noise = parse_noise(f->noise);
     options.seed = f->seed;

@@ -120,16 +120,19 @@ Tensor random_plane(int h, int w, std::uint64_t seed) {
 TEST(TiledInference, TilesEqualWholeImageInference) {
   auto model = make_model({"seed", "relu", 28, 28}, 3);
   EXPECT_EQ(model_size_multiple(*model), 2);
+  // conv 3x3 same: 1; pool 2x2: 1; conv 3x3 at stride 2: 2; transposed 3x3 stride 2: 2; transposed 3x3: 1.
+  EXPECT_EQ(receptive_radius(*model), 7);
   for (auto [h, w] : {std::pair{77, 101}, std::pair{64, 64}, std::pair{9, 130}, std::pair{1, 1}}) {
     const Tensor image = random_plane(h, w, std::uint64_t(h * 1000 + w));
     const Tensor whole = predict_image_whole(*model, image);
     ASSERT_EQ(whole.shape(), image.shape());
-    for (TileOptions tiles : {TileOptions{16, 8}, TileOptions{20, 12}, TileOptions{7, 9}}) {
+    // nullopt: the overlap the model's receptive field gives (8 after rounding up to the size multiple)
+    for (TileOptions tiles : {TileOptions{16, std::nullopt}, TileOptions{16, 8}, TileOptions{20, 12}, TileOptions{7, 9}}) {
       const Tensor tiled = predict_image_tiled(*model, image, tiles);
       ASSERT_EQ(tiled.shape(), image.shape());
       float worst = 0;
       for (std::size_t i = 0; i < whole.size(); ++i) worst = std::max(worst, std::abs(tiled[i] - whole[i]));
-      EXPECT_LE(worst, 1e-6f) << h << "x" << w << " tile " << tiles.tile << " overlap " << tiles.overlap;
+      EXPECT_LE(worst, 1e-6f) << h << "x" << w << " tile " << tiles.tile << " overlap " << tiles.overlap.value_or(-1);
     }
   }
   // Without overlap the tiles' own edges show: the test above can tell the difference.

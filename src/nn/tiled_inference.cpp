@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
 #include <memory>
 #include <vector>
@@ -11,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "nn/inference.hpp"
+#include "nn/model_config.hpp"
 
 namespace dn {
 
@@ -50,6 +52,57 @@ int model_size_multiple(Layer& model) {
 
 namespace {
 
+// The reach so far in input pixels, and the size of the current layer's pixel in input pixels.
+struct Reach {
+  double radius = 0, jump = 1;
+};
+
+// A Keras pair such as "kernel_size": [3, 3], as its larger side (1 when absent).
+int pair_max(const nlohmann::json& config, const char* key) {
+  if (!config.contains(key)) return 1;
+  const nlohmann::json& v = config.at(key);
+  if (v.is_number_integer()) return v.get<int>();
+  int m = 1;
+  for (const auto& d : v)
+    if (d.is_number_integer()) m = std::max(m, d.get<int>());
+  return m;
+}
+
+void walk_layer(const nlohmann::json& layer, Reach& r);
+
+// Every layer nested in a config, in order (Sequential's "layers", a container's branches).
+void walk_nested(const nlohmann::json& config, Reach& r) {
+  for (const auto& [key, value] : config.items()) {
+    if (value.is_object() && value.contains("class_name")) walk_layer(value, r);
+    if (value.is_array())
+      for (const auto& item : value)
+        if (item.is_object() && item.contains("class_name")) walk_layer(item, r);
+  }
+}
+
+void walk_layer(const nlohmann::json& layer, Reach& r) {
+  if (!layer.contains("config") || !layer.at("config").is_object()) return;
+  const nlohmann::json& config = layer.at("config");
+  const std::string cls = layer.at("class_name").is_string() ? layer.at("class_name").get<std::string>() : "";
+  const bool pool = config.contains("pool_size");
+  const int k = pool ? pair_max(config, "pool_size") : pair_max(config, "kernel_size");
+  const int s = pair_max(config, "strides"), d = pair_max(config, "dilation_rate");
+  const bool same = config.value("padding", "valid") == "same";
+  const int reach = (k - 1) * d, side = same ? (reach + 1) / 2 : reach;
+  if (cls.find("Transpose") != std::string::npos) {
+    r.radius += side * r.jump;  // counted at the coarser input grid: an upper bound
+    r.jump /= s;
+  } else if (cls.find("UpSampling") != std::string::npos) {
+    const int size = pair_max(config, "size");
+    r.jump /= size;
+    r.radius += (size - 1) * r.jump;
+  } else if (config.contains("kernel_size") || pool) {
+    r.radius += side * r.jump;
+    r.jump *= s;
+  }
+  walk_nested(config, r);
+}
+
 struct Window {
   int y0, x0;              // origin in the padded image
   int core_y0, core_y1;    // rows kept, [core_y0, core_y1)
@@ -69,13 +122,20 @@ std::vector<Span> spans(int padded, int window, int tile, int overlap) {
 
 }  // namespace
 
+int receptive_radius(Layer& model) {
+  Reach r;
+  walk_layer(model_to_json(model), r);
+  return static_cast<int>(std::ceil(r.radius));
+}
+
 void predict_tiled(Layer& model, int height, int width, const TileOptions& options, const RowReader& read,
                    const RowWriter& write) {
   if (options.tile < 1) throw ArgumentError("tile", fmt::format("must be >= 1 (got {})", options.tile));
-  if (options.overlap < 0) throw ArgumentError("overlap", fmt::format("must be >= 0 (got {})", options.overlap));
+  if (options.overlap && *options.overlap < 0)
+    throw ArgumentError("overlap", fmt::format("must be >= 0 (got {})", *options.overlap));
   if (height < 1 || width < 1) throw std::invalid_argument("predict_tiled: empty image");
   const int m = model_size_multiple(model);
-  const int tile = round_up(options.tile, m), overlap = round_up(options.overlap, m);
+  const int tile = round_up(options.tile, m), overlap = round_up(options.overlap.value_or(receptive_radius(model)), m);
   const int padded_h = padded_side(height, m), padded_w = padded_side(width, m);
   const int window_h = std::min(padded_h, tile + 2 * overlap), window_w = std::min(padded_w, tile + 2 * overlap);
 

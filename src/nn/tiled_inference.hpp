@@ -8,8 +8,10 @@
 // that every window's pooling grid lines up with the whole image's. Each window keeps
 // only its core of tile x tile pixels; a window at the image's edge touches the edge, where
 // the model sees the same "same" zero padding as on the whole image. Where the overlap
-// covers the model's receptive field, the result is the whole image's inference.
+// covers the model's receptive field, the result is the whole image's inference; by
+// default it is the field's radius, worked out from the model's layers.
 #include <functional>
+#include <optional>
 
 #include "core/tensor.hpp"
 #include "nn/layer.hpp"
@@ -17,9 +19,16 @@
 namespace dn {
 
 struct TileOptions {
-  int tile = 512;    // core side in pixels, rounded up to the size multiple
-  int overlap = 32;  // context on each side, rounded up to the size multiple
+  int tile = 512;                // core side in pixels, rounded up to the size multiple
+  std::optional<int> overlap;    // context on each side, rounded up to the size multiple; unset: receptive_radius
 };
+
+// How far (in input pixels) an output pixel can see from its own position: the sum over
+// the layers of each kernel's reach times the stride product before it ("same" kernels
+// reach (k-1)/2 rounded up, pools and other "valid" kernels k-1, upsampling s-1). Read
+// from the model's config; nested layers (containers, skip branches) count as one chain,
+// which can only over-estimate. 7 for the seed model.
+int receptive_radius(Layer& model);
 
 // The smallest m in 1, 2, 4, ..., 32 such that the model maps an input of 33m x 33m pixels
 // to an output of the same size (one channel in, one out). DataError for a model that
