@@ -15,6 +15,7 @@
 #include "data/dataset.hpp"
 #include "data/image_codec.hpp"
 #include "eval/apply_images.hpp"
+#include "io/png.hpp"
 #include "nn/models.hpp"
 #include "nn/tiled_inference.hpp"
 #include "run/run_folder.hpp"
@@ -321,6 +322,42 @@ TEST(FolderDataset, SeededPatchesOfEveryPictureAndSplits) {
   EXPECT_THROW(load_packed_splits(options), DataError);
   options.dataset = "folder:" + (tmp / "absent").string();
   EXPECT_THROW(load_packed_splits(options), DataError);
+}
+
+// The command line end to end on a folder of pictures: train, eval, show and sweep take
+// it; a classifier refuses it (pictures carry no labels).
+TEST(FolderDataset, TrainEvalShowAndSweepOnTheCommandLine) {
+  test::TempDir tmp;
+  for (int i = 0; i < 4; ++i)
+    write_picture_atomic(tmp / "pics" / ("p" + std::to_string(i) + ".png"), test_picture(64, 48, 1 + i % 3, 8));
+  const std::string dataset = "folder:" + (tmp / "pics").string();
+  const fs::path run = tmp / "run";
+  auto r = test::run_denoise({"train", "--dataset", dataset, "--patch", "16", "--epochs", "2", "--threads", "1",
+                              "--verbose", "2", "--out", run.string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_json(run / "config.json")["dataset"], dataset);
+  EXPECT_EQ(read_json(run / "history.json").size(), 2u);
+
+  r = test::run_denoise({"eval", run.string(), "--split", "validation"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto metrics = read_json(run / "metrics-validation.json");
+  EXPECT_EQ(metrics["count"], read_json(run / "metrics.json")["count"]);  // the run's own validation patches
+  EXPECT_DOUBLE_EQ(metrics["psnr"].get<double>(), read_json(run / "metrics.json")["psnr"].get<double>());
+
+  r = test::run_denoise({"show", run.string(), "--split", "validation", "--count", "3", "--out",
+                         (tmp / "show.png").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_image(tmp / "show.png").channels, 1);
+
+  r = test::run_denoise({"sweep", "--dataset", dataset, "--patch", "16", "--optimizers", "adam", "--activations",
+                         "relu", "--repeats", "1", "--epochs", "1", "--out", (tmp / "sweep").string()});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_json(tmp / "sweep" / "adam-relu" / "run-1" / "config.json")["dataset"], dataset);
+
+  r = test::run_denoise({"classify", "train", "--dataset", dataset, "--epochs", "1", "--out", (tmp / "c").string()});
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--dataset must be a labelled dataset"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "c"));
 }
 
 }  // namespace

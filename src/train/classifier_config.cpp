@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/json_integer.hpp"
+#include "data/folder_dataset.hpp"
 #include "data/noise.hpp"
 #include "train/optimizers.hpp"
 #include "train/schedule.hpp"
@@ -77,6 +78,9 @@ void ClassifierConfig::validate() const {
   if (!noise.empty()) parse_noise(noise);
   validate_schedule(epochs, batch_size, lr);
   validate_data_options(data);
+  if (data.dataset.rfind(kFolderPrefix, 0) == 0)
+    throw ArgumentError("dataset", "must be a labelled dataset for a classifier, mnist or fashion-mnist (got '" +
+                                       data.dataset + "', whose pictures carry no labels)");
   controls.validate();
 }
 
