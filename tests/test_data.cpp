@@ -21,7 +21,7 @@
 #include "data/noise.hpp"
 #include "data/registry.hpp"
 #include "data/stats.hpp"
-#include "data/tar.hpp"
+#include "data/archive.hpp"
 #include "io/png.hpp"
 #include "support/test_support.hpp"
 
@@ -210,20 +210,24 @@ std::string tar_entry(const std::string& path, const std::string& contents) {
   return h + data;
 }
 
-TEST(Tar, FindsMembersAndRefusesDamage) {
+TEST(Archive, FindsMembersPlainOrGzippedAndRefusesDamage) {
   const std::string tar = tar_entry("package/package.json", "{}") + tar_entry("package/data/x", "hello") +
                           std::string(1024, '\0');
-  const auto found = find_tar_member(bytes_of(tar), "package/data/x", "pkg.tgz");
-  ASSERT_TRUE(found);
-  EXPECT_EQ(*found, bytes_of("hello"));
-  EXPECT_FALSE(find_tar_member(bytes_of(tar), "package/data/y", "pkg.tgz"));
+  for (const std::string& archive : {tar, gz(tar)}) {  // a .tar and the .tgz npm writes
+    const auto found = find_archive_member(bytes_of(archive), "package/data/x", "pkg.tgz");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(*found, bytes_of("hello"));
+    EXPECT_FALSE(find_archive_member(bytes_of(archive), "package/data/y", "pkg.tgz"));
+  }
 
   std::string damaged = tar;
-  damaged[3] = 'X';  // the header checksum no longer matches
-  expect_data_error([&] { find_tar_member(bytes_of(damaged), "package/data/x", "pkg.tgz"); },
-                    {"pkg.tgz", "damaged tar header"});
-  const std::string cut = tar.substr(0, 512 + 512 + 100);
-  expect_data_error([&] { find_tar_member(bytes_of(cut), "package/data/x", "pkg.tgz"); }, {"pkg.tgz", "truncated"});
+  damaged[1024 + 148] = 'X';  // x's header checksum no longer reads
+  expect_data_error([&] { find_archive_member(bytes_of(damaged), "package/data/x", "pkg.tgz"); },
+                    {"pkg.tgz", "damaged archive"});
+  const std::string cut = tar.substr(0, 512 + 512 + 3);  // x's header, then 3 of its 5 bytes
+  expect_data_error([&] { find_archive_member(bytes_of(cut), "package/data/x", "pkg.tgz"); }, {"pkg.tgz", "archive"});
+  expect_data_error([&] { find_archive_member(bytes_of(std::string(600, 'z')), "x", "pkg.tgz"); },
+                    {"pkg.tgz", "not a tar archive"});
 }
 
 // ---------------------------------------------------------------- datasets

