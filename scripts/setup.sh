@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config git ca-certificates
-          libopenblas-dev libhwy-dev libcli11-dev nlohmann-json3-dev libfmt-dev libpng-dev libjpeg62-turbo-dev libarchive-dev
+          libopenblas-dev libhwy-dev libcli11-dev nlohmann-json3-dev libfmt-dev libpng-dev libjpeg62-turbo-dev libarchive-dev libcairo2-dev fonts-dejavu-core
           zlib1g-dev libssl-dev libgtest-dev libbenchmark-dev dataset-fashion-mnist
           libonnx-dev libprotobuf-dev python3-onnx python3-opencv  # ONNX export; its checker and OpenCV test it
           clang-14 libfuzzer-14-dev   # the libFuzzer targets (tests/fuzz/, scripts/fuzz.sh); optional

@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <stdexcept>
 
+#include <cairo.h>
 #include <fmt/core.h>
 
 namespace dn {
@@ -25,9 +29,10 @@ constexpr std::array<Rgb, 10> kPalette = {{{31, 119, 180},
                                            {23, 190, 207}}};
 constexpr Rgb kInk{40, 40, 40};
 constexpr Rgb kGrid{225, 225, 225};
-constexpr int kFont = 2;       // text scale: 12 px per character, 16 px high
-constexpr int kTick = 6;       // tick mark length
-constexpr int kMarker = 5;     // marker radius
+constexpr const char* kFontFace = "DejaVu Sans";  // fonts-dejavu-core; fontconfig picks a sans face without it
+constexpr double kFontSize = 14;                  // pixels
+constexpr int kTick = 6;                          // tick mark length
+constexpr double kMarker = 4.5;                   // marker radius
 constexpr int kPad = 12;
 
 struct Axis {
@@ -72,54 +77,95 @@ std::string tick_label(double v, double step) {
   return fmt::format("{:.{}f}", v, decimals);
 }
 
-struct Rect {
-  int x0, y0, x1, y1;  // inclusive
-  bool contains(int x, int y) const { return x >= x0 && x <= x1 && y >= y0 && y <= y1; }
-};
-
-void put(Image& img, const Rect& clip, int x, int y, Rgb c) {
-  if (clip.contains(x, y)) fill_rect(img, x, y, 1, 1, c);
-}
-
-// A 3-pixel-wide line, stamped along its longer axis.
-void draw_line(Image& img, const Rect& clip, int xa, int ya, int xb, int yb, Rgb c) {
-  const int steps = std::max(std::abs(xb - xa), std::abs(yb - ya));
-  for (int i = 0; i <= steps; ++i) {
-    const double t = steps ? double(i) / steps : 0.0;
-    const int x = static_cast<int>(std::lround(xa + t * (xb - xa)));
-    const int y = static_cast<int>(std::lround(ya + t * (yb - ya)));
-    for (int dy = -1; dy <= 1; ++dy)
-      for (int dx = -1; dx <= 1; ++dx) put(img, clip, x + dx, y + dy, c);
+// Cairo draws on a surface of its own; these keep its calls short.
+struct Canvas {
+  cairo_surface_t* surface;
+  cairo_t* cr;
+  Canvas(int width, int height)
+      : surface(cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height)), cr(cairo_create(surface)) {
+    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) throw std::bad_alloc();
+    cairo_select_font_face(cr, kFontFace, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, kFontSize);
   }
-}
+  ~Canvas() {
+    cairo_destroy(cr);
+    cairo_surface_destroy(surface);
+  }
+  Canvas(const Canvas&) = delete;
+  Canvas& operator=(const Canvas&) = delete;
 
-// Shapes cycle circle, square, triangle up, diamond, triangle down.
-void draw_marker(Image& img, const Rect& clip, int cx, int cy, int shape, Rgb c) {
-  const int r = kMarker;
-  for (int dy = -r; dy <= r; ++dy)
-    for (int dx = -r; dx <= r; ++dx) {
-      bool inside = false;
-      switch (shape % 5) {
-        case 0: inside = dx * dx + dy * dy <= r * r + 1; break;
-        case 1: inside = std::abs(dx) <= r - 1 && std::abs(dy) <= r - 1; break;
-        case 2: inside = 2 * std::abs(dx) <= dy + r; break;
-        case 3: inside = std::abs(dx) + std::abs(dy) <= r; break;
-        case 4: inside = 2 * std::abs(dx) <= r - dy; break;
-      }
-      if (inside) put(img, clip, cx + dx, cy + dy, c);
+  void colour(Rgb c) { cairo_set_source_rgb(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0); }
+  double text_width(const std::string& text) {
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, text.c_str(), &e);
+    return e.x_advance;
+  }
+  // Text with its left end at x and its middle (cap height) at y, turned by angle (radians, counter-clockwise).
+  void text(double x, double y, const std::string& s, Rgb c, double angle = 0) {
+    cairo_font_extents_t f;
+    cairo_font_extents(cr, &f);
+    cairo_save(cr);
+    cairo_translate(cr, x, y);
+    cairo_rotate(cr, -angle);
+    cairo_move_to(cr, 0, (f.ascent - f.descent) / 2);
+    colour(c);
+    cairo_show_text(cr, s.c_str());
+    cairo_restore(cr);
+  }
+  // A line of pixel width w between pixel centres.
+  void line(double xa, double ya, double xb, double yb, Rgb c, double w) {
+    colour(c);
+    cairo_set_line_width(cr, w);
+    cairo_move_to(cr, xa, ya);
+    cairo_line_to(cr, xb, yb);
+    cairo_stroke(cr);
+  }
+  void rect(double x, double y, double w, double h, Rgb c) {
+    colour(c);
+    cairo_rectangle(cr, x, y, w, h);
+    cairo_fill(cr);
+  }
+  // Shapes cycle circle, square, triangle up, diamond, triangle down.
+  void marker(double x, double y, int shape, Rgb c) {
+    const double r = kMarker;
+    switch (shape % 5) {
+      case 0: cairo_arc(cr, x, y, r, 0, 2 * M_PI); break;
+      case 1: cairo_rectangle(cr, x - 0.85 * r, y - 0.85 * r, 1.7 * r, 1.7 * r); break;
+      case 2: polygon({{x, y - r * 1.1}, {x + r, y + r * 0.8}, {x - r, y + r * 0.8}}); break;
+      case 3: polygon({{x, y - r * 1.2}, {x + r * 1.2, y}, {x, y + r * 1.2}, {x - r * 1.2, y}}); break;
+      case 4: polygon({{x, y + r * 1.1}, {x + r, y - r * 0.8}, {x - r, y - r * 0.8}}); break;
     }
-}
-
-// Text turned a quarter left, reading upwards, its top left corner at (x, y).
-void draw_text_up(Image& img, int x, int y, const std::string& text, Rgb c) {
-  const int w = text_width(text, kFont), h = text_height(kFont);
-  if (w == 0) return;
-  Image mask(w, h, 1, 0);
-  draw_text(mask, 0, 0, text, kFont, kWhite);
-  for (int r = 0; r < h; ++r)
-    for (int col = 0; col < w; ++col)
-      if (mask.pixels[std::size_t(r) * std::size_t(w) + std::size_t(col)]) fill_rect(img, x + r, y + w - 1 - col, 1, 1, c);
-}
+    colour(c);
+    cairo_fill_preserve(cr);
+    colour(kWhite);  // a thin white rim keeps overlapping markers apart
+    cairo_set_line_width(cr, 1.0);
+    cairo_stroke(cr);
+  }
+  void polygon(std::initializer_list<std::pair<double, double>> points) {
+    bool first = true;
+    for (auto [x, y] : points) {
+      if (first) cairo_move_to(cr, x, y); else cairo_line_to(cr, x, y);
+      first = false;
+    }
+    cairo_close_path(cr);
+  }
+  // The picture as RGB bytes (cairo keeps 0x00RRGGBB words).
+  Image image() {
+    cairo_surface_flush(surface);
+    const int w = cairo_image_surface_get_width(surface), h = cairo_image_surface_get_height(surface);
+    const int stride = cairo_image_surface_get_stride(surface);
+    const unsigned char* data = cairo_image_surface_get_data(surface);
+    Image img(w, h, 3);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        std::uint32_t word;
+        std::memcpy(&word, data + std::size_t(y) * std::size_t(stride) + std::size_t(x) * 4, 4);
+        std::uint8_t* p = &img.pixels[(std::size_t(y) * std::size_t(w) + std::size_t(x)) * 3];
+        p[0] = std::uint8_t(word >> 16), p[1] = std::uint8_t(word >> 8), p[2] = std::uint8_t(word);
+      }
+    return img;
+  }
+};
 
 }  // namespace
 
@@ -140,101 +186,105 @@ Image render_line_plot(const LinePlot& plot) {
   const Axis ya = make_axis(y_lo, y_hi, plot.y_min, plot.y_max);
   const std::vector<double> x_ticks = ticks(xa), y_ticks = ticks(ya);
 
-  int y_label_w = 0;
-  for (double v : y_ticks) y_label_w = std::max(y_label_w, text_width(tick_label(v, ya.step), kFont));
-  const int th = text_height(kFont);
-  const int left = kPad + (plot.y_label.empty() ? 0 : th + kPad) + y_label_w + kTick + 4;
-  const int top = plot.title.empty() ? kPad + th / 2 : 2 * kPad + th;
-  const int bottom = kTick + 6 + th + (plot.x_label.empty() ? 0 : kPad + th) + kPad;
-  const int right = 3 * kPad;
-  const Rect area{left, top, plot.width - right, plot.height - bottom};
-  if (area.x1 - area.x0 < 50 || area.y1 - area.y0 < 50)
-    throw std::invalid_argument("render_line_plot: no room left for the plot area");
+  Canvas canvas(plot.width, plot.height);
+  double y_label_w = 0;
+  for (double v : y_ticks) y_label_w = std::max(y_label_w, canvas.text_width(tick_label(v, ya.step)));
+  const double th = kFontSize;
+  const double left = kPad + (plot.y_label.empty() ? 0 : th + kPad) + y_label_w + kTick + 6;
+  const double top = plot.title.empty() ? kPad + th / 2 : 2 * kPad + th * 1.2;
+  const double bottom = kTick + 6 + th + (plot.x_label.empty() ? 0 : kPad + th) + kPad;
+  const double right = 3 * kPad;
+  const double ax0 = std::round(left) + 0.5, ay0 = std::round(top) + 0.5;
+  const double ax1 = std::round(plot.width - right) + 0.5, ay1 = std::round(plot.height - bottom) + 0.5;
+  if (ax1 - ax0 < 50 || ay1 - ay0 < 50) throw std::invalid_argument("render_line_plot: no room left for the plot area");
+  const auto px = [&](double x) { return ax0 + (x - xa.lo) / (xa.hi - xa.lo) * (ax1 - ax0); };
+  const auto py = [&](double y) { return ay1 - (y - ya.lo) / (ya.hi - ya.lo) * (ay1 - ay0); };
 
-  const auto px = [&](double x) {
-    return area.x0 + static_cast<int>(std::lround((x - xa.lo) / (xa.hi - xa.lo) * (area.x1 - area.x0)));
-  };
-  const auto py = [&](double y) {
-    return area.y1 - static_cast<int>(std::lround((y - ya.lo) / (ya.hi - ya.lo) * (area.y1 - area.y0)));
-  };
-
-  Image img(plot.width, plot.height, 3, 255);
-  const Rect whole{0, 0, plot.width - 1, plot.height - 1};
-  // Grid and ticks first, so the data draws over them.
+  canvas.rect(0, 0, plot.width, plot.height, kWhite);
+  // Grid and ticks first, so the data draws over them; lines on pixel centres stay sharp.
   for (double v : x_ticks) {
-    const int x = px(v);
-    fill_rect(img, x, area.y0, 1, area.y1 - area.y0, kGrid);
-    fill_rect(img, x, area.y1, 1, kTick, kInk);
+    const double x = std::round(px(v) - 0.5) + 0.5;
+    canvas.line(x, ay0, x, ay1, kGrid, 1);
+    canvas.line(x, ay1, x, ay1 + kTick, kInk, 1);
     const std::string label = tick_label(v, xa.step);
-    draw_text(img, x - text_width(label, kFont) / 2, area.y1 + kTick + 6, label, kFont, kInk);
+    canvas.text(x - canvas.text_width(label) / 2, ay1 + kTick + 6 + th / 2, label, kInk);
   }
   for (double v : y_ticks) {
-    const int y = py(v);
-    fill_rect(img, area.x0, y, area.x1 - area.x0, 1, kGrid);
-    fill_rect(img, area.x0 - kTick, y, kTick, 1, kInk);
+    const double y = std::round(py(v) - 0.5) + 0.5;
+    canvas.line(ax0, y, ax1, y, kGrid, 1);
+    canvas.line(ax0 - kTick, y, ax0, y, kInk, 1);
     const std::string label = tick_label(v, ya.step);
-    draw_text(img, area.x0 - kTick - 4 - text_width(label, kFont), y - th / 2 + 1, label, kFont, kInk);
+    canvas.text(ax0 - kTick - 5 - canvas.text_width(label), y, label, kInk);
   }
-  fill_rect(img, area.x0, area.y0, 1, area.y1 - area.y0 + 1, kInk);  // y axis
-  fill_rect(img, area.x0, area.y1, area.x1 - area.x0 + 1, 1, kInk);  // x axis
-
-  if (!plot.title.empty())
-    draw_text(img, (plot.width - text_width(plot.title, kFont)) / 2, kPad, plot.title, kFont, kInk);
+  canvas.line(ax0, ay0, ax0, ay1, kInk, 1);  // y axis
+  canvas.line(ax0, ay1, ax1, ay1, kInk, 1);  // x axis
+  if (!plot.title.empty()) {
+    cairo_set_font_size(canvas.cr, kFontSize * 1.15);
+    canvas.text((plot.width - canvas.text_width(plot.title)) / 2, kPad + th / 2, plot.title, kInk);
+    cairo_set_font_size(canvas.cr, kFontSize);
+  }
   if (!plot.x_label.empty())
-    draw_text(img, (area.x0 + area.x1 - text_width(plot.x_label, kFont)) / 2, plot.height - kPad - th, plot.x_label,
-              kFont, kInk);
+    canvas.text((ax0 + ax1 - canvas.text_width(plot.x_label)) / 2, plot.height - kPad - th / 2, plot.x_label, kInk);
   if (!plot.y_label.empty())
-    draw_text_up(img, kPad, (area.y0 + area.y1 - text_width(plot.y_label, kFont)) / 2, plot.y_label, kInk);
+    canvas.text(kPad + th / 2, (ay0 + ay1 + canvas.text_width(plot.y_label)) / 2, plot.y_label, kInk, M_PI / 2);
 
-  // Data, clipped to the plot area widened by a marker's radius, so markers on the axes show whole.
-  const Rect clip{area.x0 - kMarker, area.y0 - kMarker, area.x1 + kMarker, area.y1 + kMarker};
-  std::vector<std::pair<int, int>> drawn;  // sample points of every line, to place the legend
+  // Data, clipped to the plot area widened by a marker, so markers on the axes show whole.
+  cairo_save(canvas.cr);
+  cairo_rectangle(canvas.cr, ax0 - kMarker - 1, ay0 - kMarker - 1, ax1 - ax0 + 2 * kMarker + 2, ay1 - ay0 + 2 * kMarker + 2);
+  cairo_clip(canvas.cr);
+  cairo_set_line_join(canvas.cr, CAIRO_LINE_JOIN_ROUND);
+  std::vector<std::pair<double, double>> drawn;  // sample points of every line, to place the legend
   for (std::size_t k = 0; k < plot.series.size(); ++k) {
     const PlotSeries& s = plot.series[k];
     const Rgb c = kPalette[k % kPalette.size()];
     for (std::size_t i = 0; i + 1 < s.x.size(); ++i) {
       if (!std::isfinite(s.y[i]) || !std::isfinite(s.y[i + 1])) continue;
-      draw_line(img, clip, px(s.x[i]), py(s.y[i]), px(s.x[i + 1]), py(s.y[i + 1]), c);
+      canvas.line(px(s.x[i]), py(s.y[i]), px(s.x[i + 1]), py(s.y[i + 1]), c, 2.2);
       for (int t = 0; t <= 16; ++t)
         drawn.emplace_back(px(s.x[i] + (s.x[i + 1] - s.x[i]) * t / 16), py(s.y[i] + (s.y[i + 1] - s.y[i]) * t / 16));
     }
     for (std::size_t i = 0; i < s.x.size(); ++i)
       if (std::isfinite(s.y[i])) {
-        draw_marker(img, clip, px(s.x[i]), py(s.y[i]), int(k), c);
+        canvas.marker(px(s.x[i]), py(s.y[i]), int(k), c);
         drawn.emplace_back(px(s.x[i]), py(s.y[i]));
       }
   }
+  cairo_restore(canvas.cr);
 
-  if (plot.series.empty()) return img;
-  const int row_h = th + 8, sample_w = 36;
-  int label_w = 0;
-  for (const PlotSeries& s : plot.series) label_w = std::max(label_w, text_width(s.label, kFont));
-  const int box_w = 10 + sample_w + 8 + label_w + 10, box_h = 8 + int(plot.series.size()) * row_h;
-  // Corners in order of preference; the first hiding the fewest line points wins.
-  const int inset = 10;
-  const std::array<std::pair<int, int>, 4> corners = {{{area.x1 - inset - box_w, area.y0 + inset},
-                                                       {area.x0 + inset, area.y1 - inset - box_h},
-                                                       {area.x1 - inset - box_w, area.y1 - inset - box_h},
-                                                       {area.x0 + inset, area.y0 + inset}}};
-  std::pair<int, int> best = corners[0];
-  std::size_t best_hidden = std::numeric_limits<std::size_t>::max();
-  for (auto [bx, by] : corners) {
-    const Rect box{bx - 4, by - 4, bx + box_w + 4, by + box_h + 4};
-    const auto hidden = std::size_t(std::count_if(drawn.begin(), drawn.end(),
-                                                  [&](auto p) { return box.contains(p.first, p.second); }));
-    if (hidden < best_hidden) best = {bx, by}, best_hidden = hidden;
+  if (!plot.series.empty()) {
+    const double row_h = th + 8, sample_w = 36;
+    double label_w = 0;
+    for (const PlotSeries& s : plot.series) label_w = std::max(label_w, canvas.text_width(s.label));
+    const double box_w = 10 + sample_w + 8 + label_w + 10, box_h = 8 + double(plot.series.size()) * row_h;
+    // Corners in order of preference; the first hiding the fewest line points wins.
+    const double inset = 10;
+    const std::array<std::pair<double, double>, 4> corners = {{{ax1 - inset - box_w, ay0 + inset},
+                                                               {ax0 + inset, ay1 - inset - box_h},
+                                                               {ax1 - inset - box_w, ay1 - inset - box_h},
+                                                               {ax0 + inset, ay0 + inset}}};
+    std::pair<double, double> best = corners[0];
+    std::size_t best_hidden = std::numeric_limits<std::size_t>::max();
+    for (auto [bx, by] : corners) {
+      const auto hidden = std::size_t(std::count_if(drawn.begin(), drawn.end(), [&](auto p) {
+        return p.first >= bx - 4 && p.first <= bx + box_w + 4 && p.second >= by - 4 && p.second <= by + box_h + 4;
+      }));
+      if (hidden < best_hidden) best = {bx, by}, best_hidden = hidden;
+    }
+    const double bx = std::round(best.first) + 0.5, by = std::round(best.second) + 0.5;
+    canvas.rect(bx, by, box_w, box_h, kWhite);
+    canvas.colour(kGrid);
+    cairo_set_line_width(canvas.cr, 1);
+    cairo_rectangle(canvas.cr, bx, by, box_w, box_h);
+    cairo_stroke(canvas.cr);
+    for (std::size_t k = 0; k < plot.series.size(); ++k) {
+      const Rgb c = kPalette[k % kPalette.size()];
+      const double cy = by + 4 + double(k) * row_h + row_h / 2;
+      canvas.line(bx + 10, cy, bx + 10 + sample_w, cy, c, 2.2);
+      canvas.marker(bx + 10 + sample_w / 2, cy, int(k), c);
+      canvas.text(bx + 10 + sample_w + 8, cy, plot.series[k].label, kInk);
+    }
   }
-  const auto [bx, by] = best;
-  fill_rect(img, bx, by, box_w, box_h, kGrid);
-  fill_rect(img, bx + 1, by + 1, box_w - 2, box_h - 2, kWhite);
-  for (std::size_t k = 0; k < plot.series.size(); ++k) {
-    const Rgb c = kPalette[k % kPalette.size()];
-    const int cy = by + 4 + int(k) * row_h + row_h / 2;
-    draw_line(img, whole, bx + 10, cy, bx + 10 + sample_w, cy, c);
-    draw_marker(img, whole, bx + 10 + sample_w / 2, cy, int(k), c);
-    draw_text(img, bx + 10 + sample_w + 8, cy - th / 2 + 1, plot.series[k].label, kFont, kInk);
-  }
-  return img;
+  return canvas.image();
 }
 
 }  // namespace dn

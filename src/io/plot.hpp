@@ -1,8 +1,9 @@
 #pragma once
 // A small line-plot renderer for the pictures the program writes (accuracy
-// against noise level, for example): axes with numbered ticks at round
-// values, light grid lines, axis labels, a title, and one coloured line with
-// markers per series, named in a legend placed where it hides the fewest points.
+// against noise level, for example), drawn with cairo (antialiased lines, DejaVu
+// Sans text): axes with numbered ticks at round values, light grid lines, axis
+// labels, a title, and one coloured line with markers per series, named in a
+// legend placed where it hides the fewest points.
 #include <optional>
 #include <string>
 #include <vector>
