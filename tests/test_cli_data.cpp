@@ -254,7 +254,14 @@ TEST(CliData, FetchRefusesIncompleteOrDamagedPackages) {
   write_bytes(tgz, "this is not gzip");
   r = run_denoise({"data", "fetch", "--data-dir", (dir / "mnist").string(), "--tgz", tgz.string()});
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_TRUE(contains(r.output, tgz.string() + ": corrupt gzip data")) << r.output;
+  EXPECT_TRUE(contains(r.output, tgz.string() + ": not a tar archive, or a damaged one")) << r.output;
+  // A real package cut short: its compressed stream ends inside the first file.
+  write_package(tgz, {{"train-images-idx3-ubyte", std::string(200000, 'x')}});
+  const std::string whole = read_file_text(tgz);
+  write_bytes(tgz, whole.substr(0, whole.size() / 2));
+  r = run_denoise({"data", "fetch", "--data-dir", (dir / "mnist").string(), "--tgz", tgz.string()});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, tgz.string() + ": ")) << r.output;
   EXPECT_FALSE(fs::exists(dir / "mnist"));
 }
 
