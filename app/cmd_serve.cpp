@@ -47,7 +47,7 @@ static RegisterCommand reg(47, [](CLI::App& app) {
       ->default_val(2);
   cmd->add_option("--queue", f->options.queue, "requests that may wait for a worker; more are answered 503")
       ->default_val(32);
-  cmd->add_option("--max-body", f->options.max_body_bytes, "largest request body in bytes (413 above)")
+  cmd->add_option("--max-body-bytes", f->options.max_body_bytes, "largest request body in bytes (413 above)")
       ->default_val(8u << 20);
   cmd->add_option("--max-pixels", f->options.max_pixels, "largest picture in pixels (413 above)")
       ->default_val(4'000'000);
