@@ -117,7 +117,8 @@ std::string bomb_png(std::uint32_t width, std::uint32_t height) {
   return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) + png_chunk("IDAT", idat) + png_chunk("IEND", "");
 }
 
-// Sends raw bytes to the server and returns all it answers until it closes (or 5 s pass).
+// Sends raw bytes to the server and returns its answer: headers and Content-Length bytes
+// of body, or what came before it closed (or 5 s passed).
 std::string raw_request(int port, const std::string& bytes) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -130,7 +131,13 @@ std::string raw_request(int port, const std::string& bytes) {
   EXPECT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), ssize_t(bytes.size()));
   std::string out;
   char buf[4096];
-  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, std::size_t(n));
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) {
+    out.append(buf, std::size_t(n));
+    const std::size_t end = out.find("\r\n\r\n"), length = out.find("Content-Length: ");
+    if (end != std::string::npos && length != std::string::npos && length < end &&
+        out.size() >= end + 4 + std::stoul(out.substr(length + 16)))
+      break;
+  }
   close(fd);
   return out;
 }

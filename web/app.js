@@ -5,6 +5,8 @@ const pad = document.getElementById('pad');
 const ctx = pad.getContext('2d');
 const $ = (id) => document.getElementById(id);
 let drawing = false, last = null, dirty = false, timer = null, upload = null, inFlight = 0, sent = 0, shown = 0;
+// data-state on the body: "busy" from a change until its answer is shown, then "ready".
+let pending = false;
 
 function clearPad() {
   ctx.fillStyle = '#000';
@@ -86,7 +88,9 @@ for (const id of ['kind', 'level', 'seed']) $(id).addEventListener('input', () =
 
 function schedule() {
   clearTimeout(timer);
-  timer = setTimeout(update, 150);
+  pending = true;
+  document.body.dataset.state = 'busy';
+  timer = setTimeout(() => { pending = false; update(); }, 150);
 }
 
 function bars(list, probabilities) {
@@ -116,13 +120,13 @@ function showEmpty() {
 }
 
 async function update() {
-  if (!dirty) return;
-  const body = upload || await new Promise((resolve) => pad.toBlob(resolve, 'image/png'));
-  const query = new URLSearchParams({ noise: noiseSpec(), seed: $('seed').value || '0', denoise: '1', images: '1' });
   const id = ++sent;
   inFlight++;
   document.body.dataset.state = 'busy';
   try {
+    if (!dirty) return;
+    const body = upload || await new Promise((resolve) => pad.toBlob(resolve, 'image/png'));
+    const query = new URLSearchParams({ noise: noiseSpec(), seed: $('seed').value || '0', denoise: '1', images: '1' });
     const res = await fetch('/api/predict?' + query, { method: 'POST', headers: { 'Content-Type': body.type || 'image/png' }, body });
     const answer = await res.json();
     if (id < shown) return;  // an older answer arriving after a newer one
@@ -144,7 +148,7 @@ async function update() {
   } catch (err) {
     $('status').textContent = 'The server did not answer: ' + err.message;
   } finally {
-    if (--inFlight === 0) document.body.dataset.state = 'ready';
+    if (--inFlight === 0 && !pending) document.body.dataset.state = 'ready';
     document.body.dataset.answers = String(shown);
   }
 }
