@@ -2,7 +2,8 @@
 // chromedriver's W3C WebDriver protocol (plain HTTP; Node's own fetch, no npm package).
 // It draws digits on the canvas with mouse events, waits for the page's prediction and
 // checks the digit read after denoising; moves the noise slider with the keyboard and
-// checks that the noisy picture changes; and saves a screenshot.
+// checks that the noisy picture changes; saves a screenshot; and draws again in a
+// phone-sized window.
 //
 // Usage: node serve_page.mjs DENOISE_EXE SOURCE_DIR SCREENSHOT.png
 // Environment: CHROMIUM (default /usr/bin/chromium), CHROMEDRIVER (default /usr/bin/chromedriver).
@@ -166,6 +167,18 @@ async function main() {
   mkdirSync(dirname(screenshot), { recursive: true });
   writeFileSync(screenshot, Buffer.from(png, 'base64'));
   console.log(`screenshot: ${screenshot}`);
+
+  // A phone-sized window: nothing runs off the side, and a new drawing is still read.
+  await wd('POST', '/window/rect', { width: 380, height: 800 });
+  await sleep(200);
+  const fits = await run('const e = document.documentElement; return e.scrollWidth <= e.clientWidth');
+  check(fits, 'the page fits a 380-pixel-wide window');
+  await run("document.getElementById('clear').click()");
+  const small = await answers();
+  await draw(canvas, digits[1].strokes.map((stroke) => stroke.map(([x, y]) => [140 + (x - 140) * 0.6, 140 + (y - 140) * 0.6])));
+  await settled(small);
+  const read = await run("return document.getElementById('digit-denoised').textContent");
+  check(read === '1', `a 1 drawn in the small window is read as ${read}`);
 }
 
 try {
