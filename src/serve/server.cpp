@@ -1,8 +1,14 @@
 #include "serve/server.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <csignal>
 #include <optional>
 #include <span>
@@ -198,6 +204,55 @@ nlohmann::json reading_json(const DigitReading& r, const char* classifier) {
           {"classifier", classifier}};
 }
 
+// The connection threads. httplib's own pool queues accepted connections without bound;
+// this one holds at most `threads` waiting and makes the accepting thread wait beyond
+// that, so that a flood of connections waits in the kernel's listen queue (and is refused
+// there when it is full) instead of piling up sockets in the server.
+class ConnectionPool : public httplib::TaskQueue {
+ public:
+  explicit ConnectionPool(std::size_t threads) : capacity_(threads) {
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  }
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [this] { return jobs_.size() < capacity_; });
+    jobs_.push_back(std::move(fn));
+    ready_.notify_one();
+  }
+  // Runs the connections already accepted, then joins the threads.
+  void shutdown() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    ready_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+        room_.notify_one();
+      }
+      job();
+    }
+  }
+
+  std::size_t capacity_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable ready_, room_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+};
+
 }  // namespace
 
 ServedModels load_served_models(const fs::path& denoiser, const fs::path& classifier,
@@ -222,6 +277,7 @@ struct Server::Impl {
   WorkerPool pool;
   httplib::Server http;
   std::atomic<bool> stop_requested{false};
+  int listen_socket = -1;
 
   Impl(ServedModels m, const ServeOptions& o)
       : models(std::move(m)),
@@ -499,11 +555,18 @@ Server::Server(ServedModels models, const ServeOptions& options) {
   impl.http.set_write_timeout(options.io_timeout);
   impl.http.set_keep_alive_timeout(5);
   impl.http.set_tcp_nodelay(true);
+  // SO_REUSEADDR only: a restarted server takes its port back from TIME_WAIT, but two
+  // live servers cannot share it (the library's default adds SO_REUSEPORT).
+  impl.http.set_socket_options([&impl](int sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    impl.listen_socket = sock;
+  });
   const int threads = options.connection_threads;
   impl.http.new_task_queue = [&impl, threads] {
     // Called as listening starts: a stop asked for before then takes effect now.
     if (impl.stop_requested) impl.http.stop();
-    return new httplib::ThreadPool(std::size_t(threads));
+    return new ConnectionPool(std::size_t(threads));
   };
   impl.routes();
 }
@@ -521,6 +584,10 @@ int Server::bind() {
                                               impl.options.host, impl.options.port));
     port_ = impl.options.port;
   }
+  // The library listens with a backlog of 5: clients that connect together beyond that
+  // would wait a second for their SYN to be sent again. Linux takes a second listen()
+  // on a listening socket as a new backlog.
+  ::listen(impl.listen_socket, SOMAXCONN);
   return port_;
 }
 

@@ -40,7 +40,8 @@ struct ServeOptions {
   int port = 8080;                 // 0: any free port (Server::port() tells which)
   int workers = 2;                 // inference threads, each with its own model copies
   int queue = 32;                  // requests that may wait for a worker; more are answered 503
-  int connection_threads = 32;     // threads reading requests and writing answers
+  int connection_threads = 32;     // threads reading requests and writing answers; as many
+                                   // accepted connections may wait for one, more wait unaccepted
   std::uint64_t max_body_bytes = 8u << 20;  // larger bodies: 413
   std::uint64_t max_pixels = 4'000'000;     // larger pictures (declared in their header): 413
   std::chrono::milliseconds max_wait{10'000};  // a request not started by a worker in this time: 503
