@@ -24,12 +24,12 @@ done
 rss() { awk '/^VmRSS/ {print $2 " kB"}' "/proc/$server/status"; }
 echo "server pid $server: $(head -1 "$log")"
 echo "RSS at start:           $(rss)"
-./build/bench/serve_load --port "$port" --clients "$clients" --requests 200 >/dev/null
+./build/bench/serve_load --port "$port" --clients "$clients" --requests 200 >/dev/null || true
 echo "RSS after 200 warm-up:  $(rss)"
 status=0
 ./build/bench/serve_load --port "$port" --clients "$clients" --requests "$requests" || status=$?
 echo "RSS after the run:      $(rss)"
-./build/bench/serve_load --port "$port" --clients "$clients" --requests "$requests" >/dev/null
+./build/bench/serve_load --port "$port" --clients "$clients" --requests "$requests" >/dev/null || true
 echo "RSS after a second run: $(rss)"
 kill -INT "$server"
 wait "$server" || true
