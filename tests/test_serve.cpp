@@ -394,6 +394,12 @@ TEST(ServeApi, HostileAndMalformedRequestsGetJsonErrorsAndTheServerLives) {
   EXPECT_JSON_ERROR(c.Post("/api/denoise", bomb, "image/png"), 413, "30000x30000");
   EXPECT_JSON_ERROR(c.Post("/api/predict", bomb, "image/png"), 413, "over the limit");
   EXPECT_JSON_ERROR(c.Post("/api/noise", bomb, "image/png"), 413, "over the limit");
+  // The same as a JPEG: a real one whose frame header is made to declare 60000 x 60000.
+  std::string jpeg_bomb = encode_jpeg(stroke_picture(2));
+  const std::size_t sof = jpeg_bomb.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  jpeg_bomb.replace(sof + 5, 4, "\xEA\x60\xEA\x60");
+  EXPECT_JSON_ERROR(c.Post("/api/denoise", jpeg_bomb, "image/jpeg"), 413, "60000x60000");
   EXPECT_JSON_ERROR(c.Post("/api/predict", png_of(Picture(40, 40, 1, 8)), "image/png"), 400, "blank");
   EXPECT_JSON_ERROR(c.Post("/api/predict?noise=laser:3", png, "image/png"), 400, "laser");
   EXPECT_JSON_ERROR(c.Post("/api/predict?noise=gaussian:-1", png, "image/png"), 400, "gaussian");
