@@ -14,8 +14,9 @@
 //
 // Pictures come as the body (Content-Type image/png or image/jpeg) or as multipart form
 // data (part "image", and "reference" for /api/denoise). Options come in the query
-// string. Errors are JSON {"error": "..."}: 400 bad input, 404 no such path, 405 wrong
-// method, 413 body or picture too large, 415 wrong content type or encoding, 503 busy.
+// string. Errors are JSON {"error": "...", "status": N}: 400 bad input, 404 no such path, 405 wrong
+// method, 411 no Content-Length (chunked bodies are refused: they have no bound), 413 body
+// or picture too large, 415 wrong content type or encoding, 503 busy.
 //
 // Requests are read by a pool of connection threads and computed by a WorkerPool (each
 // worker with its own copy of the models) behind a bounded queue. No path of a URL
