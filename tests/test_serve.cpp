@@ -512,14 +512,14 @@ TEST(ServeApi, LogsOneLinePerRequestAndFinishesRequestsInFlightOnStop) {
   auto c = s->client();
   c.Get("/healthz");
   c.Post("/api/predict", "x", "text/plain");
-  Picture big(1000, 1000, 1, 8);
+  Picture big(2000, 1000, 1, 8);  // about 0.6 s of denoising on one core
   const std::string big_png = png_of(big);
   auto slow = std::async(std::launch::async, [&] {
     auto r = s->client().Post("/api/denoise", big_png, "image/png");
     return r ? r->status : -1;
   });
   // Stop while the denoising is in flight: it is still answered.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
   s.reset();
   EXPECT_EQ(slow.get(), 200);
   ASSERT_EQ(lines.size(), 3u);
