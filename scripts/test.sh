@@ -2,8 +2,9 @@
 # Set-up (scripts/setup.sh), then the whole test suite through CTest:
 # every test in the release build; again with the SIMD kernels pinned to each other
 # target this CPU runs (DENOISE_SIMD; the kernel tests cover every target anyway, this
-# runs the models too), except the end-to-end training tests (label e2e); under
-# ASan + UBSan, again except e2e, which is too slow sanitized; and, where clang-14 is
+# runs the models too), except the end-to-end training tests (label e2e) and the page in
+# a browser (label browser: its page does not change with the kernels); under
+# ASan + UBSan, again except e2e (too slow sanitized) and browser; and, where clang-14 is
 # installed, every libFuzzer target for 10 s on its corpus (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,11 +16,11 @@ best=$(./build/denoise --version | sed -n 's/^SIMD target: \([a-z0-9]*\).*/\1/p'
 for target in $(./build/denoise --version | sed -n 's/.*available: \([a-z0-9, ]*\);.*/\1/p' | tr -d ,); do
   [[ "$target" == "$best" || "$target" == scalar ]] && continue
   echo "== tests (release, DENOISE_SIMD=$target)"
-  DENOISE_SIMD=$target ctest --test-dir build --output-on-failure -j"$jobs" -LE e2e
+  DENOISE_SIMD=$target ctest --test-dir build --output-on-failure -j"$jobs" -LE "e2e|browser"
 done
 echo "== tests (address + undefined sanitizers)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE e2e
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE "e2e|browser"
 if command -v clang++-14 >/dev/null; then
   echo "== fuzzing (10 s per target)"
   # A crash found in 10 s of random inputs is reported (its input kept under build-fuzz/),

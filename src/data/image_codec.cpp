@@ -61,7 +61,7 @@ PictureFormat sniff_picture_format(std::span<const std::uint8_t> file, const std
 static void check_pixels(std::uint64_t width, std::uint64_t height, std::uint64_t max_pixels, const std::string& name) {
   if (width == 0 || height == 0) throw DataError(fmt::format("{}: the image declares {}x{} pixels", name, width, height));
   if (width * height > max_pixels)
-    throw DataError(fmt::format("{}: the image declares {}x{} = {} pixels, over the limit of {} (raise it to read it)",
+    throw PixelLimitError(fmt::format("{}: the image declares {}x{} = {} pixels, over the limit of {} (raise it to read it)",
                                 name, width, height, width * height, max_pixels));
 }
 

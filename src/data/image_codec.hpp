@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace dn {
 
 // 100 million pixels (a 10000x10000 picture, 400 MB as 8-bit RGBA): larger headers are refused
@@ -18,6 +20,12 @@ namespace dn {
 inline constexpr std::uint64_t kDefaultMaxPixels = 100'000'000;
 
 enum class PictureFormat { png, jpeg };
+
+// A header that declares more pixels than the limit: refused before any pixel memory is
+// allocated (a server answers it as "too large", not as a damaged file).
+struct PixelLimitError : DataError {
+  using DataError::DataError;
+};
 
 struct Picture {
   int width = 0, height = 0;
@@ -50,7 +58,8 @@ PictureFormat sniff_picture_format(std::span<const std::uint8_t> file, const std
 // Decodes a whole PNG (any colour type and bit depth; palettes and 1-4 bit gray are
 // expanded to 8 bits, tRNS to an alpha channel) or a baseline/progressive JPEG (gray or RGB;
 // CMYK is refused). DataError naming `name` when the data is not such a file, is damaged
-// (CRC error, truncated, a decoder warning) or declares more than max_pixels pixels.
+// (CRC error, truncated, a decoder warning); PixelLimitError when it declares more than
+// max_pixels pixels.
 Picture decode_picture(std::span<const std::uint8_t> file, const std::string& name,
                        std::uint64_t max_pixels = kDefaultMaxPixels);
 Picture read_picture(const std::filesystem::path& path, std::uint64_t max_pixels = kDefaultMaxPixels);

@@ -49,7 +49,11 @@ void write_image_atomic(const fs::path& path, const Image& image) {
 
 Image read_image(const fs::path& path, int channels) {
   if (channels < 0 || channels > 4) throw std::invalid_argument("read_image: channels must be 0-4");
-  const Picture picture = read_picture(path);
+  return image_from_picture(read_picture(path), channels);
+}
+
+Image image_from_picture(const Picture& picture, int channels) {
+  if (channels < 0 || channels > 4) throw std::invalid_argument("image_from_picture: channels must be 0-4");
   const int from = picture.channels, to = channels ? channels : from;
   Image image(picture.width, picture.height, to);
   const std::size_t pixels = std::size_t(picture.width) * std::size_t(picture.height);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/tensor.hpp"
+#include "data/image_codec.hpp"
 
 namespace dn {
 
@@ -41,6 +42,9 @@ void write_image_atomic(const std::filesystem::path& path, const Image& image);
 // converts (colour to gray by luminance, alpha added as opaque or dropped).
 // DataError naming the file when it is missing, damaged or cannot be decoded.
 Image read_image(const std::filesystem::path& path, int channels = 0);
+// A decoded picture (data/image_codec.hpp) as read_image converts it: pictures received in
+// memory become the same Image as the same bytes read from a file.
+Image image_from_picture(const Picture& picture, int channels = 0);
 
 // [H, W] or [H, W, 1] in [0, 1] -> gray (values clipped, rounded); [H, W, 3] -> RGB.
 Image image_from_tensor(const Tensor& image);
