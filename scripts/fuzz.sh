@@ -22,7 +22,7 @@ cmake -S tests/fuzz -B build-fuzz -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
 
 targets=("$@")
-((${#targets[@]})) || targets=(idx image safetensors config_json noise_spec noise_levels)
+((${#targets[@]})) || targets=(idx image safetensors config_json noise_spec noise_levels http)
 # Leaks count as bugs (LeakSanitizer). One allocation over -rss_limit_mb is reported as
 # out-of-memory: a memory bomb, a bug too.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}

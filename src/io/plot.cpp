@@ -264,7 +264,8 @@ Image render_line_plot(const LinePlot& plot) {
                                                                {ax0 + inset, ay0 + inset}}};
     std::pair<double, double> best = corners[0];
     std::size_t best_hidden = std::numeric_limits<std::size_t>::max();
-    for (auto [bx, by] : corners) {
+    for (const auto& corner : corners) {  // clang 14 (the fuzz build) cannot capture structured bindings
+      const double bx = corner.first, by = corner.second;
       const auto hidden = std::size_t(std::count_if(drawn.begin(), drawn.end(), [&](auto p) {
         return p.first >= bx - 4 && p.first <= bx + box_w + 4 && p.second >= by - 4 && p.second <= by + box_h + 4;
       }));
