@@ -15,6 +15,7 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "core/error.hpp"
+#include "dist/communicator.hpp"
 #include "kernels/simd/simd.hpp"
 #include "version.hpp"
 
@@ -62,9 +63,19 @@ static RegisterCommand reg_completion(1010, [](CLI::App& app) {
   on_run(cmd, [&app, shell] { fmt::print("{}", bash_completion(app)); });
 });
 
+// An error's message and exit status. In a job of several processes the whole job
+// ends with it, since the other ranks would otherwise wait for this one for ever.
+static int fail(const std::string& message, int code) {
+  if (dist::world().size() > 1) dist::Session::abort_job(message, code);
+  fmt::print(stderr, "{}\n", message);
+  return code;
+}
+
 }  // namespace dn::app
 
 int main(int argc, char** argv) {
+  const dn::dist::Session mpi(argc, argv);  // started only under mpirun
+  using dn::app::fail;
   CLI::App app{"denoise: convolutional denoising autoencoders and digit prediction for noisy images", "denoise"};
   app.footer("Run 'denoise help COMMAND' for a command's flags. Exit status: 0 ok, 1 bad or missing data, "
              "2 usage error, 3 training diverged, 4 internal error.");
@@ -95,24 +106,18 @@ int main(int argc, char** argv) {
     // The library names its argument (batch_size); the user typed a flag (--batch-size).
     std::string flag = "--" + e.argument();
     std::replace(flag.begin(), flag.end(), '_', '-');
-    fmt::print(stderr, "denoise: error: {} {}\n", flag, e.complaint());
-    return 2;
+    return fail(fmt::format("denoise: error: {} {}", flag, e.complaint()), 2);
   } catch (const dn::UsageError& e) {
-    fmt::print(stderr, "denoise: error: {}\n", e.what());
-    return 2;
+    return fail(fmt::format("denoise: error: {}", e.what()), 2);
   } catch (const dn::DataError& e) {
-    fmt::print(stderr, "denoise: error: {}\n", e.what());
-    return 1;
+    return fail(fmt::format("denoise: error: {}", e.what()), 1);
   } catch (const dn::InterruptedError& e) {
-    fmt::print(stderr, "\ndenoise: {}\n", e.what());
     const int signal = dn::app::interrupt_signal();
-    return 128 + (signal ? signal : SIGINT);
+    return fail(fmt::format("\ndenoise: {}", e.what()), 128 + (signal ? signal : SIGINT));
   } catch (const dn::DivergedError& e) {
-    fmt::print(stderr, "denoise: {}\n", e.what());
-    return 3;
+    return fail(fmt::format("denoise: {}", e.what()), 3);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "denoise: internal error: {}\n", e.what());
-    return 4;
+    return fail(fmt::format("denoise: internal error: {}", e.what()), 4);
   }
   return 0;
 }
