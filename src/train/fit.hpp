@@ -46,7 +46,9 @@ struct FitOptions {
   // with one allreduce per step, and rank 0's initial weights are broadcast first.
   // Losses, metrics and validation are the global batch's, the same on every rank, so
   // training equals a single process's up to the order of float sums (Dropout's masks
-  // included). ArgumentError when the world size does not divide batch_size.
+  // included, while the last batch of an epoch has a sample for every process).
+  // ArgumentError when the world size does not divide batch_size. Callbacks must
+  // decide alike on every process (they see the same logs); stop_now is not shared.
   dist::Communicator* communicator = nullptr;
 };
 
