@@ -30,13 +30,17 @@ bool launched_by_mpirun() {
   return false;
 }
 
+// DENOISE_MPI_TIMEOUT in seconds (default 600); a value that is not a positive number
+// ends the program before MPI starts, since the library has no caller to throw to yet.
 std::chrono::milliseconds collective_timeout() {
   const char* text = std::getenv("DENOISE_MPI_TIMEOUT");
-  double seconds = 600;
-  if (text) {
-    char* end = nullptr;
-    const double v = std::strtod(text, &end);
-    if (end != text && *end == '\0' && v > 0) seconds = v;
+  if (!text) return std::chrono::minutes(10);
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  if (end == text || *end != '\0' || !(seconds > 0 && seconds < 1e9)) {
+    std::fprintf(stderr, "denoise: error: DENOISE_MPI_TIMEOUT must be a positive number of seconds (got '%s')\n",
+                 text);
+    std::exit(2);
   }
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
@@ -53,8 +57,8 @@ void check(int code, const char* call) {
 
 class MpiCommunicator final : public Communicator {
  public:
-  MpiCommunicator()
-      : watchdog_(collective_timeout(), [this](const std::string& what, double seconds) {
+  explicit MpiCommunicator(std::chrono::milliseconds timeout)
+      : watchdog_(timeout, [this](const std::string& what, double seconds) {
           // MPI is not called from this thread (MPI_THREAD_FUNNELED): ending the process
           // without MPI_Finalize makes mpirun end the whole job.
           std::fprintf(stderr,
@@ -140,6 +144,7 @@ Communicator& world() {
 
 Session::Session(int& argc, char**& argv) {
   if (!launched_by_mpirun()) return;
+  const std::chrono::milliseconds timeout = collective_timeout();
   int provided = 0;
   // Only the main thread calls MPI; OpenMP threads and the watchdog never do.
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
@@ -147,7 +152,7 @@ Session::Session(int& argc, char**& argv) {
     std::exit(4);
   }
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  world_communicator() = std::make_unique<MpiCommunicator>();
+  world_communicator() = std::make_unique<MpiCommunicator>(timeout);
 }
 
 Session::~Session() {
