@@ -19,8 +19,6 @@
 
 namespace dn::dist {
 
-#ifdef DENOISE_WITH_MPI
-
 namespace {
 
 // Launchers announce themselves: Open MPI's mpirun, then PMIx / PMI (MPICH, Slurm's srun).
@@ -29,6 +27,12 @@ bool launched_by_mpirun() {
     if (std::getenv(name)) return true;
   return false;
 }
+
+}  // namespace
+
+#ifdef DENOISE_WITH_MPI
+
+namespace {
 
 // DENOISE_MPI_TIMEOUT in seconds (default 600); a value that is not a positive number
 // ends the program before MPI starts, since the library has no caller to throw to yet.
@@ -174,7 +178,19 @@ void Session::abort_job(const std::string& message, int code) {
 
 bool mpi_built_in() { return false; }
 Communicator& world() { return local(); }
-Session::Session(int&, char**&) {}
+// N copies of a program without MPI would each train alone and race for the same
+// run folder: refused, saying why.
+Session::Session(int&, char**&) {
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (!size) size = std::getenv("PMI_SIZE");
+  if (launched_by_mpirun() && size && std::atoi(size) > 1) {
+    std::fprintf(stderr,
+                 "denoise: error: this denoise was built without MPI, so %s processes under mpirun would each "
+                 "work alone; build it with MPI installed (libopenmpi-dev) or run one process\n",
+                 size);
+    std::exit(2);
+  }
+}
 Session::~Session() = default;
 void Session::abort_job(const std::string& message, int code) {
   fmt::print(stderr, "{}\n", message);
