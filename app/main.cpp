@@ -5,6 +5,7 @@
 #include <csignal>
 #include <exception>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -74,7 +75,6 @@ static int fail(const std::string& message, int code) {
 }  // namespace dn::app
 
 int main(int argc, char** argv) {
-  const dn::dist::Session mpi(argc, argv);  // started only under mpirun
   using dn::app::fail;
   CLI::App app{"denoise: convolutional denoising autoencoders and digit prediction for noisy images", "denoise"};
   app.footer("Run 'denoise help COMMAND' for a command's flags. Exit status: 0 ok, 1 bad or missing data, "
@@ -82,7 +82,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", [] { return dn::app::version_text(); }, "version, commit, compiler, SIMD target");
   dn::app::add_all_commands(app);
   const std::vector<std::string> args(argv + 1, argv + argc);
+  // Started only under mpirun; it ends after main has reported any error to the job.
+  std::optional<dn::dist::Session> mpi;
   try {
+    mpi.emplace(argc, argv);
     // A bad DENOISE_SIMD is a usage error before any work starts (--version reports it).
     if (std::find(args.begin(), args.end(), "--version") == args.end()) dn::kernels::simd::apply_environment();
     if (!args.empty() && args[0] == "help") {

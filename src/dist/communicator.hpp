@@ -54,6 +54,8 @@ bool mpi_built_in();
 // rank: a rank stuck without dying would otherwise hang the job for ever.
 class Session {
  public:
+  // UsageError for a DENOISE_MPI_TIMEOUT that is not a positive number, or, in a
+  // build without MPI, for being one of several processes under mpirun.
   Session(int& argc, char**& argv);
   ~Session();  // MPI_Finalize
   Session(const Session&) = delete;

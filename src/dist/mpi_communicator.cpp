@@ -1,5 +1,5 @@
-// The one file that calls MPI. Without MPI in the build, a Session never starts
-// anything and world() is the single process.
+// The one file that calls MPI. Without MPI in the build, world() is the single
+// process, and a Session refuses to be one of several.
 #include "dist/communicator.hpp"
 
 #include <chrono>
@@ -10,6 +10,8 @@
 #include <thread>
 
 #include <fmt/core.h>
+
+#include "core/error.hpp"
 
 #ifdef DENOISE_WITH_MPI
 #include <mpi.h>
@@ -34,18 +36,14 @@ bool launched_by_mpirun() {
 
 namespace {
 
-// DENOISE_MPI_TIMEOUT in seconds (default 600); a value that is not a positive number
-// ends the program before MPI starts, since the library has no caller to throw to yet.
+// DENOISE_MPI_TIMEOUT in seconds (default 600); UsageError for anything but a positive number.
 std::chrono::milliseconds collective_timeout() {
   const char* text = std::getenv("DENOISE_MPI_TIMEOUT");
   if (!text) return std::chrono::minutes(10);
   char* end = nullptr;
   const double seconds = std::strtod(text, &end);
-  if (end == text || *end != '\0' || !(seconds > 0 && seconds < 1e9)) {
-    std::fprintf(stderr, "denoise: error: DENOISE_MPI_TIMEOUT must be a positive number of seconds (got '%s')\n",
-                 text);
-    std::exit(2);
-  }
+  if (end == text || *end != '\0' || !(seconds > 0 && seconds < 1e9))
+    throw UsageError(fmt::format("DENOISE_MPI_TIMEOUT must be a positive number of seconds (got '{}')", text));
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
 
@@ -151,10 +149,8 @@ Session::Session(int& argc, char**& argv) {
   const std::chrono::milliseconds timeout = collective_timeout();
   int provided = 0;
   // Only the main thread calls MPI; OpenMP threads and the watchdog never do.
-  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-    std::fprintf(stderr, "denoise: error: MPI_Init_thread failed\n");
-    std::exit(4);
-  }
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    throw std::runtime_error("MPI_Init_thread failed");
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   world_communicator() = std::make_unique<MpiCommunicator>(timeout);
 }
@@ -183,13 +179,10 @@ Communicator& world() { return local(); }
 Session::Session(int&, char**&) {
   const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
   if (!size) size = std::getenv("PMI_SIZE");
-  if (launched_by_mpirun() && size && std::atoi(size) > 1) {
-    std::fprintf(stderr,
-                 "denoise: error: this denoise was built without MPI, so %s processes under mpirun would each "
-                 "work alone; build it with MPI installed (libopenmpi-dev) or run one process\n",
-                 size);
-    std::exit(2);
-  }
+  if (launched_by_mpirun() && size && std::atoi(size) > 1)
+    throw UsageError(fmt::format("this denoise was built without MPI, so {} processes under mpirun would each work "
+                                 "alone; build it with MPI installed (libopenmpi-dev) or run one process",
+                                 size));
 }
 Session::~Session() = default;
 void Session::abort_job(const std::string& message, int code) {
