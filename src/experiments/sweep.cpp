@@ -161,8 +161,10 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
   const std::vector<std::string> reports = communicator.gather(numbers.dump());
   if (rank != 0) return nullptr;
   std::vector<nlohmann::json> finished_runs(runs.size());
-  for (const std::string& report : reports)
-    for (const auto& [index, run] : nlohmann::json::parse(report).items()) finished_runs[std::stoul(index)] = run;
+  for (const std::string& report : reports) {
+    const nlohmann::json numbers_of_rank = nlohmann::json::parse(report);  // items() only views it
+    for (const auto& [index, run] : numbers_of_rank.items()) finished_runs[std::stoul(index)] = run;
+  }
 
   nlohmann::json cells = nlohmann::json::array();
   std::size_t i = 0;
