@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "dist/communicator.hpp"
 #include "options.hpp"
 #include "train/classifier.hpp"
 #include "train/classify_eval.hpp"
@@ -58,16 +59,19 @@ static void add_train(CLI::App& classify) {
       }
     }
     const fs::path out = !run.resume.empty() ? run.resume : run.out.empty() ? default_run_dir() : run.out;
-    std::vector<Callback*> callbacks = progress_callbacks(config.controls.verbose);
-    callbacks.push_back(&watch_interrupts());
+    const std::vector<Callback*> callbacks = training_callbacks(config.controls.verbose);
+    dist::Communicator& world = dist::world();
     ClassifierResult r;
     try {
       r = !run.resume.empty()
-              ? resume_classifier(out, callbacks)
-              : train_classifier(config, out, callbacks, run.overwrite ? ExistingRun::overwrite : ExistingRun::refuse);
+              ? resume_classifier(out, callbacks, world)
+              : train_classifier(config, out, callbacks, run.overwrite ? ExistingRun::overwrite : ExistingRun::refuse,
+                                 world);
     } catch (const InterruptedError& e) {
       throw InterruptedError(fmt::format("{}: denoise classify train --resume {}", e.what(), out.string()));
     }
+    if (world.rank() != 0) return;
+    print_data_parallel_report();
     std::string line = fmt::format("\nTest accuracy: {:.2f}% on {} clean test images", 100 * r.metrics.test_accuracy,
                                    r.metrics.count);
     if (r.metrics.test_accuracy_on_input)

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "commands.hpp"
+#include "dist/communicator.hpp"
 #include "options.hpp"
 #include "experiments/sweep.hpp"
 
@@ -34,7 +35,9 @@ static RegisterCommand reg(50, [](CLI::App& app) {
   on_run(cmd, [f] {
     ExperimentObserver observer = printing_observer();
     observer.fit_callbacks.clear();  // runs train side by side: a line per finished run, no bars
-    const nlohmann::json result = run_sweep(f->sweep, f->out, observer);
+    dist::Communicator& world = dist::world();
+    const nlohmann::json result = run_sweep(f->sweep, f->out, observer, world);
+    if (world.rank() != 0) return;
     fmt::print("\n{}Wrote {}/sweep.json and sweep.md\n", format_sweep(result), f->out);
   });
 });

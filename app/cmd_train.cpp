@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "dist/communicator.hpp"
 #include "io/png.hpp"
 #include "nn/models.hpp"
 #include "options.hpp"
@@ -51,17 +52,20 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
     config.on_nan = parse_on_nan(f->on_nan);
     const RunFlags& run = f->run;
     const fs::path out = !run.resume.empty() ? run.resume : run.out.empty() ? default_run_dir() : run.out;
-    std::vector<Callback*> callbacks = progress_callbacks(config.controls.verbose);
-    callbacks.push_back(&watch_interrupts());
+    const std::vector<Callback*> callbacks = training_callbacks(config.controls.verbose);
+    dist::Communicator& world = dist::world();
     try {
       const DenoiserResult r =
           !run.resume.empty()
-              ? resume_denoiser(out, callbacks)
-              : train_denoiser(config, out, callbacks, run.overwrite ? ExistingRun::overwrite : ExistingRun::refuse);
+              ? resume_denoiser(out, callbacks, world)
+              : train_denoiser(config, out, callbacks, run.overwrite ? ExistingRun::overwrite : ExistingRun::refuse,
+                               world);
+      if (world.rank() != 0) return;
       fmt::print("{}{}", config.controls.verbose ? "\n" : "", format_denoise_metrics(r.metrics));
     } catch (const InterruptedError& e) {
       throw InterruptedError(fmt::format("{}: denoise train --resume {}", e.what(), out.string()));
     }
+    print_data_parallel_report();
     fmt::print("Run folder: {}\n", out.string());
   });
 });

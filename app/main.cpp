@@ -6,6 +6,7 @@
 #include <csignal>
 #include <exception>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "core/error.hpp"
+#include "dist/communicator.hpp"
 #include "kernels/simd/simd.hpp"
 #include "version.hpp"
 
@@ -63,16 +65,28 @@ static RegisterCommand reg_completion(1010, [](CLI::App& app) {
   on_run(cmd, [&app, shell] { fmt::print("{}", bash_completion(app)); });
 });
 
+// An error's message and exit status. In a job of several processes the whole job
+// ends with it, since the other ranks would otherwise wait for this one for ever.
+static int fail(const std::string& message, int code) {
+  if (dist::world().size() > 1) dist::Session::abort_job(message, code);
+  fmt::print(stderr, "{}\n", message);
+  return code;
+}
+
 }  // namespace dn::app
 
 int main(int argc, char** argv) {
+  using dn::app::fail;
   CLI::App app{"denoise: convolutional denoising autoencoders and digit prediction for noisy images", "denoise"};
   app.footer("Run 'denoise help COMMAND' for a command's flags. Exit status: 0 ok, 1 bad or missing data, "
              "2 usage error, 3 training diverged, 4 internal error.");
   app.set_version_flag("--version", [] { return dn::app::version_text(); }, "version, commit, compiler, SIMD target");
   dn::app::add_all_commands(app);
   const std::vector<std::string> args(argv + 1, argv + argc);
+  // Started only under mpirun; it ends after main has reported any error to the job.
+  std::optional<dn::dist::Session> mpi;
   try {
+    mpi.emplace(argc, argv);
     // A bad DENOISE_SIMD is a usage error before any work starts (--version reports it).
     if (std::find(args.begin(), args.end(), "--version") == args.end()) dn::kernels::simd::apply_environment();
     if (!args.empty() && args[0] == "help") {
@@ -96,28 +110,21 @@ int main(int argc, char** argv) {
     // The library names its argument (batch_size); the user typed a flag (--batch-size).
     std::string flag = "--" + e.argument();
     std::replace(flag.begin(), flag.end(), '_', '-');
-    fmt::print(stderr, "denoise: error: {} {}\n", flag, e.complaint());
-    return 2;
+    return fail(fmt::format("denoise: error: {} {}", flag, e.complaint()), 2);
   } catch (const dn::UsageError& e) {
-    fmt::print(stderr, "denoise: error: {}\n", e.what());
-    return 2;
+    return fail(fmt::format("denoise: error: {}", e.what()), 2);
   } catch (const dn::DataError& e) {
-    fmt::print(stderr, "denoise: error: {}\n", e.what());
-    return 1;
+    return fail(fmt::format("denoise: error: {}", e.what()), 1);
   } catch (const dn::InterruptedError& e) {
-    fmt::print(stderr, "\ndenoise: {}\n", e.what());
     const int signal = dn::app::interrupt_signal();
-    return 128 + (signal ? signal : SIGINT);
+    return fail(fmt::format("\ndenoise: {}", e.what()), 128 + (signal ? signal : SIGINT));
   } catch (const dn::DivergedError& e) {
-    fmt::print(stderr, "denoise: {}\n", e.what());
-    return 3;
+    return fail(fmt::format("denoise: {}", e.what()), 3);
   } catch (const std::filesystem::filesystem_error& e) {
     // The file system refused (a symlink loop, a permission): the user's environment, not a bug.
-    fmt::print(stderr, "denoise: error: {}: {}\n", e.path1().string(), e.code().message());
-    return 1;
+    return fail(fmt::format("denoise: error: {}: {}", e.path1().string(), e.code().message()), 1);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "denoise: internal error: {}\n", e.what());
-    return 4;
+    return fail(fmt::format("denoise: internal error: {}", e.what()), 4);
   }
   return 0;
 }

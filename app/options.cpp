@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "data/noise.hpp"
+#include "dist/communicator.hpp"
 #include "data/registry.hpp"
 #include "run/run_writer.hpp"
 
@@ -75,6 +76,24 @@ std::vector<Callback*> progress_callbacks(int verbose) {
   if (verbose == 0) return {};
   if (verbose == 2) return {&one_line};
   return {&progress_bar()};
+}
+
+std::vector<Callback*> training_callbacks(int verbose) {
+  const dist::Communicator& world = dist::world();
+  if (world.rank() != 0) return {};
+  std::vector<Callback*> callbacks = progress_callbacks(verbose);
+  if (world.size() == 1) callbacks.push_back(&watch_interrupts());
+  return callbacks;
+}
+
+void print_data_parallel_report() {
+  const dist::Communicator& world = dist::world();
+  if (world.size() == 1 || world.rank() != 0) return;
+  const dist::CollectiveStats& s = world.stats();
+  fmt::print("Data-parallel over {} processes: {} allreduces, {:.3f} ms each on average, {:.2f} s in all "
+             "(rank 0, waiting for the slowest rank included)\n",
+             world.size(), s.allreduce_calls, s.allreduce_calls ? 1e3 * s.allreduce_seconds / double(s.allreduce_calls) : 0.0,
+             s.allreduce_seconds);
 }
 
 std::string default_run_dir() {

@@ -29,6 +29,12 @@ void add_training_control_flags(CLI::App& cmd, TrainingControls& controls, DataO
 void add_verbose_flag(CLI::App& cmd, int& verbose);
 // The progress output that --verbose asks for: nothing, the bar, or a line per epoch.
 std::vector<Callback*> progress_callbacks(int verbose);
+// What a training command passes to fit: the progress output (only rank 0's, in a
+// data-parallel job under mpirun) and the interrupt watch (a single process only:
+// mpirun ends the whole job at Ctrl-C; the run resumes from its last checkpoint).
+std::vector<Callback*> training_callbacks(int verbose);
+// Rank 0's line on its time in allreduce, after a data-parallel fit; nothing when alone.
+void print_data_parallel_report();
 // runs/<local time>, where a run goes when no --out is given.
 std::string default_run_dir();
 // --threads N (0 = all cores); call apply_threads before computing.

@@ -78,7 +78,11 @@ std::string cell_name(const std::string& optimizer, const std::string& activatio
 
 }  // namespace
 
-nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, const ExperimentObserver& observer) {
+nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, const ExperimentObserver& observer,
+                         dist::Communicator& communicator) {
+  const std::size_t rank = static_cast<std::size_t>(communicator.rank());
+  const std::size_t world = static_cast<std::size_t>(communicator.size());
+  const std::string who = world > 1 ? fmt::format("[rank {}] ", rank) : "";
   if (options.repeats < 1) throw ArgumentError("repeats", fmt::format("must be >= 1 (got {})", options.repeats));
   std::vector<RunSpec> runs;
   for (const auto& opt : options.optimizers)
@@ -95,8 +99,9 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
 
   // A finished run counts only if it was trained with today's settings; one that
   // was not is never mixed into the table, and replaced only when asked.
-  std::vector<std::size_t> todo;
-  for (std::size_t i = 0; i < runs.size(); ++i) {
+  std::vector<std::size_t> todo, mine;
+  for (std::size_t i = rank; i < runs.size(); i += world) mine.push_back(i);
+  for (std::size_t i : mine) {
     if (read_finished(runs[i].dir).is_null()) {
       todo.push_back(i);
       continue;
@@ -108,7 +113,8 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
                                      runs[i].dir.string() + ": " + differences + "); overwrite it or choose another folder");
     todo.push_back(i);
   }
-  observer.say(fmt::format("Sweep: {} runs ({} already finished in {})", runs.size(), runs.size() - todo.size(),
+  observer.say(fmt::format("{}Sweep: {} runs{} ({} already finished in {})", who, mine.size(),
+                           world > 1 ? fmt::format(" of {}", runs.size()) : "", mine.size() - todo.size(),
                            out_dir.string()));
 
   // Runs train side by side, one thread each, so a sweep uses every core even
@@ -139,7 +145,7 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
       const nlohmann::json done = read_finished(r.dir);
       std::lock_guard lock(report_mutex);
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      observer.say(fmt::format("  {} {} seed {}: val_binary_accuracy {:.4f}  val_loss {:.4f}{}",
+      observer.say(fmt::format("  {}{} {} seed {}: val_binary_accuracy {:.4f}  val_loss {:.4f}{}", who,
                                progress_counter(++finished, todo.size(), elapsed), cell_name(r.config.optimizer, r.config.activation), r.config.seed,
                                number_or_nan(done, "val_binary_accuracy"), number_or_nan(done, "val_loss"),
                                done.value("diverged", false) ? "  (diverged)" : ""));
@@ -150,6 +156,17 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
   }
   if (failure) std::rethrow_exception(failure);
 
+  // Each rank's numbers for its runs, read where it trained them, go to rank 0.
+  nlohmann::json numbers = nlohmann::json::object();
+  for (std::size_t i : mine) numbers[std::to_string(i)] = read_finished(runs[i].dir);
+  const std::vector<std::string> reports = communicator.gather(numbers.dump());
+  if (rank != 0) return nullptr;
+  std::vector<nlohmann::json> finished_runs(runs.size());
+  for (const std::string& report : reports) {
+    const nlohmann::json numbers_of_rank = nlohmann::json::parse(report);  // items() only views it
+    for (const auto& [index, run] : numbers_of_rank.items()) finished_runs[std::stoul(index)] = run;
+  }
+
   nlohmann::json cells = nlohmann::json::array();
   std::size_t i = 0;
   for (const auto& opt : options.optimizers)
@@ -157,7 +174,7 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
       nlohmann::json cell = {{"optimizer", opt}, {"activation", act}, {"runs", nlohmann::json::array()}};
       nlohmann::json sums = nlohmann::json::object();
       for (int k = 0; k < options.repeats; ++k, ++i) {
-        nlohmann::json run = read_finished(runs[i].dir);
+        nlohmann::json run = finished_runs[i];
         run["seed"] = runs[i].config.seed;
         run["run_dir"] = runs[i].dir.string();
         cell["runs"].push_back(run);

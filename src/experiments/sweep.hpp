@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dist/communicator.hpp"
 #include "experiments/observer.hpp"
 #include "train/denoiser_config.hpp"
 
@@ -26,8 +27,13 @@ struct SweepOptions {
 // Trains what is missing under out_dir (finished runs are reused), writes
 // sweep.json and sweep.md there, and returns sweep.json's content. The observer
 // hears of each run as it finishes (runs train side by side, without progress bars).
+// With several processes, every one calls this alike: run i trains on rank
+// i % size (`parallel` at once there), each reports its runs' numbers to rank 0, and
+// rank 0 alone writes sweep.json and sweep.md, the same as one process would, and
+// returns them (the others return null). A rank resumes its own unfinished runs.
 nlohmann::json run_sweep(const SweepOptions& options, const std::filesystem::path& out_dir,
-                         const ExperimentObserver& observer = {});
+                         const ExperimentObserver& observer = {},
+                         dist::Communicator& communicator = dist::local());
 
 // The three tables (val_binary_accuracy, val_loss, psnr) in the seed's layout, as Markdown.
 std::string format_sweep(const nlohmann::json& sweep);

@@ -60,6 +60,12 @@ class Layer {
   // have. Empty for layers without any; a container's holds its children's, by name.
   virtual nlohmann::json random_state() const { return nullptr; }
   virtual void set_random_state(const nlohmann::json& /*state*/) {}
+  // Data parallelism (train/fit.hpp): the next training forward sees one process's
+  // contiguous share of a larger batch, with `before` samples of it ahead and `after`
+  // behind. A layer that draws random numbers per element (Dropout) skips the other
+  // shares' draws, so that each process draws what one process given the whole batch
+  // would. Containers do not pass it on: fit calls it on every layer of the tree.
+  virtual void set_batch_share(std::size_t /*before*/, std::size_t /*after*/) {}
   // Constructor arguments as Keras would list them in get_config().
   virtual nlohmann::json config() const { return nlohmann::json::object(); }
 

@@ -62,11 +62,11 @@ Checkpoint restore_checkpoint(const std::filesystem::path& file, Layer& model, O
 // to be resumed, when the fit was interrupted.
 History whole_history(const Checkpoint& prior, History fitted, const std::filesystem::path& staging);
 
-// The config an interrupted run in the writer's staging folder started with, parsed
-// and checked; DataError naming the checkpoint when it is damaged.
+// The config an interrupted run in a staging folder started with, parsed and
+// checked; DataError naming the checkpoint when it is damaged.
 template <class Config>
-Config checkpoint_config(const RunWriter& writer) {
-  const std::filesystem::path file = writer.staging() / kCheckpointFile;
+Config checkpoint_config(const std::filesystem::path& staging) {
+  const std::filesystem::path file = staging / kCheckpointFile;
   try {
     Config config = Config::from_json(read_checkpoint(file).config);
     config.validate();

@@ -11,6 +11,7 @@
 #include "nn/models.hpp"
 #include "run/run_folder.hpp"
 #include "train/checkpoint.hpp"
+#include "train/fit.hpp"
 #include "train/classifier_report.hpp"
 #include "train/denoiser.hpp"
 #include "train/keras_callbacks.hpp"
@@ -55,10 +56,12 @@ nlohmann::json ClassifierMetrics::to_json(TrainOn on) const {
   return j;
 }
 
-// Trains into the writer's staging folder from scratch or from a checkpoint in it,
-// then completes the run folder and commits it.
-static ClassifierResult train_into(const ClassifierConfig& config, RunWriter& writer,
-                                   const std::vector<Callback*>& callbacks, bool resume) {
+// Trains into the staging folder from scratch or from a checkpoint in it, then
+// completes the run folder and commits it. Only rank 0 holds a writer and writes.
+static ClassifierResult train_into(const ClassifierConfig& config, RunWriter* writer, const fs::path& staging,
+                                   const std::vector<Callback*>& callbacks, bool resume,
+                                   dist::Communicator& communicator) {
+  check_batch_split(config.batch_size, communicator);
   ClassifierConfig c = config;
   LoadedClassifier init;
   if (!c.init_from.empty() && !resume) init = load_init_from(c);  // a resumed run's weights are in its checkpoint
@@ -88,7 +91,7 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter& wr
   }
   auto loss = make_loss(kClassifierLoss);
   auto optimizer = make_optimizer(kClassifierOptimizer, c.lr);
-  const fs::path checkpoint = writer.staging() / kCheckpointFile;
+  const fs::path checkpoint = staging / kCheckpointFile;
   Checkpoint prior;
   if (resume) {
     prior = restore_checkpoint(checkpoint, *model, *optimizer);
@@ -100,11 +103,12 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter& wr
       x_epoch = classifier_input(data.train.images, c, noise, denoiser.get(), Split::train,
                                  std::uint64_t(epoch - 1) * n);
   };
-  const fs::path& dir = writer.staging();
+  const fs::path& dir = staging;
   nlohmann::json cfg = c.to_json();
   cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
+  cfg["world_size"] = communicator.size();  // processes that trained it data-parallel
   const ControlCallbacks controls = make_control_callbacks(
-      c.controls, optimizer->learning_rate, c.epochs, dir,
+      writer ? c.controls : c.controls.without_files(), optimizer->learning_rate, c.epochs, dir,
       [&](const History& so_far) { save_run_folder(dir / kBestRunFolder, cfg, *model, so_far.to_json()); },
       callbacks);
   if (controls.early_stopping) controls.early_stopping->resume_best_weights(std::move(prior.early_stopping_weights));
@@ -117,10 +121,11 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter& wr
   options.seed = c.seed;
   options.metric = Metric::accuracy;
   options.callbacks = controls.all;
-  options.callbacks.push_back(&saver);
+  if (writer) options.callbacks.push_back(&saver);
+  options.communicator = &communicator;
   ClassifierResult result;
-  result.history =
-      whole_history(prior, fit(*model, *loss, *optimizer, x, y, x_val, y_val, options, on_epoch), writer.staging());
+  result.history = whole_history(prior, fit(*model, *loss, *optimizer, x, y, x_val, y_val, options, on_epoch), staging);
+  if (!writer) return result;
 
   if (controls.early_stopping && controls.early_stopping->restored())
     cfg["restored_best_epoch"] = controls.early_stopping->best_epoch();  // the saved weights are that epoch's
@@ -141,21 +146,32 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter& wr
   write_json_atomic(dir / kRunMetricsFile, m.to_json(c.on));
   write_predictions_picture(*model, x_test, data.test.labels, 10, dir / "predictions.png");
   fs::remove(checkpoint);
-  writer.commit();
-  if (result.history.diverged) throw diverged_run(writer.dir());
+  writer->commit();
+  if (result.history.diverged) throw diverged_run(writer->dir());
   return result;
 }
 
 ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path& out_dir,
-                                  const std::vector<Callback*>& callbacks, ExistingRun existing) {
+                                  const std::vector<Callback*>& callbacks, ExistingRun existing,
+                                  dist::Communicator& communicator) {
   config.validate();  // before the run folder is claimed
+  check_batch_split(config.batch_size, communicator);
+  const bool resume = existing == ExistingRun::resume;
+  if (communicator.rank() != 0)
+    return train_into(config, nullptr, staging_folder(out_dir), callbacks, resume, communicator);
   RunWriter writer(out_dir, existing);
-  return train_into(config, writer, callbacks, existing == ExistingRun::resume);
+  return train_into(config, &writer, writer.staging(), callbacks, resume, communicator);
 }
 
-ClassifierResult resume_classifier(const fs::path& out_dir, const std::vector<Callback*>& callbacks) {
+ClassifierResult resume_classifier(const fs::path& out_dir, const std::vector<Callback*>& callbacks,
+                                   dist::Communicator& communicator) {
+  if (communicator.rank() != 0) {
+    const fs::path staging = staging_folder(out_dir);
+    return train_into(checkpoint_config<ClassifierConfig>(staging), nullptr, staging, callbacks, true, communicator);
+  }
   RunWriter writer(out_dir, ExistingRun::resume);
-  return train_into(checkpoint_config<ClassifierConfig>(writer), writer, callbacks, true);
+  return train_into(checkpoint_config<ClassifierConfig>(writer.staging()), &writer, writer.staging(), callbacks, true,
+                    communicator);
 }
 
 LoadedClassifier load_classifier(const fs::path& run_dir) { return load_run<ClassifierConfig>(run_dir, "classify"); }

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dist/communicator.hpp"
 #include "nn/sequential.hpp"
 #include "run/run_folder.hpp"
 #include "run/run_writer.hpp"
@@ -43,12 +44,15 @@ struct ClassifierResult {
 // Trains per config into out_dir, written whole and checkpointed each epoch as a
 // denoiser run is (train/denoiser.hpp); the callbacks see the fit. Throws
 // DivergedError (after writing the folder) when the loss became NaN or infinite,
-// InterruptedError when a callback set stop_now.
+// InterruptedError when a callback set stop_now. Several processes train
+// data-parallel as train_denoiser's do: rank 0 writes, the others return the history.
 ClassifierResult train_classifier(const ClassifierConfig& config, const std::filesystem::path& out_dir,
                                   const std::vector<Callback*>& callbacks = {},
-                                  ExistingRun existing = ExistingRun::refuse);
+                                  ExistingRun existing = ExistingRun::refuse,
+                                  dist::Communicator& communicator = dist::local());
 // Continues the interrupted run at out_dir with the config it started with.
-ClassifierResult resume_classifier(const std::filesystem::path& out_dir, const std::vector<Callback*>& callbacks = {});
+ClassifierResult resume_classifier(const std::filesystem::path& out_dir, const std::vector<Callback*>& callbacks = {},
+                                   dist::Communicator& communicator = dist::local());
 
 using LoadedClassifier = LoadedRun<ClassifierConfig>;
 // DataError naming the folder when it is missing, is not a classifier's run

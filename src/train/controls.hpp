@@ -31,6 +31,13 @@ struct TrainingControls {
   void add_to_json(nlohmann::json& j) const;                // early_stopping, save_best, lr_schedule, csv_log, verbose
   static TrainingControls from_json(const nlohmann::json& j);  // missing keys: the defaults (older run folders)
   void validate() const;                                    // ArgumentError naming the argument and its value
+  // The same without the controls that write files (save_best, csv_log), for the
+  // processes of a data-parallel job other than the one that writes the run folder.
+  TrainingControls without_files() const {
+    TrainingControls c = *this;
+    c.save_best = c.csv_log = false;
+    return c;
+  }
 };
 
 inline constexpr const char* kBestRunFolder = "best";

@@ -8,16 +8,19 @@
 #include "nn/models.hpp"
 #include "run/run_folder.hpp"
 #include "train/checkpoint.hpp"
+#include "train/fit.hpp"
 #include "train/keras_callbacks.hpp"
 
 namespace dn {
 
 namespace fs = std::filesystem;
 
-// Trains into the writer's staging folder from scratch or from a checkpoint in it,
-// then completes the run folder and commits it.
-static DenoiserResult train_into(const DenoiserConfig& config, RunWriter& writer,
-                                 const std::vector<Callback*>& callbacks, bool resume) {
+// Trains into the staging folder from scratch or from a checkpoint in it, then
+// completes the run folder and commits it. Only rank 0 holds a writer and writes.
+static DenoiserResult train_into(const DenoiserConfig& config, RunWriter* writer, const fs::path& staging,
+                                 const std::vector<Callback*>& callbacks, bool resume,
+                                 dist::Communicator& communicator) {
+  check_batch_split(config.batch_size, communicator);
   const NoiseSpec noise = parse_noise(config.noise);
   // Images stay packed, clean as the file's bytes and noisy as 16-bit, and are
   // decoded a batch at a time: all of MNIST trains within 200 MB.
@@ -33,18 +36,19 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter& writer
   auto model = make_model({config.model, config.activation, data.train.height(), data.train.width()}, config.seed);
   auto loss = make_loss(config.loss);
   auto optimizer = make_optimizer(config.optimizer, config.lr);
-  const fs::path checkpoint = writer.staging() / kCheckpointFile;
+  const fs::path checkpoint = staging / kCheckpointFile;
   Checkpoint prior;
   if (resume) {
     prior = restore_checkpoint(checkpoint, *model, *optimizer);
     require_same_config(prior, config.to_json(), checkpoint);
   }
 
-  const fs::path& dir = writer.staging();
+  const fs::path& dir = staging;
   nlohmann::json cfg = config.to_json();
   cfg["threads"] = omp_get_max_threads();  // informative: results are identical for a given thread count
+  cfg["world_size"] = communicator.size();  // processes that trained it data-parallel
   const ControlCallbacks controls = make_control_callbacks(
-      config.controls, optimizer->learning_rate, config.epochs, dir,
+      writer ? config.controls : config.controls.without_files(), optimizer->learning_rate, config.epochs, dir,
       [&](const History& so_far) { save_run_folder(dir / kBestRunFolder, cfg, *model, so_far.to_json()); },
       callbacks);
   if (controls.early_stopping) controls.early_stopping->resume_best_weights(std::move(prior.early_stopping_weights));
@@ -57,11 +61,13 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter& writer
   options.seed = config.seed;
   options.on_nan = config.on_nan;
   options.callbacks = controls.all;
-  options.callbacks.push_back(&saver);
+  if (writer) options.callbacks.push_back(&saver);
+  options.communicator = &communicator;
   DenoiserResult result;
   result.history = fit(*model, *loss, *optimizer, PackedSamples(x_train_noisy), PackedSamples(data.train.images),
                        PackedSamples(x_val_noisy), PackedSamples(data.validation.images), options);
-  result.history = whole_history(prior, std::move(result.history), writer.staging());
+  result.history = whole_history(prior, std::move(result.history), staging);
+  if (!writer) return result;
   x_train_noisy = {};  // freed before the float validation copies below
   data.train = {};
 
@@ -78,21 +84,32 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter& writer
   write_json_atomic(dir / kRunMetricsFile, result.metrics.to_json());
   write_reconstructions(*model, val_clean, val_noisy, 10, dir / "reconstructions.png");
   fs::remove(checkpoint);
-  writer.commit();
-  if (result.history.diverged && config.on_nan == OnNaN::stop) throw diverged_run(writer.dir());
+  writer->commit();
+  if (result.history.diverged && config.on_nan == OnNaN::stop) throw diverged_run(writer->dir());
   return result;
 }
 
 DenoiserResult train_denoiser(const DenoiserConfig& config, const fs::path& out_dir,
-                              const std::vector<Callback*>& callbacks, ExistingRun existing) {
+                              const std::vector<Callback*>& callbacks, ExistingRun existing,
+                              dist::Communicator& communicator) {
   config.validate();  // before the run folder is claimed
+  check_batch_split(config.batch_size, communicator);
+  const bool resume = existing == ExistingRun::resume;
+  if (communicator.rank() != 0)
+    return train_into(config, nullptr, staging_folder(out_dir), callbacks, resume, communicator);
   RunWriter writer(out_dir, existing);
-  return train_into(config, writer, callbacks, existing == ExistingRun::resume);
+  return train_into(config, &writer, writer.staging(), callbacks, resume, communicator);
 }
 
-DenoiserResult resume_denoiser(const fs::path& out_dir, const std::vector<Callback*>& callbacks) {
+DenoiserResult resume_denoiser(const fs::path& out_dir, const std::vector<Callback*>& callbacks,
+                               dist::Communicator& communicator) {
+  if (communicator.rank() != 0) {
+    const fs::path staging = staging_folder(out_dir);
+    return train_into(checkpoint_config<DenoiserConfig>(staging), nullptr, staging, callbacks, true, communicator);
+  }
   RunWriter writer(out_dir, ExistingRun::resume);
-  return train_into(checkpoint_config<DenoiserConfig>(writer), writer, callbacks, true);
+  return train_into(checkpoint_config<DenoiserConfig>(writer.staging()), &writer, writer.staging(), callbacks, true,
+                    communicator);
 }
 
 LoadedDenoiser load_denoiser(const fs::path& run_dir) { return load_run<DenoiserConfig>(run_dir, "denoise"); }

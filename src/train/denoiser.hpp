@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "dist/communicator.hpp"
 #include "nn/sequential.hpp"
 #include "run/run_folder.hpp"
 #include "run/run_writer.hpp"
@@ -26,13 +27,19 @@ struct DenoiserResult {
 // Throws DivergedError (after writing the folder) when the loss became NaN or infinite
 // and config.on_nan is stop; InterruptedError, keeping the checkpoint, when a callback
 // set stop_now.
+// With a communicator of several processes, every one calls this alike and they train
+// data-parallel (train/fit.hpp); rank 0 alone writes the run folder (config.json
+// records world_size) and returns the metrics, the others return the history only.
 DenoiserResult train_denoiser(const DenoiserConfig& config, const std::filesystem::path& out_dir,
                               const std::vector<Callback*>& callbacks = {},
-                              ExistingRun existing = ExistingRun::refuse);
+                              ExistingRun existing = ExistingRun::refuse,
+                              dist::Communicator& communicator = dist::local());
 
 // Continues the interrupted run at out_dir from its last finished epoch, with the
-// config it started with: the result is the uninterrupted run's, bit for bit.
-DenoiserResult resume_denoiser(const std::filesystem::path& out_dir, const std::vector<Callback*>& callbacks = {});
+// config it started with: the result is the uninterrupted run's, bit for bit. Several
+// processes read the checkpoint each, so out_dir must be on a filesystem they share.
+DenoiserResult resume_denoiser(const std::filesystem::path& out_dir, const std::vector<Callback*>& callbacks = {},
+                               dist::Communicator& communicator = dist::local());
 
 // A denoiser run folder loaded back: its config and the model with trained weights.
 using LoadedDenoiser = LoadedRun<DenoiserConfig>;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/packed_images.hpp"
+#include "dist/communicator.hpp"
 #include "nn/inference.hpp"
 #include "train/losses.hpp"
 #include "train/optimizers.hpp"
@@ -41,7 +42,20 @@ struct FitOptions {
   Metric metric = Metric::binary_accuracy;
   // Called in order at each hook; not owned, and must outlive the call to fit.
   std::vector<Callback*> callbacks;
+  // Synchronous data parallelism over the communicator's processes (null: alone).
+  // Every process runs fit with the same data, shuffle and options; each takes its
+  // contiguous share of every global batch of batch_size, the gradients are averaged
+  // with one allreduce per step, and rank 0's initial weights are broadcast first.
+  // Losses, metrics and validation are the global batch's, the same on every rank, so
+  // training equals a single process's up to the order of float sums (Dropout's masks
+  // included, while the last batch of an epoch has a sample for every process).
+  // ArgumentError when the world size does not divide batch_size. Callbacks must
+  // decide alike on every process (they see the same logs); stop_now is not shared.
+  dist::Communicator* communicator = nullptr;
 };
+
+// ArgumentError("batch_size", ...) unless the job's processes split a batch evenly.
+void check_batch_split(int batch_size, const dist::Communicator& communicator);
 
 // What fit batches from: N samples of one shape, read as float a batch at a
 // time. Both kinds are views: the data must outlive them.
@@ -91,9 +105,10 @@ struct Evaluation {
   double loss = 0, metric = 0;
 };
 
-// Mean loss and metric over a whole set, weighted by batch size as Keras does.
+// Mean loss and metric over a whole set, weighted by batch size as Keras does. With a
+// communicator, each process evaluates its contiguous share and all get the whole's.
 Evaluation evaluate(Layer& model, const Loss& loss, Metric metric, const Samples& x, const Samples& y,
-                    int batch_size = 256);
+                    int batch_size = 256, dist::Communicator* communicator = nullptr);
 Evaluation evaluate(Layer& model, const Loss& loss, Metric metric, const Tensor& x, const Tensor& y,
                     int batch_size = 256);
 

@@ -26,10 +26,18 @@ void Dropout::forward(const Tensor& x, Tensor& y, bool training) {
   const float scale = static_cast<float>(1.0 / (1.0 - rate_));
   mask_.resize(x.shape());
   y.resize(x.shape());
+  const std::size_t per_sample = x.dim(0) ? x.size() / static_cast<std::size_t>(x.dim(0)) : 0;
+  for (std::size_t i = 0; i < share_before_ * per_sample; ++i) rng_.uniform();
   for (std::size_t i = 0; i < x.size(); ++i) {
     mask_[i] = rng_.uniform() >= rate_ ? scale : 0.0f;
     y[i] = x[i] * mask_[i];
   }
+  for (std::size_t i = 0; i < share_after_ * per_sample; ++i) rng_.uniform();
+}
+
+void Dropout::set_batch_share(std::size_t before, std::size_t after) {
+  share_before_ = before;
+  share_after_ = after;
 }
 
 void Dropout::backward(const Tensor& /*x*/, const Tensor& y, const Tensor& dy, Tensor* dx) {

@@ -22,6 +22,7 @@ class Dropout : public Layer {
   nlohmann::json config() const override;
   nlohmann::json random_state() const override;
   void set_random_state(const nlohmann::json& state) override;
+  void set_batch_share(std::size_t before, std::size_t after) override;
 
  private:
   double rate_;
@@ -29,6 +30,7 @@ class Dropout : public Layer {
   Rng rng_{0};
   Tensor mask_;          // 0 or 1/(1-rate) per element of the last training forward
   bool masked_ = false;  // whether the last forward applied mask_
+  std::size_t share_before_ = 0, share_after_ = 0;  // samples of other processes' shares
 };
 
 }  // namespace dn

@@ -1,0 +1,200 @@
+// `mpirun -np 2 denoise ...` on this machine (loopback, --oversubscribe): data-parallel
+// training equals a single process's, a 2-rank sweep writes the 1-process table, and
+// errors end the job with one clear message instead of a hang. Skipped when the build
+// has no MPI. Each mpirun runs under `timeout`, so a hang fails the test, never the suite.
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/file_io.hpp"
+#include "data/dataset.hpp"
+#include "dist/communicator.hpp"
+#include "io/safetensors.hpp"
+#include "support/test_support.hpp"
+
+namespace dn {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string quoted(const std::vector<std::string>& args) {
+  std::string out;
+  for (const auto& a : args) out += " '" + a + "'";
+  return out;
+}
+
+// mpirun's loopback set-up for one machine. OpenMPI refuses to run as root unless
+// told it may; these variables are set for this command only. In the sanitizer build,
+// LeakSanitizer would report what Open MPI allocates once and keeps until exit, so the
+// ranks check memory errors but not leaks (the single-process tests check ours).
+const char* const kMpirun =
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 "
+    "timeout 120 mpirun --oversubscribe "
+    "--mca btl self,vader,tcp --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo";
+
+test::CliResult run_shell(const std::string& command) {
+  test::CliResult r;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+// `mpirun -np ranks denoise args...`
+test::CliResult mpirun(int ranks, const std::vector<std::string>& args) {
+  return run_shell(std::string(kMpirun) + " -np " + std::to_string(ranks) + " " + DENOISE_EXE + quoted(args));
+}
+
+std::size_t count_of(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+class Mpi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!dist::mpi_built_in()) GTEST_SKIP() << "this build has no MPI (install libopenmpi-dev and reconfigure)";
+    // 4,400 training images: 4,033 train / 367 validation; --limit 4000 trains on 4,000.
+    write_data_folder(tmp / "data", make_synthetic_digits(4400, 1), make_synthetic_digits(100, 2));
+  }
+  std::vector<std::string> with_data(std::vector<std::string> args) const {
+    args.push_back("--data-dir");
+    args.push_back((tmp / "data").string());
+    return args;
+  }
+  test::TempDir tmp;
+};
+
+double max_weight_difference(const fs::path& a, const fs::path& b) {
+  const auto wa = load_safetensors(a), wb = load_safetensors(b);
+  double worst = 0;
+  for (const auto& [name, t] : wa) {
+    const Tensor& u = wb.at(name);
+    for (std::size_t i = 0; i < t.size(); ++i) worst = std::max(worst, double(std::fabs(t[i] - u[i])));
+  }
+  return worst;
+}
+
+void expect_same_history(const fs::path& one, const fs::path& two, double tolerance) {
+  const nlohmann::json a = read_json(one / "history.json"), b = read_json(two / "history.json");
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t e = 0; e < a.size(); ++e)
+    for (const char* key : {"loss", "val_loss"})
+      EXPECT_NEAR(a[e][key].get<double>(), b[e][key].get<double>(), tolerance) << "epoch " << e + 1 << " " << key;
+}
+
+// SGD, because its trajectory is smooth: the two runs differ only in the order of
+// float sums (1e-8 in the weights after one step), and SGD keeps that at 1e-8 over
+// 250 steps, where the seed's Adadelta at learning rate 1.0 amplifies it to 1e-5 in
+// the loss (README, "Running on a cluster").
+TEST_F(Mpi, TwoRanksTrainAsOneProcessWithTheSameGlobalBatch) {
+  const std::vector<std::string> train = {"train", "--optimizer", "sgd", "--epochs", "2", "--limit", "4000",
+                                          "--threads", "1", "--verbose", "2"};
+  auto one = with_data(train), two = with_data(train);
+  one.insert(one.end(), {"--out", (tmp / "one").string()});
+  two.insert(two.end(), {"--out", (tmp / "two").string()});
+  const auto single = test::run_denoise(one);
+  ASSERT_EQ(single.status, 0) << single.output;
+  const auto pair = mpirun(2, two);
+  ASSERT_EQ(pair.status, 0) << pair.output;
+  EXPECT_EQ(count_of(pair.output, "Epoch 1/2"), 1u) << "rank 0 alone reports\n" << pair.output;
+  EXPECT_NE(pair.output.find("Data-parallel over 2 processes: 252 allreduces"), std::string::npos) << pair.output;
+  expect_same_history(tmp / "one", tmp / "two", 1e-5);
+  EXPECT_LT(max_weight_difference(tmp / "one" / "model.safetensors", tmp / "two" / "model.safetensors"), 1e-6);
+  EXPECT_EQ(read_json(tmp / "two" / "config.json")["world_size"], 2);
+  EXPECT_EQ(read_json(tmp / "one" / "config.json")["world_size"], 1);
+}
+
+// The classifier has Dropout: each rank draws the masks of its own share of the batch
+// only, as one process does for the whole batch, so the runs still agree.
+TEST_F(Mpi, ClassifierWithDropoutTrainsAsOneProcess) {
+  const std::vector<std::string> train = {"classify", "train", "--epochs", "1", "--limit", "480",
+                                          "--threads", "1", "--verbose", "0"};
+  auto one = with_data(train), two = with_data(train);
+  one.insert(one.end(), {"--out", (tmp / "one").string()});
+  two.insert(two.end(), {"--out", (tmp / "two").string()});
+  const auto single = test::run_denoise(one);
+  ASSERT_EQ(single.status, 0) << single.output;
+  const auto pair = mpirun(2, two);
+  ASSERT_EQ(pair.status, 0) << pair.output;
+  expect_same_history(tmp / "one", tmp / "two", 1e-5);
+  EXPECT_LT(max_weight_difference(tmp / "one" / "model.safetensors", tmp / "two" / "model.safetensors"), 1e-5);
+}
+
+TEST_F(Mpi, TwoRankSweepWritesTheOneProcessTable) {
+  const std::vector<std::string> sweep = {"sweep", "--optimizers", "sgd,adadelta", "--activations", "relu",
+                                          "--repeats", "2", "--epochs", "1", "--limit", "240", "--parallel", "1"};
+  auto one = with_data(sweep), two = with_data(sweep);
+  one.insert(one.end(), {"--out", (tmp / "one").string()});
+  two.insert(two.end(), {"--out", (tmp / "two").string()});
+  const auto single = test::run_denoise(one);
+  ASSERT_EQ(single.status, 0) << single.output;
+  const auto pair = mpirun(2, two);
+  ASSERT_EQ(pair.status, 0) << pair.output;
+  EXPECT_EQ(count_of(pair.output, "Wrote "), 1u) << pair.output;
+  EXPECT_EQ(read_file_text(tmp / "one" / "sweep.md"), read_file_text(tmp / "two" / "sweep.md"));
+  // Each rank trained its half of the runs.
+  EXPECT_NE(pair.output.find("[rank 1] Sweep: 2 runs of 4"), std::string::npos) << pair.output;
+  // Re-running finds every run finished, wherever it was trained.
+  const auto again = mpirun(2, two);
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_NE(again.output.find("[rank 0] Sweep: 2 runs of 4 (2 already finished"), std::string::npos) << again.output;
+  EXPECT_EQ(read_file_text(tmp / "one" / "sweep.md"), read_file_text(tmp / "two" / "sweep.md"));
+}
+
+TEST_F(Mpi, AWorldSizeThatDoesNotDivideTheBatchIsOneClearError) {
+  const auto r = mpirun(2, with_data({"train", "--batch-size", "33", "--epochs", "1", "--limit", "240",
+                                      "--out", (tmp / "run").string()}));
+  EXPECT_EQ(r.status, 2) << r.output;
+  const std::string message = "denoise: error: --batch-size 33 does not split evenly over the 2 processes";
+  EXPECT_EQ(count_of(r.output, message), 1u) << r.output;
+  EXPECT_EQ(count_of(r.output, "[rank 1]"), 0u) << "rank 0 speaks for the job\n" << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "run"));
+}
+
+// Rank 1 alone is given a folder without data (mpirun's MPMD syntax): it fails while
+// rank 0 waits for it in the first collective; the job ends at once with rank 1's error.
+TEST_F(Mpi, AFailingRankEndsTheJobWithItsError) {
+  const std::vector<std::string> common = {"train", "--epochs", "1", "--limit", "240", "--out",
+                                           (tmp / "run").string(), "--data-dir"};
+  const std::string command = std::string(kMpirun) + " -np 1 " + DENOISE_EXE + quoted(common) + " '" +
+                              (tmp / "data").string() + "' : -np 1 " + DENOISE_EXE + quoted(common) + " '" +
+                              (tmp / "nowhere").string() + "'";
+  const auto r = run_shell(command);
+  EXPECT_EQ(r.status, 1) << r.output;  // the failing rank's exit status: bad or missing data
+  EXPECT_NE(r.output.find("[rank 1] denoise: error: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("nowhere"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "run"));
+}
+
+// Ranks started with different commands (mpirun's MPMD syntax): rank 1 trains a sweep
+// on its own while rank 0 waits in training's first collective for a rank that never
+// comes. The watchdog ends the job after DENOISE_MPI_TIMEOUT seconds.
+TEST_F(Mpi, ACollectiveThatWaitsTooLongEndsTheJob) {
+  const std::string data = (tmp / "data").string();
+  const std::string command =
+      "DENOISE_MPI_TIMEOUT=1 " + std::string(kMpirun) + " -np 1 " + DENOISE_EXE +
+      quoted({"train", "--epochs", "1", "--limit", "240", "--out", (tmp / "run").string(), "--data-dir", data}) +
+      " : -np 1 " + DENOISE_EXE +
+      quoted({"sweep", "--optimizers", "sgd", "--activations", "relu", "--repeats", "1", "--epochs", "4",
+              "--parallel", "1", "--out", (tmp / "sweep").string(), "--data-dir", data});
+  const auto r = run_shell(command);
+  EXPECT_EQ(r.status, 4) << r.output;
+  EXPECT_NE(r.output.find("denoise (rank 0): error: broadcast waited more than 1 s for the other ranks"),
+            std::string::npos)
+      << r.output;
+}
+
+}  // namespace
+}  // namespace dn
