@@ -40,7 +40,7 @@ std::vector<double> baseline_grid(BaselineKind kind) {
     case BaselineKind::median: return {3, 5, 7};
     case BaselineKind::gaussian_blur: return {0.5, 0.75, 1.0, 1.25, 1.5, 2.0};
     case BaselineKind::bilateral: return {0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5};
-    case BaselineKind::nl_means: return {10, 20, 30, 45, 60, 80, 100, 130};
+    case BaselineKind::nl_means: return {10, 20, 35, 50, 70, 100, 140};
   }
   return {};
 }
@@ -79,7 +79,7 @@ static void apply_one(const Baseline& b, const cv::Mat& in, cv::Mat& out) {
       break;
     case BaselineKind::nl_means: {
       cv::Mat u8;
-      cv::fastNlMeansDenoising(to_u8(in), u8, static_cast<float>(b.param), 7, 21);
+      cv::fastNlMeansDenoising(to_u8(in), u8, static_cast<float>(b.param), 5, 11);
       u8.convertTo(out, CV_32F, 1.0 / 255.0);
       break;
     }

@@ -5,7 +5,9 @@
 //   bilateral       cv::bilateralFilter, 5x5 neighbourhood, sigmaSpace 1.5, sigmaColor
 //                   (the parameter, in the [0, 1] pixel range);
 //   nl_means        cv::fastNlMeansDenoising, h (the parameter, in 8-bit grey levels),
-//                   7x7 patches, 21x21 search window (OpenCV's defaults).
+//                   5x5 patches, 11x11 search window (OpenCV's default 7x7 and 21x21
+//                   took 18 ms per 28x28 digit, too slow for tables of 10,000 images,
+//                   and searched well beyond a digit's strokes).
 // Images are [N, H, W] (or [N, H, W, 1]) in [0, 1]; median and non-local means work on
 // 8-bit pictures (what OpenCV's medianBlur above 5 and fastNlMeans take), so their input
 // is rounded to 1/255 steps and their output is in such steps. Borders: OpenCV's default
