@@ -27,7 +27,8 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("train", "train a denoising autoencoder (defaults: the seed experiment)");
   DenoiserConfig& c = f->config;
-  cmd->add_option("--model", c.model, "denoiser model: seed (the seed report's 3,279-parameter autoencoder), dncnn (residual, "
+  cmd->add_option("--model", c.model,
+                  "denoiser model: seed (the seed report's 3,279-parameter autoencoder), dncnn (residual, "
                   "predicts the noise; train with mean_squared_error) or unet (small U-Net)")
       ->capture_default_str();
   cmd->add_option("--activation", c.activation, "hidden activation: relu, softmax, sigmoid, tanh, linear")
