@@ -21,6 +21,7 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
   struct Flags {
     DenoiserConfig config;
     double lr = 0;
+    std::vector<double> train_noise_range;
     std::string on_nan = "stop";
     int threads = 0;
     RunFlags run;
@@ -28,7 +29,9 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("train", "train a denoising autoencoder (defaults: the seed experiment)");
   DenoiserConfig& c = f->config;
-  cmd->add_option("--model", c.model, "denoiser model: seed (the seed report's 3,279-parameter autoencoder)")
+  cmd->add_option("--model", c.model,
+                  "denoiser model: seed (the seed report's 3,279-parameter autoencoder), dncnn (residual, "
+                  "predicts the noise; train with mean_squared_error) or unet (small U-Net)")
       ->capture_default_str();
   cmd->add_option("--activation", c.activation, "hidden activation: relu, softmax, sigmoid, tanh, linear")
       ->capture_default_str();
@@ -38,6 +41,11 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
   cmd->add_option("--epochs", c.epochs, "passes over the training images")->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "images per gradient step")->capture_default_str();
   add_noise_flag(*cmd, c.noise, "noise added to the inputs")->capture_default_str();
+  auto* range = cmd->add_option("--train-noise-range", f->train_noise_range,
+                                 "LO,HI: each training image's noise level drawn uniformly in [LO, HI] "
+                                 "(--noise's kind); validation keeps --noise")
+                    ->expected(2)
+                    ->delimiter(',');
   add_data_flags(*cmd, c.data);
   cmd->add_option("--seed", c.seed, "seeds initial weights, noise and shuffling")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
@@ -45,10 +53,11 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
   add_training_control_flags(*cmd, c.controls, c.data);
   add_verbose_flag(*cmd, c.controls.verbose);
   add_run_flags(*cmd, f->run, "run folder (default runs/<timestamp>)");
-  on_run(cmd, [f, lr] {
+  on_run(cmd, [f, lr, range] {
     apply_threads(f->threads);
     DenoiserConfig config = f->config;
     if (lr->count()) config.lr = f->lr;
+    if (range->count()) config.train_noise_range = {f->train_noise_range[0], f->train_noise_range[1]};
     config.on_nan = parse_on_nan(f->on_nan);
     const RunFlags& run = f->run;
     const fs::path out = !run.resume.empty() ? run.resume : run.out.empty() ? default_run_dir() : run.out;

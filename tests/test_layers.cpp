@@ -18,6 +18,7 @@
 #include "nn/activation.hpp"
 #include "nn/initializers.hpp"
 #include "nn/layers/layers.hpp"
+#include "nn/sequential.hpp"
 
 namespace dn {
 namespace {
@@ -542,6 +543,86 @@ TEST(LayerErrors, WrongShapesAreReported) {
   }
   EXPECT_THROW(Conv2D(4, 3).build({kNone, kNone, kNone}, rng), UsageError);  // the kernel needs the channels
   EXPECT_THROW(Dense(4).build({kNone}, rng), UsageError);
+}
+
+}  // namespace
+}  // namespace dn
+
+// --- skip connections: Residual (Add / Subtract) and SkipConcatenate ---
+
+namespace dn {
+namespace {
+
+// A small inner stack that keeps (H, W, 3): conv, then a pooled level and back up.
+std::unique_ptr<Sequential> same_shape_stack(int out_channels) {
+  auto s = std::make_unique<Sequential>();
+  s->add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(4, 3, 1, Padding::same, Activation::tanh))
+      .add(std::make_unique<Conv2DTranspose>(out_channels, 3, 2, Padding::same, Activation::sigmoid));
+  return s;
+}
+
+void randomise_biases(Layer& layer, std::uint64_t seed) {
+  for (Param* p : layer.params())
+    if (p->name == "bias") p->value = random_tensor(p->value.shape(), seed++, -0.5, 0.5);
+}
+
+TEST(LayerGradients, ResidualAddAndSubtract) {
+  for (Residual::Mode mode : {Residual::Mode::add, Residual::Mode::subtract}) {
+    SCOPED_TRACE(residual_mode_name(mode));
+    Residual layer(same_shape_stack(3), mode);
+    Rng rng = build_rng();
+    EXPECT_EQ(layer.build({6, 4, 3}, rng), (Shape{6, 4, 3}));
+    randomise_biases(layer, 50);
+    expect_matches_finite_differences(layer, random_tensor({2, 6, 4, 3}, 51), 52);
+  }
+}
+
+TEST(LayerGradients, SkipConcatenate) {
+  SkipConcatenate layer(same_shape_stack(2));
+  Rng rng = build_rng();
+  EXPECT_EQ(layer.build({6, 4, 3}, rng), (Shape{6, 4, 5}));
+  randomise_biases(layer, 60);
+  expect_matches_finite_differences(layer, random_tensor({2, 6, 4, 3}, 61), 62);
+}
+
+// The containers against their definitions, computed from the inner layer run alone.
+TEST(LayerForward, SkipLayersMatchTheirDefinitions) {
+  const Tensor x = random_tensor({2, 4, 6, 3}, 70);
+  Rng rng_a = build_rng(), rng_b = build_rng();
+  auto inner = same_shape_stack(3);
+  inner->build({4, 6, 3}, rng_a);
+  Tensor fx;
+  inner->forward(x, fx, false);
+
+  Residual sub(same_shape_stack(3), Residual::Mode::subtract);
+  sub.build({4, 6, 3}, rng_b);  // the same seed: the same weights as inner
+  Tensor y;
+  sub.forward(x, y, false);
+  ASSERT_EQ(y.shape(), x.shape());
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_EQ(y[i], x[i] - fx[i]);
+
+  Rng rng_c = build_rng();
+  SkipConcatenate cat(same_shape_stack(3));
+  cat.build({4, 6, 3}, rng_c);
+  cat.forward(x, y, false);
+  ASSERT_EQ(y.shape(), (Shape{2, 4, 6, 6}));
+  for (std::size_t p = 0; p < x.size() / 3; ++p)
+    for (std::size_t k = 0; k < 3; ++k) {
+      EXPECT_EQ(y[p * 6 + k], x[p * 3 + k]);
+      EXPECT_EQ(y[p * 6 + 3 + k], fx[p * 3 + k]);
+    }
+}
+
+TEST(LayerErrors, SkipLayersRefuseInnerLayersThatChangeTheShape) {
+  Rng rng = build_rng();
+  auto halves = std::make_unique<Sequential>();
+  halves->add(std::make_unique<MaxPooling2D>(2));
+  Residual residual(std::move(halves), Residual::Mode::add);
+  EXPECT_THROW(residual.build({4, 4, 1}, rng), UsageError);
+  SkipConcatenate cat(std::make_unique<MaxPooling2D>(2));
+  EXPECT_THROW(cat.build({4, 4, 1}, rng), UsageError);
+  EXPECT_THROW(parse_residual_mode("multiply"), UsageError);
 }
 
 }  // namespace

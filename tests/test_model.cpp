@@ -427,7 +427,12 @@ TEST(ModelConfig, BadConfigsAreDataErrorsNamingLayerArgumentAndValue) {
   };
   EXPECT_EQ(error(R"({"class_name": "Conv3D", "config": {}})"),
             "unknown layer class 'Conv3D' (known: Activation, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten, "
-            "MaxPooling2D, Reshape, Sequential)");
+            "MaxPooling2D, Reshape, Residual, Sequential, SkipConcatenate)");
+  EXPECT_EQ(error(R"({"class_name": "Residual", "config": {"name": "r", "mode": "add", "layer": 3}})"),
+            "Residual layer 'r': argument 'layer' must be a layer config {\"class_name\", \"config\"} (got 3)");
+  EXPECT_EQ(error(R"({"class_name": "Residual", "config": {"name": "r", "mode": "times", "layer": {"class_name": )"
+                  R"("Flatten", "config": {}}}})"),
+            "Residual layer 'r': argument 'mode' must be one of the names it takes (got \"times\")");
   EXPECT_EQ(error(R"({"class_name": "Conv2D", "config": {"name": "c1", "kernel_size": 3}})"),
             "Conv2D layer 'c1': missing argument 'filters'");
   EXPECT_EQ(error(R"({"class_name": "Conv2D", "config": {"name": "c1", "filters": "12", "kernel_size": 3}})"),

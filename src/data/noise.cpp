@@ -81,17 +81,21 @@ NoiseSpec parse_noise(const std::string& text) {
 static float clip01(double v) { return static_cast<float>(std::clamp(v, 0.0, 1.0)); }
 
 void add_noise(const NoiseSpec& spec, const Tensor& clean, Tensor& noisy, std::uint64_t seed,
-               std::uint64_t first_index) {
+               std::uint64_t first_index, std::optional<double> param_max) {
+  if (param_max && !(std::isfinite(*param_max) && *param_max >= spec.param))
+    throw UsageError(fmt::format("noise range: the largest level {} must be finite and at least {}'s", *param_max,
+                                 spec.str()));
   if (&noisy != &clean) noisy.resize(clean.shape());
   if (clean.empty()) return;
   const std::size_t images = std::size_t(clean.dim(0));
   const std::size_t pixels = clean.size() / images;
-  const double p = spec.param;
 #pragma omp parallel for schedule(static)
   for (std::size_t i = 0; i < images; ++i) {
     const float* x = clean.data() + i * pixels;
     float* y = noisy.data() + i * pixels;
     Rng rng(seed, first_index + i);
+    // A range draws the image's level first, from the image's own stream.
+    const double p = param_max ? spec.param + (*param_max - spec.param) * rng.uniform() : spec.param;
     switch (spec.kind) {
       case Kind::none:
         if (x != y) std::memcpy(y, x, pixels * sizeof(float));

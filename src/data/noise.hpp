@@ -2,6 +2,7 @@
 // Noise models, made by the program, seeded and reproducible. One spec syntax
 // everywhere: "gaussian:0.5", "salt-pepper:0.2", "speckle:0.3", "poisson:10", "none".
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/tensor.hpp"
@@ -35,8 +36,10 @@ const char* noise_spec_help();
 // noisy = clean with noise added; the first dimension of clean indexes images.
 // Image i draws from its own stream Rng(seed, first_index + i), so the result is
 // the same whatever the thread count and however a dataset is cut into batches.
-// noisy may be the same tensor as clean.
+// noisy may be the same tensor as clean. With param_max, each image's parameter is
+// drawn uniformly in [spec.param, param_max] (training on a range of noise levels);
+// UsageError when param_max is below spec.param or not finite.
 void add_noise(const NoiseSpec& spec, const Tensor& clean, Tensor& noisy, std::uint64_t seed,
-               std::uint64_t first_index = 0);
+               std::uint64_t first_index = 0, std::optional<double> param_max = std::nullopt);
 
 }  // namespace dn

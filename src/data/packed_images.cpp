@@ -131,7 +131,8 @@ PackedImages PackedImages::rows(std::size_t begin, std::size_t count) const {
 }
 
 PackedImages add_noise_packed(const NoiseSpec& spec, const PackedImages& clean, std::uint64_t seed,
-                              std::uint64_t first_index, std::size_t chunk_images) {
+                              std::uint64_t first_index, std::size_t chunk_images,
+                              std::optional<double> param_max) {
   // add_noise copies for "none", and the clean encoding is exact.
   if (spec.kind == NoiseSpec::Kind::none || clean.shape().empty()) return clean;
   PackedImages noisy(clean.shape(), PixelEncoding::u16);
@@ -141,7 +142,7 @@ PackedImages add_noise_packed(const NoiseSpec& spec, const PackedImages& clean, 
     const std::size_t count = std::min(step, clean.size() - begin);
     clean.slice(begin, count, chunk);
     // Image i draws from stream first_index + i, so chunking leaves the noise unchanged.
-    add_noise(spec, chunk, chunk, seed, first_index + begin);
+    add_noise(spec, chunk, chunk, seed, first_index + begin, param_max);
     noisy.set_rows(begin, chunk);
   }
   return noisy;

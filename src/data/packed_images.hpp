@@ -64,7 +64,9 @@ class PackedImages {
 // add_noise over a packed set, chunk_images images at a time, stored as u16: the
 // values of add_noise(spec, clean.unpack(), noisy, seed, first_index), quantised,
 // without ever holding the whole set as float. Noise "none" keeps clean's encoding.
+// param_max: a range of levels, as add_noise takes it.
 PackedImages add_noise_packed(const NoiseSpec& spec, const PackedImages& clean, std::uint64_t seed,
-                              std::uint64_t first_index = 0, std::size_t chunk_images = 1024);
+                              std::uint64_t first_index = 0, std::size_t chunk_images = 1024,
+                              std::optional<double> param_max = std::nullopt);
 
 }  // namespace dn

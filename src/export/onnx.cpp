@@ -90,6 +90,11 @@ SpatialPads built_pads(const Layer& layer) {
 
 void collect_leaves(Layer& layer, std::vector<Layer*>& leaves) {
   const std::vector<Layer*> children = layer.children();
+  // A skip connection's leaves are no chain: exported one after another they would
+  // make a wrong graph, so the export refuses them until it writes Add and Concat.
+  if (!children.empty() && layer.type() != "Sequential")
+    throw DataError(fmt::format("layer '{}': {} (a skip connection) has no ONNX export yet", layer.name(),
+                                layer.type()));
   if (children.empty() && layer.type() != "Sequential") leaves.push_back(&layer);
   for (Layer* child : children) collect_leaves(*child, leaves);
 }

@@ -126,6 +126,13 @@ std::unique_ptr<Layer> sequential_from(const Args& a) {
   return model;
 }
 
+// The one inner layer a skip connection wraps.
+std::unique_ptr<Layer> inner_from(const Args& a) {
+  const nlohmann::json& inner = a.get("layer");
+  if (!inner.is_object()) a.fail("layer", "a layer config {\"class_name\", \"config\"}");
+  return layer_from_config(inner);
+}
+
 using Factory = std::function<std::unique_ptr<Layer>(const Args&)>;
 
 // Keras's class names and the constructor arguments their get_config() lists.
@@ -159,6 +166,12 @@ const std::map<std::string, Factory>& factories() {
        }},
       {"Reshape",
        [](const Args& a) -> std::unique_ptr<Layer> { return std::make_unique<Reshape>(a.shape("target_shape")); }},
+      {"Residual",
+       [](const Args& a) -> std::unique_ptr<Layer> {
+         return std::make_unique<Residual>(inner_from(a), a.parsed("mode", parse_residual_mode));
+       }},
+      {"SkipConcatenate",
+       [](const Args& a) -> std::unique_ptr<Layer> { return std::make_unique<SkipConcatenate>(inner_from(a)); }},
       {"Flatten", [](const Args&) -> std::unique_ptr<Layer> { return std::make_unique<Flatten>(); }},
       {"Activation",
        [](const Args& a) -> std::unique_ptr<Layer> {

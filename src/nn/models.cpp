@@ -5,7 +5,7 @@
 
 namespace dn {
 
-std::vector<std::string> model_names() { return {"seed", "classifier", "classifier-large"}; }
+std::vector<std::string> model_names() { return {"seed", "dncnn", "unet", "classifier", "classifier-large"}; }
 
 // The seed report's autoencoder, layer for layer (its Keras code is quoted in
 // the report): encoder and decoder are Sequentials inside a Sequential. Its Reshapes
@@ -23,6 +23,46 @@ static std::unique_ptr<Sequential> seed_model(const ModelSpec& spec) {
       .add(std::make_unique<Reshape>(Shape{0, 0}));
   auto model = std::make_unique<Sequential>("conv_ae");
   model->add(std::move(encoder)).add(std::move(decoder));
+  return model;
+}
+
+// DnCNN (Zhang et al. 2017) cut to MNIST's size and the CPU budget: five 3x3
+// convolutions of 24 channels predict the noise, which is subtracted from the input
+// (Residual, mode subtract). No batch normalisation; linear output, trained with
+// mean_squared_error. Receptive field 11x11.
+static std::unique_ptr<Sequential> dncnn_model() {
+  auto noise = std::make_unique<Sequential>("noise_estimate");
+  for (int i = 0; i < 5; ++i) noise->add(std::make_unique<Conv2D>(16, 3, 1, Padding::same, Activation::relu));
+  noise->add(std::make_unique<Conv2D>(1, 3, 1, Padding::same, Activation::linear));
+  auto model = std::make_unique<Sequential>("dncnn");
+  model->add(std::make_unique<Reshape>(Shape{0, 0, 1}))
+      .add(std::make_unique<Residual>(std::move(noise), Residual::Mode::subtract))
+      .add(std::make_unique<Reshape>(Shape{0, 0}));
+  return model;
+}
+
+// A small two-level U-Net: 12 channels at full size, 24 at half, 48 at quarter; each
+// level's features are concatenated with the upsampled (stride-2 transposed
+// convolution) features of the level below (SkipConcatenate). Sigmoid output, as the
+// seed's, for binary_crossentropy. Receptive field about 40x40: the whole digit.
+static std::unique_ptr<Sequential> unet_model() {
+  auto bottom = std::make_unique<Sequential>("level2");
+  bottom->add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(48, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<Conv2DTranspose>(24, 3, 2, Padding::same, Activation::relu));
+  auto middle = std::make_unique<Sequential>("level1");
+  middle->add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(24, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<SkipConcatenate>(std::move(bottom)))
+      .add(std::make_unique<Conv2D>(24, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<Conv2DTranspose>(12, 3, 2, Padding::same, Activation::relu));
+  auto model = std::make_unique<Sequential>("unet");
+  model->add(std::make_unique<Reshape>(Shape{0, 0, 1}))
+      .add(std::make_unique<Conv2D>(12, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<SkipConcatenate>(std::move(middle)))
+      .add(std::make_unique<Conv2D>(12, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<Conv2D>(1, 3, 1, Padding::same, Activation::sigmoid))
+      .add(std::make_unique<Reshape>(Shape{0, 0}));
   return model;
 }
 
@@ -63,12 +103,16 @@ std::unique_ptr<Sequential> make_model(const ModelSpec& spec, std::uint64_t seed
   std::unique_ptr<Sequential> model;
   if (spec.name == "seed")
     model = seed_model(spec);
+  else if (spec.name == "dncnn")
+    model = dncnn_model();
+  else if (spec.name == "unet")
+    model = unet_model();
   else if (spec.name == "classifier")
     model = classifier_model(spec, seed);
   else if (spec.name == "classifier-large")
     model = classifier_large_model(spec, seed);
   else
-    throw UsageError("unknown model '" + spec.name + "' (expected seed, classifier or classifier-large)");
+    throw UsageError("unknown model '" + spec.name + "' (expected seed, dncnn, unet, classifier or classifier-large)");
   assign_default_names(*model);
   Rng rng(seed);
   model->build({spec.height, spec.width}, rng);

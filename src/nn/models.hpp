@@ -4,6 +4,10 @@
 //               hidden activation selectable, sigmoid output; built at (28, 28), it
 //               runs on images of any size (fully convolutional; odd sizes lose their
 //               last row or column to the pooling, as in Keras).
+//   dncnn       a residual DnCNN-style denoiser (6 convolutions, 16 channels) that
+//               predicts the noise and subtracts it; linear output, fully convolutional.
+//   unet        a small two-level U-Net (12/24/48 channels) with concatenated skips;
+//               sigmoid output, fully convolutional (sides divisible by 4 keep their size).
 //   classifier  Keras's simple MNIST convnet (34,826 parameters), softmax over 10 digits;
 //               input (28, 28).
 //   classifier-large  a larger convnet for digits under heavy noise (468,682 parameters).

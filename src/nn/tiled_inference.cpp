@@ -33,13 +33,17 @@ static bool one_channel_output(const Tensor& y, int& height, int& width) {
 
 int model_size_multiple(Layer& model) {
   InferencePlan plan(model);
+  std::string first_error;
   for (int m = 1; m <= 32; m *= 2) {
     const int side = 33 * m;  // an odd multiple: a model that needs 2m comes out the wrong size
     Tensor x({1, side, side}, 0.5f), y;
     try {
       plan.run(x, y);
     } catch (const std::exception& e) {
-      throw DataError(fmt::format("the model does not take one-channel images of any size ({})", e.what()));
+      // A skip connection refuses a size its pooling does not divide (a U-Net's
+      // concatenation): the next multiple may fit.
+      if (first_error.empty()) first_error = e.what();
+      continue;
     }
     int h = 0, w = 0;
     if (!one_channel_output(y, h, w))
@@ -47,6 +51,8 @@ int model_size_multiple(Layer& model) {
                       shape_str(y.shape()) + ")");
     if (h == side && w == side) return m;
   }
+  if (!first_error.empty())
+    throw DataError(fmt::format("the model does not take one-channel images of any size ({})", first_error));
   throw DataError("the model does not keep the image's size for any side that is a multiple of 1 to 32");
 }
 

@@ -28,8 +28,14 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter* writer
   data_options.seed = config.seed;  // a folder: dataset's crops follow the run's seed
   PackedSplits data = load_packed_splits(data_options);
   data.test = {};  // read only so that a missing or damaged test file fails before training
-  PackedImages x_train_noisy =
-      add_noise_packed(noise, data.train.images, split_noise_seed(config.seed, Split::train));
+  NoiseSpec train_noise = noise;
+  std::optional<double> train_noise_max;
+  if (config.train_noise_range) {
+    train_noise.param = (*config.train_noise_range)[0];
+    train_noise_max = (*config.train_noise_range)[1];
+  }
+  PackedImages x_train_noisy = add_noise_packed(train_noise, data.train.images,
+                                                split_noise_seed(config.seed, Split::train), 0, 1024, train_noise_max);
   const PackedImages x_val_noisy =
       add_noise_packed(noise, data.validation.images, split_noise_seed(config.seed, Split::validation));
 

@@ -1,5 +1,7 @@
 #include "train/denoiser_config.hpp"
 
+#include <fmt/core.h>
+
 #include "core/error.hpp"
 #include "core/json_integer.hpp"
 #include "data/noise.hpp"
@@ -20,6 +22,7 @@ nlohmann::json DenoiserConfig::to_json() const {
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"noise", noise},
+          {"train_noise_range", train_noise_range ? nlohmann::json(*train_noise_range) : nlohmann::json(nullptr)},
           {"seed", seed},
           {"on_nan", on_nan_name(on_nan)}};
   write_data_options(data, j);
@@ -38,6 +41,9 @@ DenoiserConfig DenoiserConfig::from_json(const nlohmann::json& j) {
     c.epochs = json_integer<int>(j.at("epochs"), "epochs");
     c.batch_size = json_integer<int>(j.at("batch_size"), "batch_size");
     c.noise = j.at("noise").get<std::string>();
+    // Absent in run folders written before the option existed.
+    if (j.contains("train_noise_range") && !j["train_noise_range"].is_null())
+      c.train_noise_range = j["train_noise_range"].get<std::array<double, 2>>();
     c.data = read_data_options(j);
     c.seed = json_integer<std::uint64_t>(j.at("seed"), "seed");
     c.data.seed = c.seed;  // the folder: dataset's crops follow the run's seed
@@ -55,7 +61,23 @@ void DenoiserConfig::validate() const {
   validate_schedule(epochs, batch_size, lr);
   validate_data_options(data);
   controls.validate();
-  parse_noise(noise);
+  const NoiseSpec spec = parse_noise(noise);
+  if (train_noise_range) {
+    const auto [lo, hi] = *train_noise_range;
+    const std::string range = fmt::format("{},{}", lo, hi);
+    if (spec.kind == NoiseSpec::Kind::none)
+      throw ArgumentError("train_noise_range", range + ": noise 'none' has no level to range over");
+    if (!(lo <= hi)) throw ArgumentError("train_noise_range", range + ": the first level must not exceed the second");
+    for (double level : {lo, hi}) {
+      NoiseSpec at = spec;
+      at.param = level;
+      try {
+        parse_noise(at.str());
+      } catch (const UsageError& e) {
+        throw ArgumentError("train_noise_range", range + ": " + e.what());
+      }
+    }
+  }
   make_loss(loss);
   make_optimizer(optimizer, lr);
   // A denoiser's output is an image of its input's size; a classifier's is not.

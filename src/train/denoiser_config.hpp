@@ -1,6 +1,7 @@
 #pragma once
 // A denoiser run's settings: everything needed to rerun it, stored as its config.json.
 // Defaults are the seed report's experiment.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,6 +23,9 @@ struct DenoiserConfig {
   int epochs = 10;
   int batch_size = 32;
   std::string noise = "gaussian:0.5";
+  // When set, each training image's noise level is drawn uniformly in [lo, hi] (noise's
+  // kind; one model for a range of levels); validation and evaluation keep `noise`.
+  std::optional<std::array<double, 2>> train_noise_range;
   DataOptions data;  // dataset, data_dir, limit
   std::uint64_t seed = 0;
   OnNaN on_nan = OnNaN::stop;

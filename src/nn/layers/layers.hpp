@@ -6,3 +6,4 @@
 #include "nn/layers/dropout.hpp"
 #include "nn/layers/pooling.hpp"
 #include "nn/layers/reshape.hpp"
+#include "nn/layers/merge.hpp"
