@@ -2,8 +2,8 @@
 # Set-up (scripts/setup.sh), then the whole test suite through CTest:
 # every test in the release build; again with the SIMD kernels pinned to each other
 # target this CPU runs (DENOISE_SIMD; the kernel tests cover every target anyway, this
-# runs the models too), except the end-to-end training tests (label e2e) and the page in
-# a browser (label browser: its page does not change with the kernels); under
+# runs the models too), except the end-to-end training tests (label e2e), the page in
+# a browser (label browser) and mpirun's (label mpi), which the kernels do not change; under
 # ASan + UBSan, again except e2e (too slow sanitized) and browser; and, where clang-14 is
 # installed, every libFuzzer target for 10 s on its corpus (scripts/fuzz.sh).
 set -euo pipefail
@@ -16,7 +16,7 @@ best=$(./build/denoise --version | sed -n 's/^SIMD target: \([a-z0-9]*\).*/\1/p'
 for target in $(./build/denoise --version | sed -n 's/.*available: \([a-z0-9, ]*\);.*/\1/p' | tr -d ,); do
   [[ "$target" == "$best" || "$target" == scalar ]] && continue
   echo "== tests (release, DENOISE_SIMD=$target)"
-  DENOISE_SIMD=$target ctest --test-dir build --output-on-failure -j"$jobs" -LE "e2e|browser"
+  DENOISE_SIMD=$target ctest --test-dir build --output-on-failure -j"$jobs" -LE "e2e|browser|mpi"
 done
 echo "== tests (address + undefined sanitizers)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -22,9 +22,11 @@ nlohmann::json DenoiserConfig::to_json() const {
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"noise", noise},
-          {"train_noise_range", train_noise_range ? nlohmann::json(*train_noise_range) : nlohmann::json(nullptr)},
           {"seed", seed},
           {"on_nan", on_nan_name(on_nan)}};
+  // Only when set: configs without it (every run before it existed) stay the same, so
+  // their checkpoints resume and their sweeps count as finished.
+  if (train_noise_range) j["train_noise_range"] = *train_noise_range;
   write_data_options(data, j);
   controls.add_to_json(j);
   return j;
