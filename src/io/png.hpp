@@ -54,11 +54,11 @@ Tensor tensor_from_image(const Image& image);
 
 // Drawing clips at the image border. On a gray image a colour is drawn as its luminance.
 void fill_rect(Image& image, int x, int y, int width, int height, Rgb colour);
-// ASCII text in a 5x7 font (one more row for descenders), each glyph scaled by
-// `scale` and advancing 6*scale pixels; (x, y) is the top left corner. Other
-// characters draw as '?'.
+// UTF-8 text, antialiased (cairo, DejaVu Sans), in a box text_width x text_height pixels
+// whose top left corner is (x, y); scale 1 is an 8-pixel line, as the labels of the
+// digit grids use.
 void draw_text(Image& image, int x, int y, std::string_view text, int scale, Rgb colour);
-int text_width(std::string_view text, int scale);  // ink width: 6*scale*len - scale
+int text_width(std::string_view text, int scale);  // the advance (or ink, if wider) + 1
 int text_height(int scale);                        // 8*scale, descenders included
 
 // Rows of images side by side, each row a tensor [N, H, W] (or [N, H, W, 1]) in
