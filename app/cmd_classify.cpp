@@ -107,7 +107,7 @@ static void add_eval(CLI::App& classify) {
       ->capture_default_str();
   cmd->add_option("--seed", r.noise.seed, "seeds the noise")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
-  cmd->add_option("--out", f->out, "folder for classify.json, classify.md and classify.png")->required();
+  cmd->add_option("--out", f->out, "folder for classify.json, classify.md and classify.png (+ .svg)")->required();
   on_run(cmd, [f] {
     apply_threads(f->threads);
     ClassifyEvalRequest request = f->request;
@@ -123,7 +123,7 @@ static void add_eval(CLI::App& classify) {
       fmt::print("{} {}\n", progress_counter(r.levels.size(), levels, elapsed), format_level_line(r));
       std::fflush(stdout);
     });
-    fmt::print("\n{}\nWrote {}/classify.json, classify.md, classify.png\n", format_classify_table(result.report),
+    fmt::print("\n{}\nWrote {}/classify.json, classify.md, classify.png, classify.svg\n", format_classify_table(result.report),
                f->out);
   });
 }

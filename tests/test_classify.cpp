@@ -594,8 +594,20 @@ TEST(LinePlot, RendersAtTheRequestedSizeWithEachSeriesInItsColour) {
   EXPECT_EQ(back.width, 640);
   EXPECT_EQ(back.height, 400);
 
+  // The same drawing as SVG: a document of the plot's size, with the series' colours.
+  const std::string svg = render_line_plot_svg(plot);
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u) << svg.substr(0, 80);
+  EXPECT_NE(svg.find("viewBox=\"0 0 640 400\""), std::string::npos) << svg.substr(0, 300);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  EXPECT_NE(svg.find("rgb(12.156863%,46.666667%,70.588235%)"), std::string::npos);  // the first series' blue
+  EXPECT_NE(svg.find("rgb(100%,49.803922%,5.490196%)"), std::string::npos);         // the second's orange
+  write_line_plot(dir / "both.png", plot);
+  EXPECT_EQ(read_image(dir / "both.png").pixels, img.pixels);
+  EXPECT_TRUE(read_file_text(dir / "both.svg").find("viewBox=\"0 0 640 400\"") != std::string::npos);
+
   plot.series[0].y.pop_back();
   EXPECT_THROW(render_line_plot(plot), std::invalid_argument);
+  EXPECT_THROW(render_line_plot_svg(plot), std::invalid_argument);
   plot.series.clear();
   plot.width = 100;
   EXPECT_THROW(render_line_plot(plot), std::invalid_argument);

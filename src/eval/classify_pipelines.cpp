@@ -207,7 +207,7 @@ std::string format_classify_table(const ClassifyReport& report) {
   return out;
 }
 
-Image plot_classify(const ClassifyReport& report) {
+LinePlot plot_classify(const ClassifyReport& report) {
   LinePlot plot;
   plot.title = fmt::format("Digit accuracy under {} noise ({} test images)", report.noise_kind, report.count);
   plot.x_label = "noise level";
@@ -223,12 +223,12 @@ Image plot_classify(const ClassifyReport& report) {
     }
     plot.series.push_back(std::move(s));
   }
-  return render_line_plot(plot);
+  return plot;
 }
 
 void write_classify_report(const ClassifyReport& report, const nlohmann::json& json, const std::filesystem::path& dir) {
   write_json_atomic(dir / "classify.json", json);
-  write_png_atomic(dir / "classify.png", plot_classify(report));
+  write_line_plot(dir / "classify.png", plot_classify(report));  // and classify.svg
   write_file_atomic(dir / "classify.md",
                     format_classify_table(report) + "\n![Digit accuracy against noise level](classify.png)\n");
 }

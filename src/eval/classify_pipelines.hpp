@@ -20,6 +20,7 @@
 
 #include "data/dataset.hpp"
 #include "eval/image_metrics.hpp"
+#include "io/plot.hpp"
 #include "io/png.hpp"
 #include "nn/layer.hpp"
 
@@ -89,7 +90,7 @@ std::string format_level_line(const ClassifyReport& report);
 std::string format_classify_table(const ClassifyReport& report);
 
 // Accuracy (%) against noise level, a line per pipeline.
-Image plot_classify(const ClassifyReport& report);
+LinePlot plot_classify(const ClassifyReport& report);
 
 // dir/classify.json (json: the report's to_json() plus what the caller adds),
 // dir/classify.md and dir/classify.png.

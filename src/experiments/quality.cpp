@@ -193,7 +193,7 @@ QualityTable run_quality_table(const QualityOptions& options, const fs::path& ou
   fs::create_directories(out_dir);
   write_json_atomic(out_dir / "quality.json", result.table.to_json());
   write_file_atomic(out_dir / "quality.md", result.table.markdown());
-  write_png_atomic(out_dir / "quality.png", result.table.psnr_plot());
+  write_line_plot(out_dir / "quality.png", result.table.psnr_plot());  // and quality.svg
   write_png_atomic(out_dir / "digits.png", result.digits);
   return result.table;
 }
@@ -251,7 +251,7 @@ std::string QualityTable::markdown(const std::vector<std::string>& only_noises) 
   return out;
 }
 
-Image QualityTable::psnr_plot() const {
+LinePlot QualityTable::psnr_plot() const {
   LinePlot plot;
   plot.title = fmt::format("{}: mean PSNR on {} test images, gaussian noise", dataset, test_images);
   plot.x_label = "gaussian noise factor";
@@ -267,7 +267,7 @@ Image QualityTable::psnr_plot() const {
     }
     plot.series.push_back(std::move(s));
   }
-  return render_line_plot(plot);
+  return plot;
 }
 
 }  // namespace dn

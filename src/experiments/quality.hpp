@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/dataset.hpp"
+#include "io/plot.hpp"
 #include "io/png.hpp"
 
 namespace dn {
@@ -74,7 +75,7 @@ struct QualityTable {
   // or only those listed.
   std::string markdown(const std::vector<std::string>& only_noises = {}) const;
   // PSNR against level, one line per method, for the gaussian columns.
-  Image psnr_plot() const;
+  LinePlot psnr_plot() const;
 };
 
 struct QualityResult {

@@ -6,11 +6,15 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <limits>
 #include <stdexcept>
 
+#include <cairo-svg.h>
 #include <cairo.h>
 #include <fmt/core.h>
+
+#include "core/file_io.hpp"
 
 namespace dn {
 
@@ -79,20 +83,11 @@ std::string tick_label(double v, double step) {
 
 // Cairo draws on a surface of its own; these keep its calls short.
 struct Canvas {
-  cairo_surface_t* surface;
   cairo_t* cr;
-  Canvas(int width, int height)
-      : surface(cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height)), cr(cairo_create(surface)) {
-    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) throw std::bad_alloc();
+  explicit Canvas(cairo_t* context) : cr(context) {
     cairo_select_font_face(cr, kFontFace, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, kFontSize);
   }
-  ~Canvas() {
-    cairo_destroy(cr);
-    cairo_surface_destroy(surface);
-  }
-  Canvas(const Canvas&) = delete;
-  Canvas& operator=(const Canvas&) = delete;
 
   void colour(Rgb c) { cairo_set_source_rgb(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0); }
   double text_width(const std::string& text) {
@@ -149,27 +144,10 @@ struct Canvas {
     }
     cairo_close_path(cr);
   }
-  // The picture as RGB bytes (cairo keeps 0x00RRGGBB words).
-  Image image() {
-    cairo_surface_flush(surface);
-    const int w = cairo_image_surface_get_width(surface), h = cairo_image_surface_get_height(surface);
-    const int stride = cairo_image_surface_get_stride(surface);
-    const unsigned char* data = cairo_image_surface_get_data(surface);
-    Image img(w, h, 3);
-    for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) {
-        std::uint32_t word;
-        std::memcpy(&word, data + std::size_t(y) * std::size_t(stride) + std::size_t(x) * 4, 4);
-        std::uint8_t* p = &img.pixels[(std::size_t(y) * std::size_t(w) + std::size_t(x)) * 3];
-        p[0] = std::uint8_t(word >> 16), p[1] = std::uint8_t(word >> 8), p[2] = std::uint8_t(word);
-      }
-    return img;
-  }
 };
 
-}  // namespace
-
-Image render_line_plot(const LinePlot& plot) {
+// The plot drawn on any cairo surface of plot.width x plot.height (an image or an SVG).
+void draw_line_plot(const LinePlot& plot, cairo_t* cr) {
   if (plot.width < 200 || plot.height < 150)
     throw std::invalid_argument(fmt::format("render_line_plot: {}x{} is too small", plot.width, plot.height));
   double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
@@ -186,7 +164,7 @@ Image render_line_plot(const LinePlot& plot) {
   const Axis ya = make_axis(y_lo, y_hi, plot.y_min, plot.y_max);
   const std::vector<double> x_ticks = ticks(xa), y_ticks = ticks(ya);
 
-  Canvas canvas(plot.width, plot.height);
+  Canvas canvas(cr);
   double y_label_w = 0;
   for (double v : y_ticks) y_label_w = std::max(y_label_w, canvas.text_width(tick_label(v, ya.step)));
   const double th = kFontSize;
@@ -285,7 +263,57 @@ Image render_line_plot(const LinePlot& plot) {
       canvas.text(bx + 10 + sample_w + 8, cy, plot.series[k].label, kInk);
     }
   }
-  return canvas.image();
+}
+
+// Owners of cairo objects, freed however drawing ends.
+using Surface = std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_destroy)>;
+using Context = std::unique_ptr<cairo_t, decltype(&cairo_destroy)>;
+
+Context context_on(cairo_surface_t* surface) {
+  Context cr(cairo_create(surface), cairo_destroy);
+  if (cairo_status(cr.get()) != CAIRO_STATUS_SUCCESS) throw std::bad_alloc();
+  return cr;
+}
+
+}  // namespace
+
+Image render_line_plot(const LinePlot& plot) {
+  Surface surface(cairo_image_surface_create(CAIRO_FORMAT_RGB24, std::max(plot.width, 1), std::max(plot.height, 1)),
+                  cairo_surface_destroy);
+  draw_line_plot(plot, context_on(surface.get()).get());
+  cairo_surface_flush(surface.get());
+  // cairo keeps each pixel as a 0x00RRGGBB word.
+  const int stride = cairo_image_surface_get_stride(surface.get());
+  const unsigned char* data = cairo_image_surface_get_data(surface.get());
+  Image img(plot.width, plot.height, 3);
+  for (int y = 0; y < plot.height; ++y)
+    for (int x = 0; x < plot.width; ++x) {
+      std::uint32_t word;
+      std::memcpy(&word, data + std::size_t(y) * std::size_t(stride) + std::size_t(x) * 4, 4);
+      std::uint8_t* p = &img.pixels[(std::size_t(y) * std::size_t(plot.width) + std::size_t(x)) * 3];
+      p[0] = std::uint8_t(word >> 16), p[1] = std::uint8_t(word >> 8), p[2] = std::uint8_t(word);
+    }
+  return img;
+}
+
+std::string render_line_plot_svg(const LinePlot& plot) {
+  std::string svg;
+  const auto append = [](void* closure, const unsigned char* data, unsigned int length) {
+    static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+    return CAIRO_STATUS_SUCCESS;
+  };
+  Surface surface(cairo_svg_surface_create_for_stream(append, &svg, plot.width, plot.height), cairo_surface_destroy);
+  draw_line_plot(plot, context_on(surface.get()).get());
+  cairo_surface_finish(surface.get());  // writes the document's end
+  return svg;
+}
+
+void write_line_plot(const std::filesystem::path& png, const LinePlot& plot) {
+  const Image picture = render_line_plot(plot);
+  std::filesystem::path svg = png;
+  svg.replace_extension(".svg");
+  write_file_atomic(svg, render_line_plot_svg(plot));
+  write_png_atomic(png, picture);
 }
 
 }  // namespace dn

@@ -4,6 +4,7 @@
 // Sans text): axes with numbered ticks at round values, light grid lines, axis
 // labels, a title, and one coloured line with markers per series, named in a
 // legend placed where it hides the fewest points.
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,5 +31,9 @@ struct LinePlot {
 // std::invalid_argument when a series' x and y differ in length or the
 // picture is too small for its margins (under 200 x 150).
 Image render_line_plot(const LinePlot& plot);
+// The same drawing as an SVG document (vector lines and text, for print and the web).
+std::string render_line_plot_svg(const LinePlot& plot);
+// Writes the PNG at `png` and the SVG beside it (the same name, .svg), each atomically.
+void write_line_plot(const std::filesystem::path& png, const LinePlot& plot);
 
 }  // namespace dn
