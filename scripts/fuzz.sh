@@ -27,6 +27,7 @@ targets=("$@")
 # out-of-memory: a memory bomb, a bug too.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}  # fontconfig's cache
 summary=()
 status=0
 for t in "${targets[@]}"; do

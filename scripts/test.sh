@@ -19,7 +19,9 @@ for target in $(./build/denoise --version | sed -n 's/.*available: \([a-z0-9, ]*
   DENOISE_SIMD=$target ctest --test-dir build --output-on-failure -j"$jobs" -LE "e2e|browser|mpi"
 done
 echo "== tests (address + undefined sanitizers)"
+# tests/lsan.supp: what third-party libraries hold until exit (fontconfig's cache).
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE "e2e|browser"
 if command -v clang++-14 >/dev/null; then
   echo "== fuzzing (10 s per target)"
