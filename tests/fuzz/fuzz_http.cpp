@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -37,6 +38,10 @@ int connect_to_server() {
     close(fd);
     return -1;
   }
+  // Closed with a reset: thousands of connections a second would otherwise use up the
+  // ephemeral ports in TIME_WAIT, and connect would fail for the harness's sake.
+  const linger reset{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   return fd;
 }
 
@@ -62,8 +67,15 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const int fd = connect_to_server();
-  if (fd < 0) std::abort();  // the server stopped accepting: a bug
+  int fd = connect_to_server();
+  for (int retry = 0; fd < 0 && retry < 100; ++retry) {  // a full accept queue clears in milliseconds
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    fd = connect_to_server();
+  }
+  if (fd < 0) {  // the server stopped accepting for a second: a bug
+    std::perror("fuzz_http: connect");
+    std::abort();
+  }
   std::size_t sent = 0;
   while (sent < size) {
     const ssize_t n = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
