@@ -1,7 +1,10 @@
-// denoise apply: a trained denoiser on your own picture files, written to another folder.
+// denoise apply: a trained denoiser (or a classical baseline) on your own picture files,
+// written to another folder.
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
+#include <string_view>
 
 #include <fmt/core.h>
 
@@ -36,7 +39,11 @@ static RegisterCommand reg(42, [](CLI::App& app) {
   };
   auto f = std::make_shared<Flags>();
   auto* cmd = app.add_subcommand("apply", "denoise your own PNG or JPEG pictures (any size, channels, bit depth)");
-  cmd->add_option("run", f->run, "denoiser run folder (denoise train, or one of models/)")->required();
+  cmd->add_option("run", f->run,
+                  "denoiser run folder (denoise train, or one of models/), or baseline:NAME:VALUE for a classical "
+                  "filter run on whole pictures (baseline:median:5, baseline:gaussian_blur:0.8, "
+                  "baseline:bilateral:0.2, baseline:nl_means:20)")
+      ->required();
   cmd->add_option("inputs", f->inputs, "picture files or folders of them")->required();
   cmd->add_option("--out", f->out, "output folder: same names, size, channels and bit depth; apply.json summary")
       ->required();
@@ -59,17 +66,26 @@ static RegisterCommand reg(42, [](CLI::App& app) {
     apply_threads(f->threads);
     ApplyOptions options;
     options.out_dir = f->out;
-    options.colour = parse_colour_mode(f->colour);
-    options.tiles = f->tiles;
-    if (options.tiles.tile < 1) throw ArgumentError("tile", fmt::format("must be >= 1 (got {})", options.tiles.tile));
-    if (options.tiles.overlap && *options.tiles.overlap < 0)
-      throw ArgumentError("overlap", fmt::format("must be >= 0 (got {})", *options.tiles.overlap));
+    const ColourMode colour = parse_colour_mode(f->colour);
+    const TileOptions tiles = f->tiles;
+    if (tiles.tile < 1) throw ArgumentError("tile", fmt::format("must be >= 1 (got {})", tiles.tile));
+    if (tiles.overlap && *tiles.overlap < 0)
+      throw ArgumentError("overlap", fmt::format("must be >= 0 (got {})", *tiles.overlap));
     options.max_pixels = f->max_pixels;
     options.noise = parse_noise(f->noise);
     options.seed = f->seed;
     options.compare = f->compare;
     options.reference_dir = f->reference;
-    const LoadedDenoiser denoiser = load_denoiser(f->run);
+    static constexpr std::string_view kBaseline = "baseline:";
+    std::unique_ptr<Sequential> model;
+    PictureDenoiser denoise;
+    if (f->run.starts_with(kBaseline)) {
+      const Baseline baseline = parse_baseline(f->run.substr(kBaseline.size()));
+      denoise = [baseline, colour](const Picture& p) { return denoise_picture(baseline, p, colour); };
+    } else {
+      model = load_denoiser(f->run).model;
+      denoise = [&model, colour, tiles](const Picture& p) { return denoise_picture(*model, p, colour, tiles); };
+    }
     const std::vector<std::filesystem::path> paths(f->inputs.begin(), f->inputs.end());
     const std::vector<ApplyInput> inputs = collect_inputs(paths, f->recursive);
     if (inputs.empty()) throw DataError("no PNG or JPEG pictures among the inputs");
@@ -80,8 +96,9 @@ static RegisterCommand reg(42, [](CLI::App& app) {
       if (!r.error.empty()) fmt::print(stderr, "{}denoise: error: {}\n", bar ? "\r" : "", r.error);
       if (bar) draw_file_bar(done, total, r.input.filename().string());
     };
-    const auto results = apply_denoiser(*denoiser.model, inputs, options, observer);
-    const nlohmann::json summary = apply_summary_json(results);
+    const auto results = apply_denoiser(denoise, inputs, options, observer);
+    nlohmann::json summary = apply_summary_json(results);
+    summary["denoiser"] = f->run;
     write_json_atomic(options.out_dir / "apply.json", summary);
 
     const std::size_t failed = summary["failed"].get<std::size_t>();

@@ -303,6 +303,34 @@ TEST(ApplyCommand, BadFlagValuesAreUsageErrors) {
   EXPECT_NE(tile.output.find("--tile"), std::string::npos) << tile.output;
 }
 
+TEST(ApplyCommand, ClassicalBaselineOnWholePictures) {
+  // A 3x3 median removes one white pixel from a black field and keeps the rest, in every
+  // channel of an RGB picture (per channel) and, in luma mode, changes R, G and B alike.
+  test::TempDir tmp;
+  Picture in(9, 7, 3, 8);
+  for (std::size_t c = 0; c < 3; ++c) in.set((std::size_t(3) * 9 + 4) * 3 + c, 1.0f);
+  write_picture_atomic(tmp / "in" / "dot.png", in);
+  for (const char* colour : {"per-channel", "luma"}) {
+    const fs::path out = tmp / colour;
+    const auto r = test::run_denoise({"apply", "baseline:median:3", (tmp / "in").string(), "--out", out.string(),
+                                      "--colour", colour});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const Picture result = read_picture(out / "dot.png");
+    ASSERT_EQ(result.channels, 3);
+    for (std::size_t i = 0; i < result.samples(); ++i) ASSERT_EQ(result.level(i), 0) << colour << " sample " << i;
+    EXPECT_EQ(read_json(out / "apply.json")["denoiser"], "baseline:median:3");
+  }
+  for (const auto& [spec, words] : std::vector<std::pair<std::string, std::string>>{
+           {"baseline:wiener:3", "median, gaussian_blur, bilateral, nl_means"},
+           {"baseline:median:4", "odd integer"},
+           {"baseline:nl_means:x", "nl_means:h with a number"}}) {
+    const auto bad = test::run_denoise({"apply", spec, (tmp / "in").string(), "--out", (tmp / "bad").string()});
+    EXPECT_EQ(bad.status, 2) << bad.output;
+    EXPECT_NE(bad.output.find(words), std::string::npos) << bad.output;
+    EXPECT_FALSE(fs::exists(tmp / "bad" / "dot.png"));
+  }
+}
+
 // ---- training on a folder -------------------------------------------------------------------
 
 TEST(FolderDataset, SeededPatchesOfEveryPictureAndSplits) {

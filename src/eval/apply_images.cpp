@@ -28,6 +28,13 @@ static float luma(const Picture& p, std::size_t pixel) {
   return 0.299f * p.get(i) + 0.587f * p.get(i + 1) + 0.114f * p.get(i + 2);
 }
 
+// Channel c of the picture as [1, H, W] in [0, 1].
+static Tensor channel_plane(const Picture& p, int c) {
+  Tensor t({1, p.height, p.width});
+  for (std::size_t i = 0; i < t.size(); ++i) t[i] = p.get(i * std::size_t(p.channels) + std::size_t(c));
+  return t;
+}
+
 Picture denoise_picture(Layer& model, const Picture& in, ColourMode colour, const TileOptions& tiles) {
   Picture out = in;  // alpha (and anything not written below) as it was
   const std::size_t w = std::size_t(in.width), c_all = std::size_t(in.channels);
@@ -60,11 +67,26 @@ Picture denoise_picture(Layer& model, const Picture& in, ColourMode colour, cons
   return out;
 }
 
-// Channel c of the picture as [1, H, W] in [0, 1].
-static Tensor channel_plane(const Picture& p, int c) {
-  Tensor t({1, p.height, p.width});
-  for (std::size_t i = 0; i < t.size(); ++i) t[i] = p.get(i * std::size_t(p.channels) + std::size_t(c));
-  return t;
+
+Picture denoise_picture(const Baseline& baseline, const Picture& in, ColourMode colour) {
+  Picture out = in;
+  const std::size_t pixels = std::size_t(in.width) * std::size_t(in.height), c_all = std::size_t(in.channels);
+  if (colour == ColourMode::luma && in.colour_channels() == 3) {
+    Tensor y({1, in.height, in.width}), denoised;
+    for (std::size_t p = 0; p < pixels; ++p) y[p] = luma(in, p);
+    apply_baseline(baseline, y, denoised);
+    for (std::size_t p = 0; p < pixels; ++p)
+      for (std::size_t c = 0; c < 3; ++c) out.set(p * c_all + c, in.get(p * c_all + c) + denoised[p] - y[p]);
+    return out;
+  }
+  const std::size_t planes = std::size_t(in.colour_channels());
+  Tensor stacked({int(planes), in.height, in.width}), denoised;  // the planes in parallel
+  for (std::size_t c = 0; c < planes; ++c)
+    for (std::size_t p = 0; p < pixels; ++p) stacked[c * pixels + p] = in.get(p * c_all + c);
+  apply_baseline(baseline, stacked, denoised);
+  for (std::size_t c = 0; c < planes; ++c)
+    for (std::size_t p = 0; p < pixels; ++p) out.set(p * c_all + c, denoised[c * pixels + p]);
+  return out;
 }
 
 Picture add_picture_noise(const Picture& picture, const NoiseSpec& noise, std::uint64_t seed, std::uint64_t stream) {
@@ -162,7 +184,7 @@ static fs::path canonical_or_absolute(const fs::path& p) {
   return ec ? fs::absolute(p) : c;
 }
 
-std::vector<ApplyFileResult> apply_denoiser(Layer& model, const std::vector<ApplyInput>& inputs,
+std::vector<ApplyFileResult> apply_denoiser(const PictureDenoiser& denoise, const std::vector<ApplyInput>& inputs,
                                             const ApplyOptions& options, const ApplyObserver& observer) {
   std::set<fs::path> input_paths, taken;
   for (const ApplyInput& in : inputs) input_paths.insert(canonical_or_absolute(in.path));
@@ -192,7 +214,7 @@ std::vector<ApplyFileResult> apply_denoiser(Layer& model, const std::vector<Appl
       r.width = picture.width, r.height = picture.height, r.channels = picture.channels, r.bit_depth = picture.bit_depth;
       if (options.noise.kind != NoiseSpec::Kind::none)
         picture = add_picture_noise(picture, options.noise, options.seed, std::uint64_t(i) * 4);
-      const Picture denoised = denoise_picture(model, picture, options.colour, options.tiles);
+      const Picture denoised = denoise(picture);
       if (!options.reference_dir.empty()) {
         const fs::path ref_path = find_reference(options.reference_dir, inputs[i].relative);
         const Picture reference = read_picture(ref_path, options.max_pixels);

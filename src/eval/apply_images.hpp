@@ -17,6 +17,7 @@
 
 #include "data/image_codec.hpp"
 #include "data/noise.hpp"
+#include "eval/baselines.hpp"
 #include "nn/layer.hpp"
 #include "nn/tiled_inference.hpp"
 
@@ -28,6 +29,13 @@ std::string colour_mode_name(ColourMode mode);
 
 // The denoised picture, through predict_tiled (memory: the two pictures and one window per thread).
 Picture denoise_picture(Layer& model, const Picture& picture, ColourMode colour, const TileOptions& tiles);
+
+// The same through a classical baseline (eval/baselines.hpp), each plane whole: no tiles, so
+// memory is a float copy of the picture's colour planes.
+Picture denoise_picture(const Baseline& baseline, const Picture& picture, ColourMode colour);
+
+// What apply runs on each (noisy) picture: one of the two above with its options bound.
+using PictureDenoiser = std::function<Picture(const Picture&)>;
 
 // The picture with noise added to every colour channel (alpha kept), rounded to its bit
 // depth as a noisy file would be; channel c of it draws from stream (seed, stream + c).
@@ -56,8 +64,6 @@ std::vector<ApplyInput> collect_inputs(const std::vector<std::filesystem::path>&
 
 struct ApplyOptions {
   std::filesystem::path out_dir;
-  ColourMode colour = ColourMode::per_channel;
-  TileOptions tiles;
   std::uint64_t max_pixels = kDefaultMaxPixels;
   NoiseSpec noise;  // added before denoising (kind none: nothing added)
   std::uint64_t seed = 0;
@@ -81,7 +87,7 @@ struct ApplyObserver {
 // Denoises every input into out_dir/<relative> (same format by extension, written atomically).
 // A file that fails (unreadable, damaged, over the pixel limit, an output that would overwrite an
 // input, or a name another input already took) gets its error and the rest go on.
-std::vector<ApplyFileResult> apply_denoiser(Layer& model, const std::vector<ApplyInput>& inputs,
+std::vector<ApplyFileResult> apply_denoiser(const PictureDenoiser& denoise, const std::vector<ApplyInput>& inputs,
                                             const ApplyOptions& options, const ApplyObserver& observer = {});
 
 // {"files": [{"input", "output", "width", "height", "channels", "bit_depth", "seconds",

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/photo.hpp>
 
@@ -52,6 +53,30 @@ static void check_param(const Baseline& b) {
   if (!ok)
     throw UsageError(fmt::format("{}: {} must be {} (got {})", baseline_name(b.kind), baseline_param_name(b.kind),
                                  b.kind == BaselineKind::median ? "an odd integer >= 3" : "positive and finite", p));
+}
+
+Baseline parse_baseline(const std::string& text) {
+  const std::size_t colon = text.find(':');
+  const std::string name = text.substr(0, colon);
+  std::vector<std::string> names;
+  for (BaselineKind kind : baseline_kinds()) {
+    names.emplace_back(baseline_name(kind));
+    if (name != names.back()) continue;
+    const std::string value = colon == std::string::npos ? "" : text.substr(colon + 1);
+    Baseline b{kind, 0};
+    try {
+      std::size_t used = 0;
+      b.param = std::stod(value, &used);
+      if (used != value.size()) throw std::invalid_argument(value);
+    } catch (const std::logic_error&) {
+      throw UsageError(fmt::format("baseline '{}': write {}:{} with a number, e.g. {}:{}", text, name,
+                                   baseline_param_name(kind), name, baseline_grid(kind)[1]));
+    }
+    check_param(b);
+    return b;
+  }
+  throw UsageError(fmt::format("baseline '{}': unknown; the baselines are {} (each as NAME:VALUE)", text,
+                               fmt::join(names, ", ")));
 }
 
 static cv::Mat to_u8(const cv::Mat& f) {

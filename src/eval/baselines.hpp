@@ -32,6 +32,10 @@ std::vector<BaselineKind> baseline_kinds();
 // The parameter values tried when a baseline is tuned, smallest first.
 std::vector<double> baseline_grid(BaselineKind kind);
 
+// "NAME:VALUE" (median:5, gaussian_blur:0.8, bilateral:0.2, nl_means:20) -> the baseline;
+// UsageError quoting the text and naming the choices for an unknown name or a bad value.
+Baseline parse_baseline(const std::string& text);
+
 // out = the baseline applied to each image of noisy (same shape). UsageError for a
 // parameter OpenCV would refuse (an even or < 3 median size, a sigma or h <= 0).
 void apply_baseline(const Baseline& baseline, const Tensor& noisy, Tensor& out);
