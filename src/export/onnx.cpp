@@ -12,6 +12,7 @@
 #include "core/json_integer.hpp"
 #include "core/file_io.hpp"
 #include "kernels/conv.hpp"
+#include "nn/layers/merge.hpp"
 #include "nn/model_config.hpp"
 #include "nn/sequential.hpp"
 #include "run/run_folder.hpp"
@@ -400,50 +401,38 @@ class GraphWriter {
     rank_ = static_cast<int>(shape.size());
   }
 
-  // Where a branch starts: the tensor that skips the inner layer, with its layout.
+  // Where a branch starts: the tensor that skips the inner layer, and its layout.
   struct Skip {
     std::string tensor;
-    int rank;
     bool nchw;
   };
 
-  // An image skip goes in NCHW, which the convolutions inside will want anyway: one
-  // Transpose serves both branches.
-  Skip branch(const Layer& layer) {
-    if (rank_ == 4) to_nchw(layer);
-    return {current_, rank_, nchw_};
-  }
-
-  // The inner branch's output into the skip's layout, so the merge sees one layout.
-  void match_layout(const Layer& layer, const Skip& skip) {
-    if (rank_ != skip.rank)
-      throw DataError(fmt::format("layer '{}': {} merges rank {} with rank {}", layer.name(), layer.type(), skip.rank,
-                                  rank_));
+  // Writes the inner layer as a branch beside the skip and leaves its output in the
+  // skip's layout (the built model guarantees equal ranks). An image skip goes in NCHW,
+  // which the convolutions inside want anyway: one Transpose serves both branches.
+  Skip branch(Layer& skip_layer) {
+    if (rank_ == 4) to_nchw(skip_layer);
+    const Skip skip{current_, nchw_};
+    layer(*skip_layer.children().at(0));
     if (skip.nchw)
-      to_nchw(layer, layer.name() + "/inner");
+      to_nchw(skip_layer, skip_layer.name() + "/inner");
     else
-      to_channels_last(layer.name() + "/inner");
+      to_channels_last(skip_layer.name() + "/inner");
+    return skip;
   }
 
   // Keras Add / Subtract of the input and the inner layer's output: ONNX Add / Sub.
   void residual(Layer& layer) {
     const Skip skip = branch(layer);
-    this->layer(*layer.children().at(0));
-    match_layout(layer, skip);
-    const std::string mode = layer.config().at("mode").get<std::string>();
-    if (mode == "add")
+    if (static_cast<const Residual&>(layer).mode() == Residual::Mode::add)
       node("Add", layer.name() + "/Add", {skip.tensor, current_});
-    else if (mode == "subtract")
-      node("Sub", layer.name() + "/Sub", {skip.tensor, current_});
     else
-      throw DataError(fmt::format("layer '{}': residual mode {} has no ONNX export", layer.name(), mode));
+      node("Sub", layer.name() + "/Sub", {skip.tensor, current_});
   }
 
   // Keras Concatenate on the channel axis (the last): ONNX Concat on axis 1 in NCHW.
   void skip_concatenate(Layer& layer) {
     const Skip skip = branch(layer);
-    this->layer(*layer.children().at(0));
-    match_layout(layer, skip);
     add_int(node("Concat", layer.name() + "/Concat", {skip.tensor, current_}), "axis", nchw_ ? 1 : -1);
   }
 
