@@ -48,7 +48,8 @@ const fs::path kOrtPackage =
 constexpr const char* kPython = "/usr/bin/python3";
 
 struct Case {
-  enum Weights { trained, random, shipped };  // one quick epoch; initialised, biases too; models/<name>
+  // One quick epoch; initialised, biases too; models/<name>; saved by the test that uses it.
+  enum Weights { trained, random, shipped, saved_by_test };
   const char* name;  // run folder name
   const char* model;
   const char* activation;
@@ -113,29 +114,15 @@ Comparison compare(const Tensor& expected, const std::vector<float>& got) {
   return c;
 }
 
-// Trained run folders of every built-in model (a quick epoch on synthetic digits, so
-// that classifiers have clear top-1 classes) and the test images, made once.
+// Run folders of every built-in model (a quick epoch on synthetic digits, so that
+// classifiers have clear top-1 classes), each made when a test first reads it, and the
+// test images.
 class Export : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new test::TempDir;
     const fs::path data = *root_ / "data";
     write_data_folder(data, make_synthetic_digits(1200, 1), make_synthetic_digits(100, 2));
-    for (const Case& c : kCases) {
-      if (c.weights == Case::shipped) continue;
-      if (c.weights == Case::random) {
-        save_random_run(c);
-        continue;
-      }
-      const std::string out = (*root_ / c.name).string();
-      const test::CliResult r =
-          std::string(c.task) == "denoise"
-              ? test::run_denoise({"train", "--model", c.model, "--activation", c.activation, "--epochs", "1",
-                                   "--limit", "600", "--data-dir", data.string(), "--out", out})
-              : test::run_denoise({"classify", "train", "--model", c.model, "--epochs", "1", "--limit", "1200",
-                                   "--data-dir", data.string(), "--out", out});
-      ASSERT_EQ(r.status, 0) << r.output;
-    }
     const char* env = std::getenv("DENOISE_DATA");
     const fs::path mnist = env ? fs::path(env) / "mnist" : fs::path(DENOISE_SOURCE_DIR) / "data" / "mnist";
     images_from_ = fs::exists(mnist / kTestImagesFile) ? "MNIST test set" : "synthetic digits (no data/mnist)";
@@ -154,19 +141,36 @@ class Export : public ::testing::Test {
                                          << ": run scripts/setup.sh";
   }
 
+  // The case's run folder, made on first use: ctest runs each test in a process of its
+  // own, which then trains only the runs that its test reads.
   static fs::path run_dir(const Case& c) {
-    return c.weights == Case::shipped ? fs::path(DENOISE_SOURCE_DIR) / "models" / c.name : *root_ / c.name;
+    if (c.weights == Case::shipped) return fs::path(DENOISE_SOURCE_DIR) / "models" / c.name;
+    const fs::path dir = *root_ / c.name;
+    if (c.weights == Case::trained && !fs::exists(dir)) train_run(c, dir);
+    if (c.weights == Case::random && !fs::exists(dir)) save_random_run(c, dir);
+    return dir;
+  }
+
+  static void train_run(const Case& c, const fs::path& dir) {
+    const std::string data = (*root_ / "data").string();
+    const test::CliResult r =
+        std::string(c.task) == "denoise"
+            ? test::run_denoise({"train", "--model", c.model, "--activation", c.activation, "--epochs", "1", "--limit",
+                                 "600", "--data-dir", data, "--out", dir.string()})
+            : test::run_denoise({"classify", "train", "--model", c.model, "--epochs", "1", "--limit", "1200",
+                                 "--data-dir", data, "--out", dir.string()});
+    EXPECT_EQ(r.status, 0) << r.output;
   }
 
   // The built-in model with its initial weights and biases drawn too (they start at 0),
   // so that every parameter's place in the file is checked.
-  static void save_random_run(const Case& c) {
+  static void save_random_run(const Case& c, const fs::path& dir) {
     auto model = make_model({c.model, c.activation, 28, 28}, 11);
     Rng rng(12);
     for (const auto& [name, param] : named_params(*model))
       if (name.ends_with("/bias"))
         for (std::size_t i = 0; i < param->value.size(); ++i) param->value[i] = float(rng.uniform(-0.1, 0.1));
-    save_run_folder(run_dir(c), {{"task", c.task}, {"model", c.model}}, *model, nlohmann::json::array());
+    save_run_folder(dir, {{"task", c.task}, {"model", c.model}}, *model, nlohmann::json::array());
   }
 
   // denoise export, checked to succeed; the file's path.
@@ -332,7 +336,7 @@ TEST_F(Export, OnnxRuntimeMatchesDenoiseOnLayersTheBuiltinsDoNotUse) {
   assign_default_names(*model);
   Rng rng(7);
   model->build({28, 28}, rng);
-  const Case c{"odd-layers", "odd_layers", "relu", "classify"};
+  const Case c{"odd-layers", "odd_layers", "relu", "classify", Case::saved_by_test};
   save_run_folder(run_dir(c), {{"task", "classify"}, {"model", "odd_layers"}}, *model, nlohmann::json::array());
   for (const char* pads : {"explicit", "slice"}) check(c, pads, "ort", images(), 1e-5);
   const onnx::ModelProto slice_form = parsed(exported(c, "slice"));
@@ -505,7 +509,7 @@ TEST_F(Export, OnnxRuntimeMatchesDenoiseOnSkipsTheBuiltinsDoNotUse) {
   assign_default_names(*model);
   Rng rng(13);
   model->build({28, 28}, rng);
-  const Case c{"skip-layers", "skip_layers", "relu", "denoise"};
+  const Case c{"skip-layers", "skip_layers", "relu", "denoise", Case::saved_by_test};
   save_run_folder(run_dir(c), {{"task", "denoise"}, {"model", "skip_layers"}}, *model, nlohmann::json::array());
   for (const char* pads : {"explicit", "slice"}) {
     check(c, pads, "ort", images(), 1e-5);
