@@ -2,7 +2,9 @@
 // ONNX Runtime (npm onnxruntime-node, tests/onnx/ort_run.js), ONNX's own checker and
 // OpenCV's DNN module (Debian python3-onnx and python3-opencv, tests/onnx/*.py), all
 // installed by scripts/setup.sh. Each exported model runs on 256 MNIST test images
-// (synthetic digits where data/mnist is missing) and must give denoise's own outputs.
+// (synthetic digits where data/mnist is missing) and must give denoise's own outputs:
+// every built-in model (the skip-connection ones with random weights, which is what
+// their export needs, in seconds instead of an epoch) and the shipped U-Net.
 // Each comparison prints a line "onnx-table: ..." with the file's size and the largest
 // difference, the numbers of the README's table.
 #include <algorithm>
@@ -46,16 +48,25 @@ const fs::path kOrtPackage =
 constexpr const char* kPython = "/usr/bin/python3";
 
 struct Case {
+  // One quick epoch; initialised, biases too; models/<name>; saved by the test that uses it.
+  enum Weights { trained, random, shipped, saved_by_test };
   const char* name;  // run folder name
   const char* model;
   const char* activation;
   const char* task;
+  Weights weights = trained;
 };
 
 const Case kCases[] = {{"seed-relu", "seed", "relu", "denoise"},
                        {"seed-softmax", "seed", "softmax", "denoise"},
                        {"classifier", "classifier", "relu", "classify"},
-                       {"classifier-large", "classifier-large", "relu", "classify"}};
+                       {"classifier-large", "classifier-large", "relu", "classify"},
+                       {"dncnn", "dncnn", "relu", "denoise", Case::random},
+                       {"unet", "unet", "relu", "denoise", Case::random},
+                       {"unet-mnist-gaussian0.1-1.0", "unet", "relu", "denoise", Case::shipped}};
+const Case& kDncnn = kCases[4];
+const Case& kUnet = kCases[5];
+const Case& kShippedUnet = kCases[6];
 
 test::CliResult run_command(const std::string& command) {
   test::CliResult r;
@@ -103,24 +114,15 @@ Comparison compare(const Tensor& expected, const std::vector<float>& got) {
   return c;
 }
 
-// Trained run folders of every built-in model (a quick epoch on synthetic digits, so
-// that classifiers have clear top-1 classes) and the test images, made once.
+// Run folders of every built-in model (a quick epoch on synthetic digits, so that
+// classifiers have clear top-1 classes), each made when a test first reads it, and the
+// test images.
 class Export : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new test::TempDir;
     const fs::path data = *root_ / "data";
     write_data_folder(data, make_synthetic_digits(1200, 1), make_synthetic_digits(100, 2));
-    for (const Case& c : kCases) {
-      const std::string out = (*root_ / c.name).string();
-      const test::CliResult r =
-          std::string(c.task) == "denoise"
-              ? test::run_denoise({"train", "--model", c.model, "--activation", c.activation, "--epochs", "1",
-                                   "--limit", "600", "--data-dir", data.string(), "--out", out})
-              : test::run_denoise({"classify", "train", "--model", c.model, "--epochs", "1", "--limit", "1200",
-                                   "--data-dir", data.string(), "--out", out});
-      ASSERT_EQ(r.status, 0) << r.output;
-    }
     const char* env = std::getenv("DENOISE_DATA");
     const fs::path mnist = env ? fs::path(env) / "mnist" : fs::path(DENOISE_SOURCE_DIR) / "data" / "mnist";
     images_from_ = fs::exists(mnist / kTestImagesFile) ? "MNIST test set" : "synthetic digits (no data/mnist)";
@@ -139,7 +141,37 @@ class Export : public ::testing::Test {
                                          << ": run scripts/setup.sh";
   }
 
-  static fs::path run_dir(const Case& c) { return *root_ / c.name; }
+  // The case's run folder, made on first use: ctest runs each test in a process of its
+  // own, which then trains only the runs that its test reads.
+  static fs::path run_dir(const Case& c) {
+    if (c.weights == Case::shipped) return fs::path(DENOISE_SOURCE_DIR) / "models" / c.name;
+    const fs::path dir = *root_ / c.name;
+    if (c.weights == Case::trained && !fs::exists(dir)) train_run(c, dir);
+    if (c.weights == Case::random && !fs::exists(dir)) save_random_run(c, dir);
+    return dir;
+  }
+
+  static void train_run(const Case& c, const fs::path& dir) {
+    const std::string data = (*root_ / "data").string();
+    const test::CliResult r =
+        std::string(c.task) == "denoise"
+            ? test::run_denoise({"train", "--model", c.model, "--activation", c.activation, "--epochs", "1", "--limit",
+                                 "600", "--data-dir", data, "--out", dir.string()})
+            : test::run_denoise({"classify", "train", "--model", c.model, "--epochs", "1", "--limit", "1200",
+                                 "--data-dir", data, "--out", dir.string()});
+    EXPECT_EQ(r.status, 0) << r.output;
+  }
+
+  // The built-in model with its initial weights and biases drawn too (they start at 0),
+  // so that every parameter's place in the file is checked.
+  static void save_random_run(const Case& c, const fs::path& dir) {
+    auto model = make_model({c.model, c.activation, 28, 28}, 11);
+    Rng rng(12);
+    for (const auto& [name, param] : named_params(*model))
+      if (name.ends_with("/bias"))
+        for (std::size_t i = 0; i < param->value.size(); ++i) param->value[i] = float(rng.uniform(-0.1, 0.1));
+    save_run_folder(dir, {{"task", c.task}, {"model", c.model}}, *model, nlohmann::json::array());
+  }
 
   // denoise export, checked to succeed; the file's path.
   static fs::path exported(const Case& c, const std::string& pads) {
@@ -226,12 +258,23 @@ TEST_F(Export, OnnxRuntimeRunsTheSeedModelAtOtherSizes) {
   }
 }
 
+// The skip-connection models at other sizes: DnCNN at any, the U-Net at sides divisible
+// by 4 (its two poolings by 2 must be undone exactly for the concatenations).
+TEST_F(Export, OnnxRuntimeRunsTheSkipModelsAtOtherSizes) {
+  for (const char* pads : {"explicit", "slice"}) {
+    check(kDncnn, pads, "ort", resized(images(), 31, 45), 1e-5);
+    check(kShippedUnet, pads, "ort", resized(images(), 40, 56), 1e-5);
+  }
+}
+
 // OpenCV 4.6 refuses asymmetric pads, so the autoencoders go in their slice form; the
 // classifiers' pads are symmetric and their explicit form loads as it is.
 TEST_F(Export, OpenCvMatchesDenoiseWithinOneInTenThousand) {
   for (const Case& c : kCases) check(c, std::string(c.task) == "denoise" ? "slice" : "explicit", "opencv", images(), 1e-4);
   check(kCases[0], "slice", "opencv", resized(images(), 40, 56), 1e-4);
   check(kCases[1], "slice", "opencv", resized(images(), 31, 45), 1e-4);
+  check(kDncnn, "slice", "opencv", resized(images(), 31, 45), 1e-4);
+  check(kShippedUnet, "slice", "opencv", resized(images(), 40, 56), 1e-4);
 }
 
 // Why the slice form exists: OpenCV 4.6 will not load the stride-2 transposed
@@ -293,7 +336,7 @@ TEST_F(Export, OnnxRuntimeMatchesDenoiseOnLayersTheBuiltinsDoNotUse) {
   assign_default_names(*model);
   Rng rng(7);
   model->build({28, 28}, rng);
-  const Case c{"odd-layers", "odd_layers", "relu", "classify"};
+  const Case c{"odd-layers", "odd_layers", "relu", "classify", Case::saved_by_test};
   save_run_folder(run_dir(c), {{"task", "classify"}, {"model", "odd_layers"}}, *model, nlohmann::json::array());
   for (const char* pads : {"explicit", "slice"}) check(c, pads, "ort", images(), 1e-5);
   const onnx::ModelProto slice_form = parsed(exported(c, "slice"));
@@ -398,18 +441,88 @@ TEST_F(Export, BadInputGivesAClearErrorAndNoFile) {
   EXPECT_NE(r2.output.find("cannot"), std::string::npos) << r2.output;
 }
 
-// Skip connections are not exported yet: the export refuses them by name rather than
-// chaining their inner layers into a wrong graph.
-TEST(ExportRefuses, SkipConnections) {
-  for (const char* name : {"dncnn", "unet"}) {
-    auto model = make_model({name, "relu", 28, 28}, 0);
-    try {
-      onnx_model_bytes(*model, {"denoise", nlohmann::json::object()}, {});
-      ADD_FAILURE() << name << ": no error";
-    } catch (const DataError& e) {
-      EXPECT_NE(std::string(e.what()).find("has no ONNX export yet"), std::string::npos) << e.what();
+// The nodes that consume a tensor.
+std::vector<const onnx::NodeProto*> readers(const onnx::GraphProto& g, const std::string& tensor) {
+  std::vector<const onnx::NodeProto*> found;
+  for (const onnx::NodeProto& n : g.node())
+    if (std::find(n.input().begin(), n.input().end(), tensor) != n.input().end()) found.push_back(&n);
+  return found;
+}
+
+// DnCNN's Residual (mode subtract) is Sub(input, noise estimate), the input taken in
+// NCHW from the Transpose that also feeds the first convolution; the U-Net's two skips
+// are Concat(features, upsampled) on axis 1, the channels in NCHW. Sizes stay free.
+TEST_F(Export, SkipConnectionsAreSubAndConcatOnTheChannelAxis) {
+  for (const char* pads : {"explicit", "slice"}) {
+    const onnx::ModelProto dncnn = parsed(exported(kDncnn, pads));
+    const onnx::GraphProto& g = dncnn.graph();
+    const onnx::NodeProto* sub = find_node(g, "Sub");
+    ASSERT_NE(sub, nullptr) << pads;
+    ASSERT_EQ(sub->input_size(), 2);
+    const onnx::NodeProto* skip = find_node(g, "Transpose");
+    ASSERT_NE(skip, nullptr);
+    EXPECT_EQ(sub->input(0), skip->output(0));
+    EXPECT_EQ(readers(g, skip->output(0)).size(), 2u);  // the first Conv and the Sub
+    EXPECT_EQ(std::count_if(g.node().begin(), g.node().end(), [](const auto& n) { return n.op_type() == "Transpose"; }),
+              2);  // in and out of NCHW once
+    EXPECT_EQ(sub->input(1), "conv2d_5/Conv");  // the linear last convolution
+    EXPECT_EQ(find_node(g, "Add"), nullptr);
+    EXPECT_EQ(g.input(0).type().tensor_type().shape().dim(1).dim_param(), "height");
+
+    const onnx::ModelProto unet = parsed(exported(kUnet, pads));
+    int concats = 0;
+    for (const onnx::NodeProto& n : unet.graph().node()) {
+      if (n.op_type() != "Concat") continue;
+      ++concats;
+      ASSERT_EQ(n.input_size(), 2);
+      ASSERT_EQ(n.attribute_size(), 1);
+      EXPECT_EQ(n.attribute(0).name(), "axis");
+      EXPECT_EQ(n.attribute(0).i(), 1) << n.name();
     }
+    EXPECT_EQ(concats, 2);
+    const onnx::NodeProto* outer = nullptr;
+    for (const onnx::NodeProto& n : unet.graph().node())
+      if (n.op_type() == "Concat" && n.input(0) == "conv2d/Relu") outer = &n;
+    ASSERT_NE(outer, nullptr) << "the full-size features are the outer Concat's first input";
+    EXPECT_EQ(outer->input(1), "conv2d_transpose_1/Relu");
+    EXPECT_EQ(unet.graph().input(0).type().tensor_type().shape().dim(2).dim_param(), "width");
   }
+}
+
+// Skips the built-ins do not take: Residual in mode add; a skip of the rank-3 input
+// (no layout to change); a Dense inside a branch, which runs channels-last while its
+// skip waits in NCHW; an inner layer that is a single layer, not a Sequential.
+TEST_F(Export, OnnxRuntimeMatchesDenoiseOnSkipsTheBuiltinsDoNotUse) {
+  auto around = std::make_unique<Sequential>("around");
+  around->add(std::make_unique<Reshape>(Shape{0, 0, 1}))
+      .add(std::make_unique<Conv2D>(2, 3, 1, Padding::same, Activation::tanh))
+      .add(std::make_unique<Conv2D>(1, 3, 1, Padding::same, Activation::linear))
+      .add(std::make_unique<Reshape>(Shape{0, 0}));
+  auto model = std::make_unique<Sequential>("skip_layers");
+  model->add(std::make_unique<Residual>(std::move(around), Residual::Mode::add))
+      .add(std::make_unique<Reshape>(Shape{0, 0, 1}))
+      .add(std::make_unique<SkipConcatenate>(std::make_unique<Dense>(3, Activation::sigmoid)))
+      .add(std::make_unique<Residual>(std::make_unique<Conv2D>(4, 3, 1, Padding::same, Activation::relu),
+                                      Residual::Mode::add))
+      .add(std::make_unique<Conv2D>(1, 3, 1, Padding::same, Activation::sigmoid))
+      .add(std::make_unique<Reshape>(Shape{0, 0}));
+  assign_default_names(*model);
+  Rng rng(13);
+  model->build({28, 28}, rng);
+  const Case c{"skip-layers", "skip_layers", "relu", "denoise", Case::saved_by_test};
+  save_run_folder(run_dir(c), {{"task", "denoise"}, {"model", "skip_layers"}}, *model, nlohmann::json::array());
+  for (const char* pads : {"explicit", "slice"}) {
+    check(c, pads, "ort", images(), 1e-5);
+    check(c, pads, "ort", resized(images(), 31, 45), 1e-5);
+  }
+  const onnx::ModelProto m = parsed(exported(c, "explicit"));
+  int adds = 0;
+  for (const onnx::NodeProto& n : m.graph().node()) adds += n.op_type() == "Add" && n.name().starts_with("residual");
+  EXPECT_EQ(adds, 2);
+  EXPECT_EQ(find_node(m.graph(), "Add")->input(0), "image");  // the rank-3 skip, untransposed
+  const onnx::NodeProto* concat = find_node(m.graph(), "Concat");
+  ASSERT_NE(concat, nullptr);
+  EXPECT_EQ(concat->attribute(0).i(), 1);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "core/json_integer.hpp"
 #include "core/file_io.hpp"
 #include "kernels/conv.hpp"
+#include "nn/layers/merge.hpp"
 #include "nn/model_config.hpp"
 #include "nn/sequential.hpp"
 #include "run/run_folder.hpp"
@@ -88,13 +89,9 @@ SpatialPads built_pads(const Layer& layer) {
   return spatial_pads(layer, in[0] == kNone ? kProbeSize : in[0], in[1] == kNone ? kProbeSize : in[1]);
 }
 
+// The layers that compute (no containers), in the order they run.
 void collect_leaves(Layer& layer, std::vector<Layer*>& leaves) {
   const std::vector<Layer*> children = layer.children();
-  // A skip connection's leaves are no chain: exported one after another they would
-  // make a wrong graph, so the export refuses them until it writes Add and Concat.
-  if (!children.empty() && layer.type() != "Sequential")
-    throw DataError(fmt::format("layer '{}': {} (a skip connection) has no ONNX export yet", layer.name(),
-                                layer.type()));
   if (children.empty() && layer.type() != "Sequential") leaves.push_back(&layer);
   for (Layer* child : children) collect_leaves(*child, leaves);
 }
@@ -167,15 +164,22 @@ void set_shape(onnx::ValueInfoProto& info, const std::string& name, const Shape&
 
 // Writes the graph layer by layer, tracking the current tensor, its rank (batch
 // included) and whether a rank-4 tensor is in NCHW (inside convolutional parts) or in
-// the Keras order NHWC.
+// the Keras order NHWC. Containers are walked in place: a Sequential's layers one after
+// another, a skip connection's inner layer as a branch that a merge node closes.
 class GraphWriter {
  public:
   GraphWriter(onnx::GraphProto& graph, PadStyle pads, std::string input, int rank)
       : graph_(graph), pads_(pads), current_(std::move(input)), rank_(rank) {}
 
-  void layer(const Layer& layer) {
+  void layer(Layer& layer) {
     const std::string& type = layer.type();
-    if (type == "Conv2D")
+    if (type == "Sequential")
+      for (Layer* child : layer.children()) this->layer(*child);
+    else if (type == "Residual")
+      residual(layer);
+    else if (type == "SkipConcatenate")
+      skip_concatenate(layer);
+    else if (type == "Conv2D")
       conv(layer);
     else if (type == "Conv2DTranspose")
       conv_transpose(layer);
@@ -242,10 +246,13 @@ class GraphWriter {
                                   layer.name(), layer.type(), rank_));
   }
 
-  void to_nchw(const Layer& layer) {
+  void to_nchw(const Layer& layer) { to_nchw(layer, layer.name()); }
+
+  // at: the node's name prefix, where one layer may transpose twice (a merge's two branches).
+  void to_nchw(const Layer& layer, const std::string& at) {
     require_image(layer);
     if (nchw_) return;
-    add_ints(node("Transpose", layer.name() + "/to_nchw", {current_}), "perm", {0, 3, 1, 2});
+    add_ints(node("Transpose", at + "/to_nchw", {current_}), "perm", {0, 3, 1, 2});
     nchw_ = true;
   }
 
@@ -394,6 +401,41 @@ class GraphWriter {
     rank_ = static_cast<int>(shape.size());
   }
 
+  // Where a branch starts: the tensor that skips the inner layer, and its layout.
+  struct Skip {
+    std::string tensor;
+    bool nchw;
+  };
+
+  // Writes the inner layer as a branch beside the skip and leaves its output in the
+  // skip's layout (the built model guarantees equal ranks). An image skip goes in NCHW,
+  // which the convolutions inside want anyway: one Transpose serves both branches.
+  Skip branch(Layer& skip_layer) {
+    if (rank_ == 4) to_nchw(skip_layer);
+    const Skip skip{current_, nchw_};
+    layer(*skip_layer.children().at(0));
+    if (skip.nchw)
+      to_nchw(skip_layer, skip_layer.name() + "/inner");
+    else
+      to_channels_last(skip_layer.name() + "/inner");
+    return skip;
+  }
+
+  // Keras Add / Subtract of the input and the inner layer's output: ONNX Add / Sub.
+  void residual(Layer& layer) {
+    const Skip skip = branch(layer);
+    if (static_cast<const Residual&>(layer).mode() == Residual::Mode::add)
+      node("Add", layer.name() + "/Add", {skip.tensor, current_});
+    else
+      node("Sub", layer.name() + "/Sub", {skip.tensor, current_});
+  }
+
+  // Keras Concatenate on the channel axis (the last): ONNX Concat on axis 1 in NCHW.
+  void skip_concatenate(Layer& layer) {
+    const Skip skip = branch(layer);
+    add_int(node("Concat", layer.name() + "/Concat", {skip.tensor, current_}), "axis", nchw_ ? 1 : -1);
+  }
+
   onnx::GraphProto& graph_;
   PadStyle pads_;
   std::string current_;
@@ -461,7 +503,7 @@ std::string onnx_model_bytes(Layer& model, const OnnxDescription& description, c
   set_shape(*g->add_input(), input, model.input_shape(), {"height", "width"});
   set_shape(*g->add_output(), output, model.output_shape(), {});
   GraphWriter writer(*g, options.pads, input, static_cast<int>(model.input_shape().size()) + 1);
-  for (Layer* leaf : leaves_of(model)) writer.layer(*leaf);
+  writer.layer(model);
   writer.finish(output);
 
   std::string bytes;

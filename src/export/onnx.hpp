@@ -11,6 +11,10 @@
 // that reads the Keras order (Reshape, Flatten, Dense) and before the output. Softmax over
 // channels is then Softmax on axis 1.
 //
+// Skip connections (nn/layers/merge.hpp) become merge nodes: Residual is Add or Sub of its
+// input and its inner layer's output, SkipConcatenate a Concat of the two on the channel
+// axis (1 in NCHW). An image skip is taken in NCHW, the inner branch's output brought to it.
+//
 // TensorFlow's "same" padding is written as explicit pads, never auto_pad (runtimes have
 // read ConvTranspose's SAME_UPPER / SAME_LOWER differently). For a stride-2 3x3
 // transposed convolution that is pads 0 before and 1 after: asymmetric, which OpenCV
