@@ -102,14 +102,15 @@ static RegisterCommand reg(42, [](CLI::App& app) {
     write_json_atomic(options.out_dir / "apply.json", summary);
 
     const std::size_t failed = summary["failed"].get<std::size_t>();
-    fmt::print("denoised {} of {} pictures into {} ({:.2f} s)\n", results.size() - failed, results.size(),
+    const auto pictures = [](std::size_t n) { return fmt::format("{} picture{}", n, n == 1 ? "" : "s"); };
+    fmt::print("denoised {} of {} into {} ({:.2f} s)\n", results.size() - failed, pictures(results.size()),
                options.out_dir.string(), summary["seconds"].get<double>());
     if (summary.contains("mean_psnr"))
-      fmt::print("PSNR {:.2f} dB -> {:.2f} dB, SSIM {:.3f} -> {:.3f} (mean over {} pictures)\n",
+      fmt::print("PSNR {:.2f} dB -> {:.2f} dB, SSIM {:.3f} -> {:.3f} (mean over {})\n",
                  summary["mean_input_psnr"].get<double>(), summary["mean_psnr"].get<double>(),
                  summary["mean_input_ssim"].get<double>(), summary["mean_ssim"].get<double>(),
-                 results.size() - failed);
-    if (failed) throw DataError(fmt::format("{} of {} pictures failed", failed, results.size()));
+                 pictures(results.size() - failed));
+    if (failed) throw DataError(fmt::format("{} of {} failed", failed, pictures(results.size())));
   });
 });
 
