@@ -14,8 +14,10 @@
 
 #include "core/error.hpp"
 #include "nn/layer.hpp"
+#include "dist/communicator.hpp"
 #include "run/run_writer.hpp"
 #include "train/callbacks.hpp"
+#include "train/fit.hpp"
 #include "train/optimizers.hpp"
 
 namespace dn {
@@ -79,5 +81,32 @@ Config checkpoint_config(const std::filesystem::path& staging) {
 // ArgumentError("resume", ...) naming the settings that differ, when a run is resumed
 // with another config than the one its checkpoint was written with.
 void require_same_config(const Checkpoint& checkpoint, const nlohmann::json& config, const std::filesystem::path& file);
+
+// A training run into out_dir, fresh or resumed, the same for every task: rank 0 claims the
+// folder (RunWriter) and works in its staging folder, which train_into commits; the other
+// ranks of a data-parallel run work beside it without writing. train_into(config, writer or
+// nullptr, staging, resume) does the training.
+template <class Config, class TrainInto>
+auto train_in_run_folder(const Config& config, const std::filesystem::path& out_dir, ExistingRun existing,
+                         const dist::Communicator& communicator, TrainInto&& train_into) {
+  config.validate();  // before the run folder is claimed
+  check_batch_split(config.batch_size, communicator);
+  const bool resume = existing == ExistingRun::resume;
+  if (communicator.rank() != 0) return train_into(config, nullptr, staging_folder(out_dir), resume);
+  RunWriter writer(out_dir, existing);
+  return train_into(config, &writer, writer.staging(), resume);
+}
+
+// The same for `--resume`: the config is the one the checkpoint was written with.
+template <class Config, class TrainInto>
+auto resume_in_run_folder(const std::filesystem::path& out_dir, const dist::Communicator& communicator,
+                          TrainInto&& train_into) {
+  if (communicator.rank() != 0) {
+    const std::filesystem::path staging = staging_folder(out_dir);
+    return train_into(checkpoint_config<Config>(staging), nullptr, staging, true);
+  }
+  RunWriter writer(out_dir, ExistingRun::resume);
+  return train_into(checkpoint_config<Config>(writer.staging()), &writer, writer.staging(), true);
+}
 
 }  // namespace dn

@@ -154,24 +154,18 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter* wr
 ClassifierResult train_classifier(const ClassifierConfig& config, const fs::path& out_dir,
                                   const std::vector<Callback*>& callbacks, ExistingRun existing,
                                   dist::Communicator& communicator) {
-  config.validate();  // before the run folder is claimed
-  check_batch_split(config.batch_size, communicator);
-  const bool resume = existing == ExistingRun::resume;
-  if (communicator.rank() != 0)
-    return train_into(config, nullptr, staging_folder(out_dir), callbacks, resume, communicator);
-  RunWriter writer(out_dir, existing);
-  return train_into(config, &writer, writer.staging(), callbacks, resume, communicator);
+  return train_in_run_folder(config, out_dir, existing, communicator, [&](const ClassifierConfig& c, RunWriter* writer,
+                                                                          const fs::path& staging, bool resume) {
+    return train_into(c, writer, staging, callbacks, resume, communicator);
+  });
 }
 
 ClassifierResult resume_classifier(const fs::path& out_dir, const std::vector<Callback*>& callbacks,
                                    dist::Communicator& communicator) {
-  if (communicator.rank() != 0) {
-    const fs::path staging = staging_folder(out_dir);
-    return train_into(checkpoint_config<ClassifierConfig>(staging), nullptr, staging, callbacks, true, communicator);
-  }
-  RunWriter writer(out_dir, ExistingRun::resume);
-  return train_into(checkpoint_config<ClassifierConfig>(writer.staging()), &writer, writer.staging(), callbacks, true,
-                    communicator);
+  return resume_in_run_folder<ClassifierConfig>(out_dir, communicator, [&](const ClassifierConfig& c, RunWriter* writer,
+                                                                     const fs::path& staging, bool resume) {
+    return train_into(c, writer, staging, callbacks, resume, communicator);
+  });
 }
 
 LoadedClassifier load_classifier(const fs::path& run_dir) { return load_run<ClassifierConfig>(run_dir, "classify"); }

@@ -98,24 +98,18 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter* writer
 DenoiserResult train_denoiser(const DenoiserConfig& config, const fs::path& out_dir,
                               const std::vector<Callback*>& callbacks, ExistingRun existing,
                               dist::Communicator& communicator) {
-  config.validate();  // before the run folder is claimed
-  check_batch_split(config.batch_size, communicator);
-  const bool resume = existing == ExistingRun::resume;
-  if (communicator.rank() != 0)
-    return train_into(config, nullptr, staging_folder(out_dir), callbacks, resume, communicator);
-  RunWriter writer(out_dir, existing);
-  return train_into(config, &writer, writer.staging(), callbacks, resume, communicator);
+  return train_in_run_folder(config, out_dir, existing, communicator, [&](const DenoiserConfig& c, RunWriter* writer,
+                                                                          const fs::path& staging, bool resume) {
+    return train_into(c, writer, staging, callbacks, resume, communicator);
+  });
 }
 
 DenoiserResult resume_denoiser(const fs::path& out_dir, const std::vector<Callback*>& callbacks,
                                dist::Communicator& communicator) {
-  if (communicator.rank() != 0) {
-    const fs::path staging = staging_folder(out_dir);
-    return train_into(checkpoint_config<DenoiserConfig>(staging), nullptr, staging, callbacks, true, communicator);
-  }
-  RunWriter writer(out_dir, ExistingRun::resume);
-  return train_into(checkpoint_config<DenoiserConfig>(writer.staging()), &writer, writer.staging(), callbacks, true,
-                    communicator);
+  return resume_in_run_folder<DenoiserConfig>(out_dir, communicator, [&](const DenoiserConfig& c, RunWriter* writer,
+                                                                     const fs::path& staging, bool resume) {
+    return train_into(c, writer, staging, callbacks, resume, communicator);
+  });
 }
 
 LoadedDenoiser load_denoiser(const fs::path& run_dir) { return load_run<DenoiserConfig>(run_dir, "denoise"); }
