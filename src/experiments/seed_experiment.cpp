@@ -1,10 +1,13 @@
 #include "experiments/seed_experiment.hpp"
 
 #include <cmath>
+#include <mutex>
+#include <optional>
 
 #include <fmt/core.h>
 
 #include "core/file_io.hpp"
+#include "experiments/beside.hpp"
 #include "experiments/sweep.hpp"
 #include "train/denoiser.hpp"
 
@@ -77,21 +80,22 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
   show_denoiser_run(run_dir, Split::test, "", 10, run_dir / "test_reconstructions.png");
   observer.say(format_denoise_metrics(test));
 
-  nlohmann::json sweep;
-  if (options.sweep_repeats > 0) {
-    observer.say(fmt::format("\n== Sweep: optimizers sgd, adadelta x activations relu, softmax, {} repeats, {} epochs",
-                             options.sweep_repeats, options.sweep_epochs));
-    SweepOptions s;
-    s.repeats = options.sweep_repeats;
-    s.base = options.train;
-    s.base.epochs = options.sweep_epochs;
-    sweep = run_sweep(s, out_dir / "sweep", observer);
-    observer.say("\n" + format_sweep(sweep));
-  }
+  // The classifiers train beside the sweep, each run on one thread (experiments/beside.hpp):
+  // the sweep's runs are too small to split well over threads, and the classifiers' chain
+  // (clean, then noisy and denoised at once) fills what the sweep leaves of the cores.
+  // Lines from both go out whole, one at a time; neither shows a progress bar.
+  std::mutex say_mutex;
+  const bool both = options.sweep_repeats > 0 && options.classify_epochs > 0;
+  const ExperimentObserver beside_observer{[&](const std::string& line) {
+                                             std::lock_guard lock(say_mutex);
+                                             observer.say(line);
+                                           },
+                                           {}};
+  const ExperimentObserver& running = both ? beside_observer : observer;
 
   nlohmann::json classify;
-  if (options.classify_epochs > 0) {
-    observer.say("\n== Predicting digits from noisy images: classifiers on clean, noisy and denoised digits");
+  auto run_classification = [&] {
+    running.say("\n== Predicting digits from noisy images: classifiers on clean, noisy and denoised digits");
     ClassificationExperiment c;
     c.denoiser_run = run_dir;
     c.data = options.train.data;
@@ -100,8 +104,27 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
     c.clean_epochs = options.classify_clean_epochs;
     c.fine_tune = options.classify_fine_tune;
     c.model = options.classify_model;
-    classify = run_classification_experiment(c, out_dir / "classify", observer).to_json();
+    c.side_by_side = true;
+    classify = run_classification_experiment(c, out_dir / "classify", running).to_json();
+  };
+  std::optional<Beside> classifiers;
+  if (both) classifiers.emplace(run_classification);
+
+  nlohmann::json sweep;
+  if (options.sweep_repeats > 0) {
+    running.say(fmt::format("\n== Sweep: optimizers sgd, adadelta x activations relu, softmax, {} repeats, {} epochs",
+                            options.sweep_repeats, options.sweep_epochs));
+    SweepOptions s;
+    s.repeats = options.sweep_repeats;
+    s.base = options.train;
+    s.base.epochs = options.sweep_epochs;
+    sweep = run_sweep(s, out_dir / "sweep", running);
+    running.say("\n" + format_sweep(sweep));
   }
+  if (classifiers)
+    classifiers->join();
+  else if (options.classify_epochs > 0)
+    run_classification();
 
   const auto& h = trained.history.epochs;
   double seconds = 0;
