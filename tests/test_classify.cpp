@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <numbers>
 #include <numeric>
@@ -511,6 +512,35 @@ TEST(Predict, FlagsLowConfidenceSavesWhatTheClassifierSawAndTakesPicturesAsIs) {
   r = run_denoise({"predict", "--as-is", "--classifier", classifier, three});
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "--as-is takes 28x28 pictures only (got 100x120): " + three)) << r.output;
+}
+
+// Side by side, the noise-aware classifiers train on one thread each, beside each other:
+// the same bits as one after the other on every thread.
+TEST(ClassificationExperiment, SideBySideTrainsTheSameClassifiers) {
+  TempDir dir;
+  const fs::path data = make_data_folder(dir);
+  DenoiserConfig denoiser;
+  denoiser.data.data_dir = data.string();
+  denoiser.epochs = 1;
+  train_denoiser(denoiser, dir / "den");
+  ClassificationExperiment e;
+  e.denoiser_run = dir / "den";
+  e.data.data_dir = data.string();
+  e.epochs = 1;
+  e.clean_epochs = 1;
+  e.levels = {0.5};
+  const nlohmann::json one_after_other = run_classification_experiment(e, dir / "serial").to_json();
+  e.side_by_side = true;
+  const nlohmann::json side_by_side = run_classification_experiment(e, dir / "beside").to_json();
+  EXPECT_EQ(one_after_other["test_accuracy"], side_by_side["test_accuracy"]);
+  const Tensor x = make_synthetic_digits(50, 3).images;
+  for (const char* run : {"classifier-noisy", "classifier-denoised"}) {
+    Tensor serial, beside;
+    predict(*load_classifier(dir / "serial" / run).model, x, serial);
+    predict(*load_classifier(dir / "beside" / run).model, x, beside);
+    ASSERT_EQ(serial.size(), beside.size());
+    EXPECT_EQ(0, std::memcmp(serial.data(), beside.data(), serial.size() * sizeof(float))) << run;
+  }
 }
 
 TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {

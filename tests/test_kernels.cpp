@@ -142,6 +142,21 @@ TEST(ActivationKernels, SigmoidAtTheExtremes) {
   EXPECT_TRUE(std::isnan(y[7]));  // a diverging run must stay visible
 }
 
+// Softmax runs over blocks of rows; a row's bits must not depend on the rows beside it,
+// or inference in blocks would differ from one forward over the batch.
+TEST(ActivationKernels, SoftmaxRowsAreIndependentOfTheirBlock) {
+  for (int channels : {12, 14, 33}) {
+    SCOPED_TRACE(fmt::format("channels {}", channels));
+    const std::size_t rows = 37;  // two whole blocks of 16 and a partial one
+    const auto z = random_floats(rows * channels, 3, -30.0, 30.0);
+    std::vector<float> whole = z, one_by_one = z;
+    kernels::activation_forward(Activation::softmax, whole.data(), rows, channels);
+    for (std::size_t r = 0; r < rows; ++r)
+      kernels::activation_forward(Activation::softmax, one_by_one.data() + r * channels, 1, channels);
+    EXPECT_EQ(whole, one_by_one);
+  }
+}
+
 TEST(ActivationKernels, SoftmaxIsStableForLargeInputs) {
   std::vector<float> y = {1000.0f, 999.0f, -1000.0f, 88.0f, 90.0f, 89.0f};
   kernels::activation_forward(Activation::softmax, y.data(), 2, 3);
@@ -607,6 +622,8 @@ TEST_P(PoolKernels, MatchReferenceIncludingTies) {
       {2, 9, 9, 14, 3, 2, Padding::same},     {3, 7, 5, 14, 3, 3, Padding::valid},
       {2, 5, 7, 3, 2, 1, Padding::valid},     {4, 7, 9, 2, 2, 2, Padding::same},
       {2, 8, 9, 16, 2, 3, Padding::valid},    {2, 6, 6, 20, 2, 2, Padding::valid},  // gaps; too many channels for one vector
+      {3, 24, 24, 32, 2, 2, Padding::valid},  {2, 10, 10, 64, 2, 2, Padding::valid},  // classifier-large
+      {2, 9, 9, 40, 3, 2, Padding::same},     {2, 8, 6, 17, 2, 2, Padding::valid},    // a partial last group
   };
   for (const PoolCase& c : cases) {
     for (bool ties : {false, true}) {

@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
+#include "experiments/beside.hpp"
 #include "train/classifier.hpp"
 #include "train/denoiser.hpp"
 #include "train/progress.hpp"
@@ -58,18 +59,37 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
                            e.clean_epochs));
   result.test_accuracy["clean"] =
       train_classifier(clean_config, out_dir / "classifier-clean", callbacks, ExistingRun::overwrite).metrics.test_accuracy;
-  observer.say(fmt::format("\n== Training the digit classifier on noisy images ({}, {} epochs{})", spec.str(),
-                           e.epochs, how));
-  result.test_accuracy["noisy"] =
-      train_classifier(noisy_config, out_dir / "classifier-noisy", callbacks, ExistingRun::overwrite).metrics.test_accuracy;
-  if (!e.denoiser_run.empty()) {
-    ClassifierConfig denoised_config = noisy_config;
-    denoised_config.on = TrainOn::denoised;
-    denoised_config.denoiser = e.denoiser_run.string();
-    observer.say(fmt::format("\n== Training the digit classifier on denoised images ({}, {} epochs{})", spec.str(),
+  ClassifierConfig denoised_config = noisy_config;
+  denoised_config.on = TrainOn::denoised;
+  denoised_config.denoiser = e.denoiser_run.string();
+  auto train_noisy = [&](const std::vector<Callback*>& fit_callbacks) {
+    return train_classifier(noisy_config, out_dir / "classifier-noisy", fit_callbacks, ExistingRun::overwrite)
+        .metrics.test_accuracy;
+  };
+  auto train_denoised = [&](const std::vector<Callback*>& fit_callbacks) {
+    return train_classifier(denoised_config, out_dir / "classifier-denoised", fit_callbacks, ExistingRun::overwrite)
+        .metrics.test_accuracy;
+  };
+  if (e.side_by_side && !e.denoiser_run.empty()) {
+    observer.say(fmt::format("\n== Training the digit classifiers on noisy and on denoised images side by side ({}, "
+                             "{} epochs{})",
+                             spec.str(), e.epochs, how));
+    double noisy_accuracy = 0, denoised_accuracy = 0;
+    Beside noisy([&] { noisy_accuracy = train_noisy({}); });
+    Beside denoised([&] { denoised_accuracy = train_denoised({}); });
+    noisy.join();
+    denoised.join();
+    result.test_accuracy["noisy"] = noisy_accuracy;
+    result.test_accuracy["denoised"] = denoised_accuracy;
+  } else {
+    observer.say(fmt::format("\n== Training the digit classifier on noisy images ({}, {} epochs{})", spec.str(),
                              e.epochs, how));
-    result.test_accuracy["denoised"] =
-        train_classifier(denoised_config, out_dir / "classifier-denoised", callbacks, ExistingRun::overwrite).metrics.test_accuracy;
+    result.test_accuracy["noisy"] = train_noisy(callbacks);
+    if (!e.denoiser_run.empty()) {
+      observer.say(fmt::format("\n== Training the digit classifier on denoised images ({}, {} epochs{})", spec.str(),
+                               e.epochs, how));
+      result.test_accuracy["denoised"] = train_denoised(callbacks);
+    }
   }
 
   ClassifyEvalRequest request;

@@ -37,6 +37,9 @@ struct ClassificationExperiment {
   bool fine_tune = true;
   int epochs = 7;  // noise-aware classifiers
   int clean_epochs = 10;
+  // The noisy- and denoised-trained classifiers train at once, one thread each and
+  // without progress bars (experiments/beside.hpp); the numbers are the same.
+  bool side_by_side = false;
   std::vector<double> levels = NoiseLevels{}.levels;
 };
 

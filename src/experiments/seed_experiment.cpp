@@ -1,10 +1,13 @@
 #include "experiments/seed_experiment.hpp"
 
 #include <cmath>
+#include <mutex>
+#include <optional>
 
 #include <fmt/core.h>
 
 #include "core/file_io.hpp"
+#include "experiments/beside.hpp"
 #include "experiments/sweep.hpp"
 #include "train/denoiser.hpp"
 
@@ -67,31 +70,33 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
     differ_note += ".";
     observer.say("Note: " + differ_note + "\n");
   }
-  observer.say(fmt::format("== Training the seed model ({} epochs, {}, noise {})", options.train.epochs,
-                           options.train.optimizer, options.train.noise));
-  const DenoiserResult trained = train_denoiser(options.train, run_dir, observer.fit_callbacks, ExistingRun::overwrite);
+  // With a sweep or classifiers to train, every training runs beside the others on one
+  // thread of its own (experiments/beside.hpp), with the same bits as on all threads: the
+  // seed model, the sweep's runs (one per core) and the classifiers' chain (clean, then
+  // noisy and denoised at once, once the seed model is trained). Its runs are too small
+  // to split well over threads, and on a loaded machine two threads of one training wait
+  // for each other at every barrier (the seed model's epoch took 20-30 s on 2 threads,
+  // 8 s on one). Lines go out whole, one at a time; no progress bars then.
+  const bool alone = options.sweep_repeats == 0 && options.classify_epochs == 0;
+  std::mutex say_mutex;
+  const ExperimentObserver beside_observer{[&](const std::string& line) {
+                                             std::lock_guard lock(say_mutex);
+                                             observer.say(line);
+                                           },
+                                           {}};
+  const ExperimentObserver& running = alone ? observer : beside_observer;
 
-  observer.say("\n== Test set");
-  const DenoiseEvaluation test = evaluate_denoiser_run(run_dir, Split::test, "", options.train.data.limit);
-  write_json_atomic(run_dir / "test_metrics.json", test.to_json());
-  show_denoiser_run(run_dir, Split::test, "", 10, run_dir / "test_reconstructions.png");
-  observer.say(format_denoise_metrics(test));
-
-  nlohmann::json sweep;
-  if (options.sweep_repeats > 0) {
-    observer.say(fmt::format("\n== Sweep: optimizers sgd, adadelta x activations relu, softmax, {} repeats, {} epochs",
-                             options.sweep_repeats, options.sweep_epochs));
-    SweepOptions s;
-    s.repeats = options.sweep_repeats;
-    s.base = options.train;
-    s.base.epochs = options.sweep_epochs;
-    sweep = run_sweep(s, out_dir / "sweep", observer);
-    observer.say("\n" + format_sweep(sweep));
-  }
-
-  nlohmann::json classify;
-  if (options.classify_epochs > 0) {
-    observer.say("\n== Predicting digits from noisy images: classifiers on clean, noisy and denoised digits");
+  DenoiserResult trained;
+  DenoiseEvaluation test;
+  auto train_seed_model = [&] {
+    trained = train_denoiser(options.train, run_dir, running.fit_callbacks, ExistingRun::overwrite);
+    test = evaluate_denoiser_run(run_dir, Split::test, "", options.train.data.limit);
+    write_json_atomic(run_dir / "test_metrics.json", test.to_json());
+    show_denoiser_run(run_dir, Split::test, "", 10, run_dir / "test_reconstructions.png");
+    running.say("\n== Test set of the seed model\n" + format_denoise_metrics(test));
+  };
+  nlohmann::json sweep, classify;
+  auto run_classification = [&] {
     ClassificationExperiment c;
     c.denoiser_run = run_dir;
     c.data = options.train.data;
@@ -100,7 +105,39 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
     c.clean_epochs = options.classify_clean_epochs;
     c.fine_tune = options.classify_fine_tune;
     c.model = options.classify_model;
-    classify = run_classification_experiment(c, out_dir / "classify", observer).to_json();
+    c.side_by_side = true;
+    classify = run_classification_experiment(c, out_dir / "classify", running).to_json();
+  };
+
+  running.say(fmt::format("== Training the seed model ({} epochs, {}, noise {})", options.train.epochs,
+                          options.train.optimizer, options.train.noise));
+  if (alone) {
+    train_seed_model();
+  } else {
+    Beside seed_model(train_seed_model);
+    std::optional<Beside> classifiers;  // joins the seed model's thread itself
+    if (options.classify_epochs > 0) {
+      running.say("\n== Predicting digits from noisy images: classifiers on clean, noisy and denoised digits "
+                  "(once the seed model is trained)");
+      classifiers.emplace([&] {
+        seed_model.join();
+        run_classification();
+      });
+    }
+    if (options.sweep_repeats > 0) {
+      running.say(fmt::format("\n== Sweep: optimizers sgd, adadelta x activations relu, softmax, {} repeats, {} epochs",
+                              options.sweep_repeats, options.sweep_epochs));
+      SweepOptions s;
+      s.repeats = options.sweep_repeats;
+      s.base = options.train;
+      s.base.epochs = options.sweep_epochs;
+      sweep = run_sweep(s, out_dir / "sweep", running);
+      running.say("\n" + format_sweep(sweep));
+    }
+    if (classifiers)
+      classifiers->join();
+    else
+      seed_model.join();
   }
 
   const auto& h = trained.history.epochs;

@@ -73,6 +73,10 @@ namespace kernels {
 namespace {
 
 constexpr std::size_t kChunkBytes = 256 * 1024;  // an im2col block that stays in L2
+// Backward-weights adds a partial gradient per chunk: with one-sample chunks of a
+// 64-channel 3x3 layer, summing them cost a fifth of the GEMMs (classifier-large's
+// backward 6% faster with this budget).
+constexpr std::size_t kWeightChunkBytes = 1024 * 1024;
 constexpr std::size_t kMinChunkRows = 256;       // smaller GEMMs waste their call overhead
 constexpr int kMinChunks = 8;                    // enough chunks to keep a few threads busy
 
@@ -96,9 +100,9 @@ bool pointwise(const ConvGeometry& g) {  // im2col would copy x unchanged
   return g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0;
 }
 
-Chunks plan(const ConvGeometry& g) {
+Chunks plan(const ConvGeometry& g, std::size_t chunk_bytes = kChunkBytes) {
   const std::size_t per_sample = static_cast<std::size_t>(g.OH) * g.OW;
-  const std::size_t target = std::max<std::size_t>(1, kChunkBytes / (sizeof(float) * g.patch()));
+  const std::size_t target = std::max<std::size_t>(1, chunk_bytes / (sizeof(float) * g.patch()));
   const std::size_t n = static_cast<std::size_t>(g.N);
   Chunks c;
   if (per_sample > target) {
@@ -240,7 +244,7 @@ void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w
 
 void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
                              Workspace& ws) {
-  const Chunks c = plan(g);
+  const Chunks c = plan(g, kWeightChunkBytes);
   const int K = static_cast<int>(g.patch());
   const bool direct = pointwise(g);
   const std::size_t slice = direct ? 0 : c.max_rows * K;

@@ -1,4 +1,4 @@
-// Max pooling for at most 16 channels, one group per pixel, compiled once per SIMD
+// Max pooling, a group of 16 channels at a time, compiled once per SIMD
 // target (Highway's foreach_target). x (N,H,W,C) -> y (N,OH,OW,C), where (N,OH,OW,C)
 // the winning tap of each output as kh * KW + kw; pads top/left per TensorFlow "same".
 #undef HWY_TARGET_INCLUDE
@@ -15,46 +15,47 @@ HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
 // Taps travel as floats beside the values (exact: a window has at most 65536 taps).
+// Each pixel's channels go in groups of 16, the last one perhaps partial. A group is
+// stored whole where its end lies inside the sample's output: lanes past the pixel land
+// on its next group or the next pixel, which are stored after it.
 void run_maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
-  const int m = g.C;
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.C;
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
     const float* xn = x + n * in_sample;
+    const Index sample_end = (n + 1) * out_sample;
     for (Index o = n * out_sample, oh = 0; oh < Index(g.OH); ++oh) {
       const int ih0 = static_cast<int>(oh) * g.stride_h - g.pad_top;
       const int kh0 = std::max(0, -ih0), kh1 = std::min(g.KH, g.H - ih0);
       for (int ow = 0; ow < g.OW; ++ow, o += g.C) {
         const int iw0 = ow * g.stride_w - g.pad_left;
         const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
-        // TensorFlow pads less than a window, so every window holds a pixel. A strictly
-        // greater tap takes over, so the first maximum wins, on ties and NaN alike.
-        auto pixel = [&](int kh, int kw) { return xn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C; };
-        V best = LoadFirst(m, pixel(kh0, kw0));
-        if (!where) {
+        for (int c0 = 0; c0 < g.C; c0 += kLanes) {
+          const int m = std::min(kLanes, g.C - c0);
+          const bool whole = o + c0 + kLanes <= sample_end;
+          // TensorFlow pads less than a window, so every window holds a pixel. A strictly
+          // greater tap takes over, so the first maximum wins, on ties and NaN alike.
+          auto pixel = [&](int kh, int kw) { return xn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C + c0; };
+          V best = LoadFirst(m, pixel(kh0, kw0));
+          V tap = Set(static_cast<float>(kh0 * g.KW + kw0));
           for (int kh = kh0; kh < kh1; ++kh)
-            for (int kw = kw0; kw < kw1; ++kw) best = KeepGreater(LoadFirst(m, pixel(kh, kw)), best);
-          StoreInRun(best, y + n * out_sample, static_cast<int>((o - n * out_sample) / g.C),
-                     static_cast<int>(out_sample / g.C), m);
-          continue;
+            for (int kw = kw0; kw < kw1; ++kw) {
+              const V v = LoadFirst(m, pixel(kh, kw));
+              if (where) tap = SelectGreater(v, best, Set(static_cast<float>(kh * g.KW + kw)), tap);
+              best = KeepGreater(v, best);
+            }
+          if (whole)
+            StoreU(best, y + o + c0);
+          else
+            StoreFirst(m, best, y + o + c0);
+          if (where) StoreTaps(tap, where + o + c0, m, whole);
         }
-        V tap = Set(static_cast<float>(kh0 * g.KW + kw0));
-        for (int kh = kh0; kh < kh1; ++kh)
-          for (int kw = kw0; kw < kw1; ++kw) {
-            const V v = LoadFirst(m, pixel(kh, kw));
-            tap = SelectGreater(v, best, Set(static_cast<float>(kh * g.KW + kw)), tap);
-            best = KeepGreater(v, best);
-          }
-        StoreInRun(best, y + n * out_sample, static_cast<int>((o - n * out_sample) / g.C),
-                   static_cast<int>(out_sample / g.C), m);
-        StoreTaps(tap, where + o, m, o + kLanes <= (n + 1) * out_sample);
       }
     }
   }
 }
 
 void run_maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
-  const int m = g.C;
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.C;
   // Windows that do not overlap write their pixels' gradients outright (zero where not
   // the maximum), and only pixels outside every window need zeroing first; overlapping
@@ -66,6 +67,7 @@ void run_maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, con
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
     float* dxn = dx + n * in_sample;
+    const Index sample_end = (n + 1) * out_sample;
     if (!covered) std::memset(dxn, 0, in_sample * sizeof(float));
     for (Index o = n * out_sample, oh = 0; oh < Index(g.OH); ++oh) {
       const int ih0 = static_cast<int>(oh) * g.stride_h - g.pad_top;
@@ -73,21 +75,27 @@ void run_maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, con
       for (int ow = 0; ow < g.OW; ++ow, o += g.C) {
         const int iw0 = ow * g.stride_w - g.pad_left;
         const int kw0 = std::max(0, -iw0), kw1 = std::min(g.KW, g.W - iw0);
-        const V grad = LoadFirst(m, dy + o);
-        const V won = LoadTaps(where + o, m, o + kLanes <= (n + 1) * out_sample);
-        // Windows that tile the image, but the last of a row, store whole groups: what they
-        // write past a pixel lands on the window's next pixels or the next window's, which
-        // are stored after it.
-        const bool whole = covered && ow + 1 < g.OW && g.C * (g.KW + 1) >= kLanes;
+        // Taps outside, groups inside, so that memory is written in increasing order: a
+        // group inside its pixel is stored whole; so is a pixel's last group where windows
+        // tile the image, but in the last window of a row: what it writes past the pixel
+        // lands on the window's next pixels or the next window's, which are stored after it.
+        const bool tiled = covered && ow + 1 < g.OW && g.C * (g.KW + 1) >= kLanes;
         for (int kh = kh0; kh < kh1; ++kh)
           for (int kw = kw0; kw < kw1; ++kw) {
-            float* out = dxn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C;
-            const V before = disjoint ? Zero() : LoadFirst(m, out);
-            const V v = AddWhereEqual(won, Set(static_cast<float>(kh * g.KW + kw)), before, grad);
-            if (whole)
-              StoreU(v, out);
-            else
-              StoreFirst(m, v, out);
+            const V t = Set(static_cast<float>(kh * g.KW + kw));
+            float* pixel = dxn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C;
+            for (int c0 = 0; c0 < g.C; c0 += kLanes) {
+              const int m = std::min(kLanes, g.C - c0);
+              const V grad = LoadFirst(m, dy + o + c0);
+              const V won = LoadTaps(where + o + c0, m, o + c0 + kLanes <= sample_end);
+              float* out = pixel + c0;
+              const V before = disjoint ? Zero() : LoadFirst(m, out);
+              const V v = AddWhereEqual(won, t, before, grad);
+              if (c0 + kLanes <= g.C || tiled)
+                StoreU(v, out);
+              else
+                StoreFirst(m, v, out);
+            }
           }
       }
     }
@@ -103,7 +111,7 @@ namespace dn::kernels::simd {
 HWY_EXPORT(run_maxpool_forward);
 HWY_EXPORT(run_maxpool_backward);
 
-bool pool_fits(const ConvGeometry& g) { return g.C <= kLanes && g.KH * g.KW <= 65536; }
+bool pool_fits(const ConvGeometry& g) { return g.KH * g.KW <= 65536; }
 
 void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
   apply_environment();
