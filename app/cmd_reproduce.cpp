@@ -30,6 +30,9 @@ static RegisterCommand reg(5, [](CLI::App& app) {
       ->capture_default_str();
   add_data_flags(*cmd, f->exp.train.data);
   add_threads_flag(*cmd, f->threads);
+  cmd->get_option("--threads")
+      ->description("cores to use (0 = all): the sweep runs this many trainings at once, beside the seed model "
+                    "and the classifiers, one thread each");
   cmd->add_option("--out", f->out, "folder for the runs, pictures and report")->capture_default_str();
   on_run(cmd, [f] {
     apply_threads(f->threads);

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include <fmt/core.h>
+#include <omp.h>
 
 #include "core/file_io.hpp"
 #include "experiments/beside.hpp"
@@ -131,6 +132,7 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
       s.repeats = options.sweep_repeats;
       s.base = options.train;
       s.base.epochs = options.sweep_epochs;
+      s.parallel = omp_get_max_threads();  // --threads: as many runs at once, one thread each
       sweep = run_sweep(s, out_dir / "sweep", running);
       running.say("\n" + format_sweep(sweep));
     }
