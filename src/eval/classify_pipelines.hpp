@@ -99,12 +99,13 @@ struct ClassifyReport {
   nlohmann::json to_json() const;
 };
 
-// Evaluates every pipeline the models allow at every level. ArgumentError for a
-// level that is not a valid parameter of the kind, ArgumentError("tta_shift", ...) for a
-// negative shift or one as wide as the images, ArgumentError("ensemble", ...) for one
-// member alone, and ArgumentError("denoiser", ...) for a denoised classifier without a
-// denoiser. A denoiser serving several pipelines or members denoises each image once. on_level (optional) sees each level's result as it is done.
-// tta_shift: 0, or the test-time augmentation's shift in pixels (see the top).
+// Evaluates every pipeline the models allow at every level, with test-time
+// augmentation when tta_shift > 0 (see the top). A denoiser that serves several
+// pipelines or members runs once per level. ArgumentError for a level that is not a
+// valid parameter of the kind, ArgumentError("tta_shift", ...) for a negative shift or
+// one as wide as the images, ArgumentError("ensemble", ...) for one member alone, and
+// ArgumentError("denoiser", ...) for a denoised classifier without a denoiser.
+// on_level (optional) sees each level's result as it is done.
 ClassifyReport evaluate_classify_pipelines(const ClassifyModels& models, const Dataset& test, const NoiseLevels& noise,
                                            int tta_shift = 0,
                                            const std::function<void(const ClassifyReport&)>& on_level = {});
