@@ -85,6 +85,7 @@ static void add_eval(CLI::App& classify) {
   struct Flags {
     ClassifyEvalRequest request;
     std::string classifier, noisy_classifier, denoiser, denoised_classifier, levels = "0,0.1,...,1.0", out;
+    std::vector<std::string> ensemble;
     int threads = 0;
   };
   auto f = std::make_shared<Flags>();
@@ -95,6 +96,9 @@ static void add_eval(CLI::App& classify) {
   cmd->add_option("--denoiser", f->denoiser, "denoiser run folder: adds the clean classifier on denoised images");
   cmd->add_option("--denoised-classifier", f->denoised_classifier,
                   "run folder of a classifier trained on denoised images (needs --denoiser)");
+  cmd->add_option("--ensemble", f->ensemble,
+                  "two or more run folders of noisy- or denoised-trained classifiers whose probabilities are "
+                  "averaged, each fed noisy images or the output of the denoiser it was trained behind");
   cmd->add_option("--noise-levels", f->levels, "comma-separated levels; '...' continues a step, as in 0,0.1,...,1.0")
       ->capture_default_str();
   cmd->add_option("--noise-kind", r.noise.kind, "gaussian, salt-pepper, speckle or poisson; a level is its parameter")
@@ -106,6 +110,10 @@ static void add_eval(CLI::App& classify) {
       ->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--seed", r.noise.seed, "seeds the noise")->capture_default_str();
+  cmd->add_option("--tta-shift", r.tta_shift,
+                  "test-time augmentation: each classifier also sees every image moved by this many pixels up, down, "
+                  "left and right, and averages its probabilities over the five views (0 = none)")
+      ->capture_default_str();
   add_threads_flag(*cmd, f->threads);
   cmd->add_option("--out", f->out, "folder for classify.json, classify.md and classify.png (+ .svg)")->required();
   on_run(cmd, [f] {
@@ -115,6 +123,7 @@ static void add_eval(CLI::App& classify) {
     request.noisy_classifier = f->noisy_classifier;
     request.denoiser = f->denoiser;
     request.denoised_classifier = f->denoised_classifier;
+    request.ensemble.assign(f->ensemble.begin(), f->ensemble.end());
     request.noise.levels = parse_noise_levels(f->levels);
     const auto start = std::chrono::steady_clock::now();
     const std::size_t levels = request.noise.levels.size();

@@ -29,7 +29,8 @@ constexpr PipelineNames kPipelines[] = {{"clean_on_noisy", "clean-trained on noi
                                         {"clean_on_denoised", "clean-trained on denoised"},
                                         {"noisy_on_noisy", "noisy-trained on noisy"},
                                         {"denoised_on_denoised", "denoised-trained on denoised"},
-                                        {"ensemble", "noisy- and denoised-trained, averaged"}};
+                                        {"ensemble", "noisy- and denoised-trained, averaged"},
+                                        {"ensemble_of_many", "many classifiers, averaged"}};
 
 double parse_level(const std::string& token, const std::string& text) {
   double v = 0;
@@ -77,8 +78,34 @@ nlohmann::json ClassifyReport::to_json() const {
     }
     rows.push_back({{"level", row.level}, {"accuracy", accuracy}, {"confusion", confusion}});
   }
-  return {{"noise_kind", noise_kind}, {"noise_seed", noise_seed}, {"count", count}, {"pipelines", names},
-          {"levels", rows}};
+  return {{"noise_kind", noise_kind}, {"noise_seed", noise_seed}, {"count", count}, {"tta_shift", tta_shift},
+          {"pipelines", names}, {"levels", rows}};
+}
+
+void shift_images(const Tensor& x, int dy, int dx, Tensor& out) {
+  const int n = x.dim(0), h = x.dim(1), w = x.dim(2);
+  out.resize(x.shape());
+  out.zero();
+  const int i0 = std::max(0, dy), i1 = std::min(h, h + dy), j0 = std::max(0, dx), j1 = std::min(w, w + dx);
+  for (int s = 0; s < n; ++s) {
+    const float* src = x.data() + std::size_t(s) * h * w;
+    float* dst = out.data() + std::size_t(s) * h * w;
+    for (int i = i0; i < i1; ++i)
+      for (int j = j0; j < j1; ++j) dst[i * w + j] = src[(i - dy) * w + (j - dx)];
+  }
+}
+
+void predict_with_shifts(Layer& model, const Tensor& x, int shift, Tensor& probs) {
+  predict(model, x, probs);
+  if (shift == 0) return;
+  Tensor moved, view_probs;
+  const int views[4][2] = {{shift, 0}, {-shift, 0}, {0, shift}, {0, -shift}};
+  for (const auto& [dy, dx] : views) {
+    shift_images(x, dy, dx, moved);
+    predict(model, moved, view_probs);
+    for (std::size_t i = 0; i < probs.size(); ++i) probs[i] += view_probs[i];
+  }
+  for (std::size_t i = 0; i < probs.size(); ++i) probs[i] /= 5.0f;
 }
 
 std::vector<double> parse_noise_levels(const std::string& text) {
@@ -115,11 +142,18 @@ std::vector<double> parse_noise_levels(const std::string& text) {
 }
 
 ClassifyReport evaluate_classify_pipelines(const ClassifyModels& models, const Dataset& test, const NoiseLevels& noise,
+                                           int tta_shift,
                                            const std::function<void(const ClassifyReport&)>& on_level) {
   if (!models.clean_classifier) throw std::invalid_argument("evaluate_classify_pipelines: no clean classifier");
   if (noise.levels.empty()) throw ArgumentError("noise_levels", "must hold at least one level (got none)");
   if (models.denoised_classifier && !models.denoiser)
     throw ArgumentError("denoiser", "is needed to evaluate a classifier trained on denoised images (got none)");
+  if (tta_shift < 0 || tta_shift >= std::min(test.images.dim(1), test.images.dim(2)))
+    throw ArgumentError("tta_shift", fmt::format("must be 0 (no test-time augmentation) or a shift smaller than the "
+                                                 "{}x{} images (got {})",
+                                                 test.images.dim(1), test.images.dim(2), tta_shift));
+  if (models.many.size() == 1)
+    throw ArgumentError("ensemble", "must hold two classifiers or more to average (got one)");
   std::vector<NoiseSpec> specs;  // all checked before the first (slow) evaluation
   for (double level : noise.levels) specs.push_back(parse_noise(fmt::format("{}:{}", noise.kind, level)));
 
@@ -127,17 +161,30 @@ ClassifyReport evaluate_classify_pipelines(const ClassifyModels& models, const D
   report.noise_kind = noise.kind;
   report.noise_seed = noise.seed;
   report.count = test.size();
+  report.tta_shift = tta_shift;
   report.pipelines = {Pipeline::clean_on_noisy};
   if (models.denoiser) report.pipelines.push_back(Pipeline::clean_on_denoised);
   if (models.noisy_classifier) report.pipelines.push_back(Pipeline::noisy_on_noisy);
   if (models.denoised_classifier) report.pipelines.push_back(Pipeline::denoised_on_denoised);
   const bool ensemble = models.noisy_classifier && models.denoised_classifier;
   if (ensemble) report.pipelines.push_back(Pipeline::ensemble);
+  if (!models.many.empty()) report.pipelines.push_back(Pipeline::ensemble_of_many);
   const int classes = test.num_classes;
+  // Every distinct denoiser, run once per level: denoisers[0] is models.denoiser (when given).
+  std::vector<Layer*> denoisers;
+  if (models.denoiser) denoisers.push_back(models.denoiser);
+  for (const EnsembleMember& m : models.many)
+    if (m.denoiser && std::find(denoisers.begin(), denoisers.end(), m.denoiser) == denoisers.end())
+      denoisers.push_back(m.denoiser);
 
-  Tensor noisy, denoised, probs, noisy_probs, denoised_probs;
+  Tensor noisy, probs, noisy_probs, denoised_probs;
+  std::vector<Tensor> denoised_by(denoisers.size());
   for (std::size_t l = 0; l < specs.size(); ++l) {
     add_noise(specs[l], test.images, noisy, noise.seed, 0);
+    for (std::size_t d = 0; d < denoisers.size(); ++d) {  // once: the views are moved after denoising
+      predict(*denoisers[d], noisy, denoised_by[d]);
+      denoised_by[d].reshape(noisy.shape());
+    }
     LevelResult row;
     row.level = noise.levels[l];
     row.accuracy.assign(report.pipelines.size(), 0.0);
@@ -148,26 +195,37 @@ ClassifyReport evaluate_classify_pipelines(const ClassifyModels& models, const D
       row.confusion[i].add(pred, test.labels);
       row.accuracy[i] = row.confusion[i].accuracy();
     };
-    predict(*models.clean_classifier, noisy, probs);
+    predict_with_shifts(*models.clean_classifier, noisy, tta_shift, probs);
     score(Pipeline::clean_on_noisy, probs);
     if (models.denoiser) {
-      predict(*models.denoiser, noisy, denoised);
-      denoised.reshape(noisy.shape());
-      predict(*models.clean_classifier, denoised, probs);
+      const Tensor& denoised = denoised_by[0];
+      predict_with_shifts(*models.clean_classifier, denoised, tta_shift, probs);
       score(Pipeline::clean_on_denoised, probs);
       if (models.denoised_classifier) {
-        predict(*models.denoised_classifier, denoised, denoised_probs);
+        predict_with_shifts(*models.denoised_classifier, denoised, tta_shift, denoised_probs);
         score(Pipeline::denoised_on_denoised, denoised_probs);
       }
     }
     if (models.noisy_classifier) {
-      predict(*models.noisy_classifier, noisy, noisy_probs);
+      predict_with_shifts(*models.noisy_classifier, noisy, tta_shift, noisy_probs);
       score(Pipeline::noisy_on_noisy, noisy_probs);
     }
     if (ensemble) {  // the mean of the two classifiers' probabilities
       probs.resize(noisy_probs.shape());
       for (std::size_t i = 0; i < probs.size(); ++i) probs[i] = 0.5f * (noisy_probs[i] + denoised_probs[i]);
       score(Pipeline::ensemble, probs);
+    }
+    if (!models.many.empty()) {
+      Tensor member_probs;
+      for (std::size_t k = 0; k < models.many.size(); ++k) {
+        const EnsembleMember& m = models.many[k];
+        const auto d = std::size_t(std::find(denoisers.begin(), denoisers.end(), m.denoiser) - denoisers.begin());
+        predict_with_shifts(*m.classifier, m.denoiser ? denoised_by[d] : noisy, tta_shift, k ? member_probs : probs);
+        if (k)
+          for (std::size_t i = 0; i < probs.size(); ++i) probs[i] += member_probs[i];
+      }
+      for (std::size_t i = 0; i < probs.size(); ++i) probs[i] /= float(models.many.size());
+      score(Pipeline::ensemble_of_many, probs);
     }
     report.levels.push_back(std::move(row));
     if (on_level) on_level(report);

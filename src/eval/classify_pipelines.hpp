@@ -10,6 +10,12 @@
 //   noisy_on_noisy     the noisy-trained classifier on noisy images
 //   denoised_on_denoised  a classifier trained on denoised images, on the denoiser's output
 //   ensemble           the mean of the last two's probabilities (when both are there)
+//   ensemble_of_many   the mean of the probabilities of any number of noisy- and
+//                      denoised-trained classifiers, each fed what it trained on
+//
+// With test-time augmentation (shift > 0) every classifier sees each image five
+// times, as it is and moved by `shift` pixels up, down, left and right, and its
+// probabilities are the mean over the five views.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -26,14 +32,23 @@
 
 namespace dn {
 
+// One classifier of ensemble_of_many and its input: the noisy images themselves
+// (denoiser null) or the denoiser's output for them.
+struct EnsembleMember {
+  Layer* classifier = nullptr;
+  Layer* denoiser = nullptr;
+};
+
 struct ClassifyModels {
   Layer* clean_classifier = nullptr;  // required
   Layer* denoiser = nullptr;          // adds clean_on_denoised
   Layer* noisy_classifier = nullptr;  // adds noisy_on_noisy
   Layer* denoised_classifier = nullptr;  // with a denoiser: adds denoised_on_denoised
+  std::vector<EnsembleMember> many;      // two or more: adds ensemble_of_many
 };
 
-enum class Pipeline { clean_on_noisy, clean_on_denoised, noisy_on_noisy, denoised_on_denoised, ensemble };
+enum class Pipeline { clean_on_noisy, clean_on_denoised, noisy_on_noisy, denoised_on_denoised, ensemble,
+                      ensemble_of_many };
 const char* pipeline_name(Pipeline p);   // the JSON name, e.g. "clean_on_noisy"
 const char* pipeline_label(Pipeline p);  // the table column and legend, e.g. "clean-trained on noisy"
 
@@ -44,6 +59,14 @@ struct NoiseLevels {
   // only in strength and the accuracy curve is not blurred by fresh noise.
   std::uint64_t seed = 0;
 };
+
+// x (N, H, W) -> out (N, H, W): out(n, i, j) = x(n, i - dy, j - dx), 0 where that
+// falls outside the image (the background of MNIST's digits).
+void shift_images(const Tensor& x, int dy, int dx, Tensor& out);
+
+// x (N, H, W) -> probs (N, K): the model's probabilities, with shift > 0 the mean
+// over x and x shifted by `shift` pixels down, up, right and left.
+void predict_with_shifts(Layer& model, const Tensor& x, int shift, Tensor& probs);
 
 // "0,0.25,0.5" or, with "..." continuing the step of the two numbers before it,
 // "0,0.1,...,1.0" (values rounded to 1e-9 so they print as written).
@@ -63,22 +86,28 @@ struct ClassifyReport {
   std::string noise_kind;
   std::uint64_t noise_seed = 0;
   std::size_t count = 0;  // test images
+  int tta_shift = 0;      // test-time augmentation: 0 = none, n = also each image moved by n pixels
   std::vector<Pipeline> pipelines;
   std::vector<LevelResult> levels;
 
   // The accuracy of pipeline p at levels[row]; std::out_of_range when p was not evaluated.
   double accuracy(std::size_t row, Pipeline p) const;
   bool has(Pipeline p) const;
-  // {"noise_kind", "noise_seed", "count", "pipelines": [names],
+  // {"noise_kind", "noise_seed", "count", "tta_shift", "pipelines": [names],
   //  "levels": [{"level", "accuracy": {name: fraction}, "confusion": {name: [[K x K]]}}]}
   // where confusion[name][truth][predicted] counts images.
   nlohmann::json to_json() const;
 };
 
-// Evaluates every pipeline the models allow at every level. ArgumentError for a
-// level that is not a valid parameter of the kind, and ArgumentError("denoiser", ...)
-// for a denoised classifier without a denoiser. on_level (optional) sees each level's result as it is done.
+// Evaluates every pipeline the models allow at every level, with test-time
+// augmentation when tta_shift > 0 (see the top). A denoiser that serves several
+// pipelines or members runs once per level. ArgumentError for a level that is not a
+// valid parameter of the kind, ArgumentError("tta_shift", ...) for a negative shift or
+// one as wide as the images, ArgumentError("ensemble", ...) for one member alone, and
+// ArgumentError("denoiser", ...) for a denoised classifier without a denoiser.
+// on_level (optional) sees each level's result as it is done.
 ClassifyReport evaluate_classify_pipelines(const ClassifyModels& models, const Dataset& test, const NoiseLevels& noise,
+                                           int tta_shift = 0,
                                            const std::function<void(const ClassifyReport&)>& on_level = {});
 
 // "gaussian 0.5   clean_on_noisy 97.10%  ..." for the report's last level.

@@ -1,5 +1,8 @@
 #include "train/classify_eval.hpp"
 
+#include <map>
+
+#include "core/error.hpp"
 #include "data/noise_streams.hpp"
 #include "train/classifier.hpp"
 #include "train/denoiser.hpp"
@@ -15,6 +18,9 @@ nlohmann::json ClassifyEvaluation::to_json() const {
   j["noisy_classifier"] = request.noisy_classifier.string();
   j["denoiser"] = request.denoiser.string();
   j["denoised_classifier"] = request.denoised_classifier.string();
+  j["ensemble"] = nlohmann::json::array();
+  for (std::size_t i = 0; i < request.ensemble.size(); ++i)
+    j["ensemble"].push_back({{"classifier", request.ensemble[i].string()}, {"denoiser", ensemble_denoisers.at(i)}});
   return j;
 }
 
@@ -26,6 +32,22 @@ ClassifyEvaluation run_classify_eval(const ClassifyEvalRequest& request, const f
   if (!request.noisy_classifier.empty()) noisy = load_classifier(request.noisy_classifier);
   if (!request.denoiser.empty()) denoiser = load_denoiser(request.denoiser);
   if (!request.denoised_classifier.empty()) denoised = load_classifier(request.denoised_classifier);
+  // The ensemble's classifiers and the denoisers they trained behind, each denoiser
+  // loaded once (and the --denoiser one reused) so that it runs once per level.
+  std::vector<LoadedClassifier> members;
+  std::map<std::string, LoadedDenoiser> member_denoisers;
+  std::vector<std::string> member_denoiser_paths;
+  for (const fs::path& run : request.ensemble) {
+    members.push_back(load_classifier(run));
+    const ClassifierConfig& c = members.back().config;
+    if (c.on == TrainOn::clean)
+      throw ArgumentError("ensemble", "'" + run.string() +
+                                          "' was trained on clean images; its members are noisy- or "
+                                          "denoised-trained classifiers");
+    member_denoiser_paths.push_back(c.denoiser);
+    if (!c.denoiser.empty() && fs::path(c.denoiser) != request.denoiser && !member_denoisers.count(c.denoiser))
+      member_denoisers.emplace(c.denoiser, load_denoiser(c.denoiser));
+  }
 
   DataOptions options = clean.config.data;
   if (!request.dataset.empty()) options.dataset = request.dataset;
@@ -35,10 +57,18 @@ ClassifyEvaluation run_classify_eval(const ClassifyEvalRequest& request, const f
 
   NoiseLevels noise = request.noise;
   noise.seed = split_noise_seed(request.noise.seed, Split::test);  // the test noise of a run with this seed
+  ClassifyModels models{clean.model.get(), denoiser.model.get(), noisy.model.get(), denoised.model.get(), {}};
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const std::string& path = member_denoiser_paths[i];
+    Layer* member_denoiser = path.empty()                          ? nullptr
+                             : fs::path(path) == request.denoiser ? denoiser.model.get()
+                                                                  : member_denoisers.at(path).model.get();
+    models.many.push_back({members[i].model.get(), member_denoiser});
+  }
   ClassifyEvaluation result;
   result.request = request;
-  result.report = evaluate_classify_pipelines(
-      {clean.model.get(), denoiser.model.get(), noisy.model.get(), denoised.model.get()}, test, noise, on_level);
+  result.ensemble_denoisers = member_denoiser_paths;
+  result.report = evaluate_classify_pipelines(models, test, noise, request.tta_shift, on_level);
   write_classify_report(result.report, result.to_json(), out_dir);
   return result;
 }
