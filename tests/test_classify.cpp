@@ -691,10 +691,8 @@ TEST(Predict, FlagsLowConfidenceSavesWhatTheClassifierSawAndTakesPicturesAsIs) {
   EXPECT_TRUE(contains(r.output, "--as-is takes 28x28 pictures only (got 100x120): " + three)) << r.output;
 }
 
-// Side by side, the noise-aware classifiers train on one thread each, beside each other:
-// the same bits as one after the other on every thread.
-TEST(ClassificationExperiment, SideBySideTrainsTheSameClassifiers) {
-  TempDir dir;
+// A one-epoch experiment on a small data folder under dir, behind a one-epoch denoiser.
+ClassificationExperiment small_experiment(const TempDir& dir) {
   const fs::path data = make_data_folder(dir);
   DenoiserConfig denoiser;
   denoiser.data.data_dir = data.string();
@@ -705,6 +703,14 @@ TEST(ClassificationExperiment, SideBySideTrainsTheSameClassifiers) {
   e.data.data_dir = data.string();
   e.epochs = 1;
   e.clean_epochs = 1;
+  return e;
+}
+
+// Side by side, the noise-aware classifiers train on one thread each, beside each other:
+// the same bits as one after the other on every thread.
+TEST(ClassificationExperiment, SideBySideTrainsTheSameClassifiers) {
+  TempDir dir;
+  ClassificationExperiment e = small_experiment(dir);
   e.levels = {0.5};
   const nlohmann::json one_after_other = run_classification_experiment(e, dir / "serial").to_json();
   e.side_by_side = true;
@@ -722,16 +728,7 @@ TEST(ClassificationExperiment, SideBySideTrainsTheSameClassifiers) {
 
 TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {
   TempDir dir;
-  const fs::path data = make_data_folder(dir);
-  DenoiserConfig denoiser;
-  denoiser.data.data_dir = data.string();
-  denoiser.epochs = 1;
-  train_denoiser(denoiser, dir / "den");
-  ClassificationExperiment e;
-  e.denoiser_run = dir / "den";
-  e.data.data_dir = data.string();
-  e.epochs = 1;
-  e.clean_epochs = 1;
+  ClassificationExperiment e = small_experiment(dir);
   e.levels = {0, 0.5, 1.0};
   const nlohmann::json result = run_classification_experiment(e, dir / "exp").to_json();
   for (const char* path : {"classifier-clean/model.safetensors", "classifier-noisy/metrics.json",
