@@ -37,7 +37,7 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--optimizer", c.optimizer, "sgd, adadelta, adam, rmsprop, adagrad")->capture_default_str();
   auto* lr = cmd->add_option("--lr", f->lr, "learning rate (default: the optimizer's Keras default; adadelta 1.0)");
-  cmd->add_option("--loss", c.loss, "binary_crossentropy or mean_squared_error")->capture_default_str();
+  cmd->add_option("--loss", c.loss, "binary_crossentropy, mean_squared_error or psnr (minus the mean per-image PSNR, in dB)")->capture_default_str();
   cmd->add_option("--epochs", c.epochs, "passes over the training images")->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "images per gradient step")->capture_default_str();
   add_noise_flag(*cmd, c.noise, "noise added to the inputs")->capture_default_str();
@@ -46,6 +46,11 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
                                  "(--noise's kind); validation keeps --noise")
                     ->expected(2)
                     ->delimiter(',');
+  cmd->add_flag("--fresh-noise", c.fresh_noise,
+               "draw the training noise afresh every epoch (the seed draws it once); validation keeps one draw");
+  cmd->add_option("--init-from", c.init_from,
+                  "denoiser run folder of the same --model and --activation whose weights to start from "
+                  "(fine-tuning)");
   add_data_flags(*cmd, c.data);
   cmd->add_option("--seed", c.seed, "seeds initial weights, noise and shuffling")->capture_default_str();
   add_threads_flag(*cmd, f->threads);
@@ -60,6 +65,14 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
     if (range->count()) config.train_noise_range = {f->train_noise_range[0], f->train_noise_range[1]};
     config.on_nan = parse_on_nan(f->on_nan);
     const RunFlags& run = f->run;
+    if (!config.init_from.empty() && run.resume.empty()) {  // checked first, so that its errors name the flag
+      config.validate();
+      try {
+        load_init_from(config);
+      } catch (const DataError& e) {
+        throw DataError(std::string("--init-from: ") + e.what());
+      }
+    }
     const fs::path out = !run.resume.empty() ? run.resume : run.out.empty() ? default_run_dir() : run.out;
     const std::vector<Callback*> callbacks = training_callbacks(config.controls.verbose);
     dist::Communicator& world = dist::world();

@@ -9,6 +9,7 @@
 #include "experiments/seed_experiment.hpp"
 #include "io/png.hpp"
 #include "support/test_support.hpp"
+#include "train/denoiser.hpp"
 
 namespace dn {
 namespace {
@@ -78,8 +79,57 @@ TEST_F(CliTrain, WritesACompleteRunFolderAndKerasLikeOutput) {
 TEST_F(CliTrain, SameSeedOneThreadGivesBitIdenticalWeights) {
   ASSERT_EQ(train({"--out", (tmp / "a").string(), "--seed", "4"}).status, 0);
   ASSERT_EQ(train({"--out", (tmp / "b").string(), "--seed", "4"}).status, 0);
-  EXPECT_EQ(read_file_bytes(tmp / "a" / "model.safetensors"), read_file_bytes(tmp / "b" / "model.safetensors"));
+  const LoadedDenoiser a = load_denoiser(tmp / "a"), b = load_denoiser(tmp / "b");
+  const auto from = named_params(*a.model), to = named_params(*b.model);
+  ASSERT_EQ(from.size(), to.size());
+  for (std::size_t i = 0; i < from.size(); ++i)
+    EXPECT_TRUE(std::equal(from[i].second->value.data(), from[i].second->value.data() + from[i].second->value.size(),
+                           to[i].second->value.data()))
+        << from[i].first;
   EXPECT_EQ(read_json(tmp / "a" / "history.json")[1]["loss"], read_json(tmp / "b" / "history.json")[1]["loss"]);
+}
+
+// --init-from starts from a run's weights: with a step too small to change a float,
+// the fine-tuned run ends with its start's weights, to the bit. A run of another
+// model or a missing folder is refused naming the flag.
+TEST_F(CliTrain, InitFromStartsFromTheRunsWeights) {
+  ASSERT_EQ(train({"--out", (tmp / "a").string(), "--seed", "4"}).status, 0);
+  const auto r = train({"--out", (tmp / "b").string(), "--seed", "4", "--init-from", (tmp / "a").string(),
+                        "--optimizer", "sgd", "--lr", "1e-20", "--loss", "psnr"},
+                       "240", "1");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_json(tmp / "b" / "config.json")["init_from"], (tmp / "a").string());
+  const LoadedDenoiser a = load_denoiser(tmp / "a"), b = load_denoiser(tmp / "b");
+  const auto from = named_params(*a.model), to = named_params(*b.model);
+  ASSERT_EQ(from.size(), to.size());
+  for (std::size_t i = 0; i < from.size(); ++i)
+    EXPECT_TRUE(std::equal(from[i].second->value.data(), from[i].second->value.data() + from[i].second->value.size(),
+                           to[i].second->value.data()))
+        << from[i].first;
+  // The psnr loss is minus the mean per-image PSNR that eval reports (validation, same noise).
+  const double val_loss = read_json(tmp / "b" / "history.json")[0]["val_loss"].get<double>();
+  EXPECT_NEAR(-val_loss, read_json(tmp / "b" / "metrics.json")["psnr"].get<double>(), 1e-3);
+
+  auto bad = train({"--out", (tmp / "c").string(), "--model", "unet", "--init-from", (tmp / "a").string()});
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--init-from"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("holds a seed model"), std::string::npos) << bad.output;
+  bad = train({"--out", (tmp / "c").string(), "--init-from", (tmp / "nowhere").string()});
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_NE(bad.output.find("--init-from: "), std::string::npos) << bad.output;
+  EXPECT_FALSE(fs::exists(tmp / "c"));
+}
+
+// --fresh-noise: epoch 1 sees the same noise as the seed's single draw, later epochs new draws.
+TEST_F(CliTrain, FreshNoiseDrawsNewNoiseFromTheSecondEpoch) {
+  ASSERT_EQ(train({"--out", (tmp / "once").string(), "--seed", "4"}).status, 0);
+  ASSERT_EQ(train({"--out", (tmp / "fresh").string(), "--seed", "4", "--fresh-noise"}).status, 0);
+  const auto once = read_json(tmp / "once" / "history.json"), fresh = read_json(tmp / "fresh" / "history.json");
+  EXPECT_EQ(once[0]["loss"], fresh[0]["loss"]);
+  EXPECT_EQ(once[0]["val_loss"], fresh[0]["val_loss"]);
+  EXPECT_NE(once[1]["loss"], fresh[1]["loss"]);
+  EXPECT_TRUE(read_json(tmp / "fresh" / "config.json")["fresh_noise"].get<bool>());
+  EXPECT_FALSE(read_json(tmp / "once" / "config.json").contains("fresh_noise"));
 }
 
 TEST_F(CliTrain, DivergenceStopsWithStatus3AndKeepsTheRecord) {

@@ -52,6 +52,7 @@ TEST(Losses, NamesAndAliases) {
   EXPECT_EQ(make_loss("mse")->name(), "mean_squared_error");
   EXPECT_EQ(make_loss("categorical_crossentropy")->name(), "categorical_crossentropy");
   EXPECT_EQ(make_loss("cce")->name(), "categorical_crossentropy");
+  EXPECT_EQ(make_loss("psnr")->name(), "psnr");
   EXPECT_THROW(make_loss("hinge"), UsageError);
 }
 
@@ -155,6 +156,30 @@ TEST(Losses, MeanSquaredErrorBackwardMatchesFiniteDifferences) {
     y[i] = static_cast<float>(rng.uniform());
   }
   expect_gradient_matches(*make_loss("mean_squared_error"), p, y, 1e-2f, 1e-5, 1e-3);
+}
+
+// Sample 1: mse (0.25 + 0.04) / 2 = 0.145, 10 log10 0.145 = -8.386;
+// sample 2: mse (1 + 0) / 2 = 0.5, -3.0103. Mean -5.6982 (dB, negated PSNR).
+TEST(Losses, PsnrValueIsTheMeanOfEachSamplesPsnr) {
+  const Tensor p = make({2, 2}, {0.5f, 0.2f, 1.0f, 0.3f});
+  const Tensor y = make({2, 2}, {1.0f, 0.0f, 0.0f, 0.3f});
+  const double expected = (10.0 * std::log10(0.145) + 10.0 * std::log10(0.5)) / 2.0;
+  EXPECT_NEAR(make_loss("psnr")->forward(p, y), expected, 1e-6);
+  // A perfect sample is capped at 100 dB, not infinity.
+  EXPECT_NEAR(make_loss("psnr")->forward(y, y), -100.0, 1e-6);
+}
+
+// Samples with very different errors, so the 1 / mse_i weights differ. The log bends
+// sharply at small errors: a step of 1e-4 keeps the differences within 1e-4 relative.
+TEST(Losses, PsnrBackwardMatchesFiniteDifferences) {
+  Rng rng(11);
+  Tensor p({3, 4, 3}), y({3, 4, 3});
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    y[i] = static_cast<float>(rng.uniform());
+    const double spread = i < 12 ? 0.05 : (i < 24 ? 0.3 : 1.0);
+    p[i] = static_cast<float>(y[i] + rng.uniform(-spread, spread));
+  }
+  expect_gradient_matches(*make_loss("psnr"), p, y, 1e-4f, 1e-4, 1e-2);
 }
 
 // Row 1: -ln 0.5 = 0.693147. Row 2 (0.1, 0.1, 0.2) is scaled by its sum to (.25, .25, .5)

@@ -72,6 +72,21 @@ TEST(Models, SameSeedSameWeightsOtherSeedOtherWeights) {
   EXPECT_TRUE(any_differs);
 }
 
+// copy_weights pairs parameters in order; another architecture is refused.
+TEST(Models, CopyWeightsCopiesEveryParameterAndRefusesAnotherArchitecture) {
+  auto from = make_model({"seed", "relu", 28, 28}, 7);
+  auto to = make_model({"seed", "relu", 28, 28}, 8);
+  copy_weights(*from, *to);
+  const auto pf = from->params(), pt = to->params();
+  for (std::size_t i = 0; i < pf.size(); ++i)
+    for (std::size_t j = 0; j < pf[i]->value.size(); ++j) ASSERT_EQ(pf[i]->value[j], pt[i]->value[j]);
+  auto unet = make_model({"unet", "relu", 28, 28}, 7);
+  EXPECT_THROW(copy_weights(*from, *unet), std::invalid_argument);
+  auto softmax_classifier = make_model({"classifier", "relu", 28, 28}, 7);
+  auto large = make_model({"classifier-large", "relu", 28, 28}, 7);
+  EXPECT_THROW(copy_weights(*softmax_classifier, *large), std::invalid_argument);
+}
+
 TEST(Sequential, InferenceInBlocksMatchesOneForwardOverTheBatch) {
   // 75 samples: the inference plan splits them into blocks (the last one short) and
   // runs each convolution with its pooling in one pass; a training forward (the seed

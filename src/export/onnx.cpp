@@ -126,9 +126,7 @@ std::unique_ptr<Sequential> at_any_size(Layer& model) {
     for (int n = kProbeSize + 1; n < kProbeSize + kProbeSizes; ++n)
       if (!(spatial_pads(*leaf, n, n) == first)) return nullptr;
   }
-  const auto from = named_params(model);
-  const auto to = named_params(*free);
-  for (std::size_t i = 0; i < from.size(); ++i) to[i].second->value = from[i].second->value;
+  copy_weights(model, *free);
   return free;
 }
 

@@ -129,4 +129,18 @@ std::vector<std::pair<std::string, Param*>> named_params(Layer& root) {
   return out;
 }
 
+void copy_weights(Layer& from, Layer& to) {
+  const auto source = named_params(from), target = named_params(to);
+  if (source.size() != target.size())
+    throw std::invalid_argument("copy_weights: " + std::to_string(source.size()) + " parameters into " +
+                                std::to_string(target.size()));
+  for (std::size_t i = 0; i < source.size(); ++i) {
+    if (source[i].second->value.shape() != target[i].second->value.shape())
+      throw std::invalid_argument("copy_weights: " + source[i].first + " is " +
+                                  shape_str(source[i].second->value.shape()) + ", " + target[i].first + " is " +
+                                  shape_str(target[i].second->value.shape()));
+    target[i].second->value = source[i].second->value;
+  }
+}
+
 }  // namespace dn

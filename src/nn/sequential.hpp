@@ -47,4 +47,9 @@ void assign_default_names(Layer& root);
 // in a fixed order (depth first).
 std::vector<std::pair<std::string, Param*>> named_params(Layer& root);
 
+// Copies every parameter value of `from` into `to`, pairing them in named_params
+// order; the two must be the same architecture (std::invalid_argument when their
+// parameter counts or shapes differ).
+void copy_weights(Layer& from, Layer& to);
+
 }  // namespace dn

@@ -85,10 +85,7 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter* wr
   const Tensor x_val = classifier_input(data.validation.images, c, noise, denoiser.get(), Split::validation);
   const Tensor y_val = one_hot(data.validation.labels, classes);
   auto model = make_model({c.model, "relu", x.dim(1), x.dim(2)}, c.seed);
-  if (init.model) {  // the same architecture, so the parameters pair up in order
-    const auto to = named_params(*model), from = named_params(*init.model);
-    for (std::size_t i = 0; i < to.size(); ++i) to[i].second->value = from[i].second->value;
-  }
+  if (init.model) copy_weights(*init.model, *model);
   auto loss = make_loss(kClassifierLoss);
   auto optimizer = make_optimizer(kClassifierOptimizer, c.lr);
   const fs::path checkpoint = staging / kCheckpointFile;

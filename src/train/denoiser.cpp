@@ -34,12 +34,19 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter* writer
     train_noise.param = (*config.train_noise_range)[0];
     train_noise_max = (*config.train_noise_range)[1];
   }
-  PackedImages x_train_noisy = add_noise_packed(train_noise, data.train.images,
-                                                split_noise_seed(config.seed, Split::train), 0, 1024, train_noise_max);
+  const auto train_noisy = [&](int epoch) {  // images i of epoch e draw as images (e - 1) * n + i
+    const std::uint64_t first = config.fresh_noise ? std::uint64_t(epoch - 1) * data.train.images.size() : 0;
+    return add_noise_packed(train_noise, data.train.images, split_noise_seed(config.seed, Split::train), first, 1024,
+                            train_noise_max);
+  };
+  PackedImages x_train_noisy = train_noisy(1);
   const PackedImages x_val_noisy =
       add_noise_packed(noise, data.validation.images, split_noise_seed(config.seed, Split::validation));
 
   auto model = make_model({config.model, config.activation, data.train.height(), data.train.width()}, config.seed);
+  if (!config.init_from.empty() && !resume) {  // a resumed run's weights are in its checkpoint
+    copy_weights(*load_init_from(config).model, *model);
+  }
   auto loss = make_loss(config.loss);
   auto optimizer = make_optimizer(config.optimizer, config.lr);
   const fs::path checkpoint = staging / kCheckpointFile;
@@ -70,8 +77,12 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter* writer
   if (writer) options.callbacks.push_back(&saver);
   options.communicator = &communicator;
   DenoiserResult result;
+  const EpochStart fresh = [&](int epoch) {
+    if (epoch > 1) x_train_noisy = train_noisy(epoch);  // PackedSamples reads x_train_noisy where it is
+  };
   result.history = fit(*model, *loss, *optimizer, PackedSamples(x_train_noisy), PackedSamples(data.train.images),
-                       PackedSamples(x_val_noisy), PackedSamples(data.validation.images), options);
+                       PackedSamples(x_val_noisy), PackedSamples(data.validation.images), options,
+                       config.fresh_noise ? fresh : EpochStart{});
   result.history = whole_history(prior, std::move(result.history), staging);
   if (!writer) return result;
   x_train_noisy = {};  // freed before the float validation copies below
@@ -113,5 +124,14 @@ DenoiserResult resume_denoiser(const fs::path& out_dir, const std::vector<Callba
 }
 
 LoadedDenoiser load_denoiser(const fs::path& run_dir) { return load_run<DenoiserConfig>(run_dir, "denoise"); }
+
+LoadedDenoiser load_init_from(const DenoiserConfig& config) {
+  LoadedDenoiser run = load_denoiser(config.init_from);
+  if (run.config.model != config.model || run.config.activation != config.activation)
+    throw ArgumentError("init_from", "'" + config.init_from + "' holds a " + run.config.model + " model with " +
+                                         run.config.activation + " activations, not " + config.model + " with " +
+                                         config.activation + "; fine-tuning needs the same architecture");
+  return run;
+}
 
 }  // namespace dn

@@ -45,4 +45,9 @@ DenoiserResult resume_denoiser(const std::filesystem::path& out_dir, const std::
 using LoadedDenoiser = LoadedRun<DenoiserConfig>;
 LoadedDenoiser load_denoiser(const std::filesystem::path& run_dir);
 
+// The run a fine-tuning run starts from (config.init_from), loaded as load_denoiser
+// does; ArgumentError("init_from", ...) naming the folder when its model or
+// activation differs from config's.
+LoadedDenoiser load_init_from(const DenoiserConfig& config);
+
 }  // namespace dn

@@ -27,6 +27,8 @@ nlohmann::json DenoiserConfig::to_json() const {
   // Only when set: configs without it (every run before it existed) stay the same, so
   // their checkpoints resume and their sweeps count as finished.
   if (train_noise_range) j["train_noise_range"] = *train_noise_range;
+  if (!init_from.empty()) j["init_from"] = init_from;
+  if (fresh_noise) j["fresh_noise"] = true;
   write_data_options(data, j);
   controls.add_to_json(j);
   return j;
@@ -46,6 +48,8 @@ DenoiserConfig DenoiserConfig::from_json(const nlohmann::json& j) {
     // Absent in run folders written before the option existed.
     if (j.contains("train_noise_range") && !j["train_noise_range"].is_null())
       c.train_noise_range = j["train_noise_range"].get<std::array<double, 2>>();
+    c.init_from = j.value("init_from", std::string());
+    c.fresh_noise = j.value("fresh_noise", false);
     c.data = read_data_options(j);
     c.seed = json_integer<std::uint64_t>(j.at("seed"), "seed");
     c.data.seed = c.seed;  // the folder: dataset's crops follow the run's seed

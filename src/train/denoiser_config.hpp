@@ -26,6 +26,13 @@ struct DenoiserConfig {
   // When set, each training image's noise level is drawn uniformly in [lo, hi] (noise's
   // kind; one model for a range of levels); validation and evaluation keep `noise`.
   std::optional<std::array<double, 2>> train_noise_range;
+  // Draw the training images' noise afresh every epoch, where the seed's experiment
+  // (and Keras's) draws it once: more noise samples for a model large enough to learn
+  // one draw by heart. Validation keeps one draw.
+  bool fresh_noise = false;
+  // A denoiser run folder of the same model and activation whose weights training
+  // starts from (fine-tuning, e.g. with another loss); empty: fresh weights.
+  std::string init_from;
   DataOptions data;  // dataset, data_dir, limit
   std::uint64_t seed = 0;
   OnNaN on_nan = OnNaN::stop;

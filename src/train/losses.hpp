@@ -33,6 +33,9 @@ class Loss {
 // "categorical_crossentropy" (or "cce"): y_pred holds probabilities over the last axis;
 //   each row is scaled by its sum, clipped to [1e-7, 1 - 1e-7], loss = -sum y log p,
 //   averaged over the rows.
+// "psnr": the negative of the mean over samples (the first axis) of each sample's PSNR
+//   with peak 1, i.e. mean_i 10 log10(mse_i + 1e-10), in dB; the figure the quality
+//   table reports, as a training objective.
 // Throws UsageError for any other name.
 std::unique_ptr<Loss> make_loss(const std::string& name);
 
