@@ -57,6 +57,16 @@ TEST(Models, LargeClassifierHasItsParameterCount) {
   EXPECT_EQ(model->output_shape(), (Shape{10}));
 }
 
+TEST(Models, LargeUnetHasItsParameterCountAndKeepsTheImageSize) {
+  auto model = make_model({"unet-large", "relu", 28, 28}, 0);
+  // full size: 1->16, 16->16, (16+16)->16, 16->16, 16->1; half: 16->32, 32->32,
+  // (32+32)->32, 32->32, transposed 32->16; quarter: 32->64, 64->64, transposed 64->32
+  const std::size_t full = 160 + 2320 + 4624 + 2320 + 145, half = 4640 + 9248 + 18464 + 9248 + 4624,
+                    quarter = 18496 + 36928 + 18464;
+  EXPECT_EQ(model->param_count(), full + half + quarter);
+  EXPECT_EQ(model->output_shape(), (Shape{28, 28}));
+}
+
 TEST(Models, SameSeedSameWeightsOtherSeedOtherWeights) {
   auto a = make_model({"seed", "relu", 28, 28}, 7);
   auto b = make_model({"seed", "relu", 28, 28}, 7);
