@@ -21,7 +21,7 @@ static RegisterCommand reg(50, [](CLI::App& app) {
   cmd->add_option("--repeats", s.repeats, "runs per cell, seeds seed, seed+1, ...")->capture_default_str();
   cmd->add_option("--model", s.base.model, "denoiser model of every run (denoise help train lists them)")
       ->capture_default_str();
-  cmd->add_option("--loss", s.base.loss, "binary_crossentropy or mean_squared_error")->capture_default_str();
+  cmd->add_option("--loss", s.base.loss, "binary_crossentropy, mean_squared_error or psnr")->capture_default_str();
   cmd->add_option("--epochs", s.base.epochs, "passes over the training images, each run")->capture_default_str();
   cmd->add_option("--batch-size", s.base.batch_size, "images per gradient step")->capture_default_str();
   add_noise_flag(*cmd, s.base.noise, "noise added to the inputs")->capture_default_str();
@@ -33,10 +33,8 @@ static RegisterCommand reg(50, [](CLI::App& app) {
   cmd->add_flag("--overwrite", s.overwrite, "retrain finished runs whose settings differ from these");
   cmd->add_option("--out", f->out, "sweep folder (re-running skips finished runs)")->required();
   on_run(cmd, [f] {
-    ExperimentObserver observer = printing_observer();
-    observer.fit_callbacks.clear();  // runs train side by side: a line per finished run, no bars
     dist::Communicator& world = dist::world();
-    const nlohmann::json result = run_sweep(f->sweep, f->out, observer, world);
+    const nlohmann::json result = run_sweep(f->sweep, f->out, printing_observer(), world);
     if (world.rank() != 0) return;
     fmt::print("\n{}Wrote {}/sweep.json and sweep.md\n", format_sweep(result), f->out);
   });

@@ -172,7 +172,9 @@ ExperimentObserver printing_observer() {
     fmt::print("{}\n", line);
     std::fflush(stdout);
   };
-  observer.fit_callbacks = {&progress_bar(), &watch_interrupts()};
+  watch_interrupts();  // Ctrl-C stops every run, side by side ones too, after its step
+  observer.fit_callbacks = {&progress_bar()};
+  observer.stop_requested = [] { return interrupt_signal() != 0; };
   return observer;
 }
 

@@ -57,7 +57,8 @@ int interrupt_signal();
 
 // Keras's progress bar on stdout, for the fits the program runs in the foreground.
 ProgbarLogger& progress_bar();
-// Report lines on stdout (flushed: sweeps report from worker threads), with the progress bar.
+// Report lines on stdout (flushed: sweeps report from worker threads), with the progress
+// bar; Ctrl-C (SIGINT) or SIGTERM stops every run it trains after its step.
 ExperimentObserver printing_observer();
 
 }  // namespace dn::app

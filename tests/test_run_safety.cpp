@@ -145,6 +145,23 @@ TEST_F(RunSafety, AnInterruptSavesTheLastEpochAndSaysHowToResume) {
   EXPECT_EQ(r.status, 143) << r.output;
 }
 
+// Ctrl-C reaches runs trained side by side: the sweep stops its runs after their step
+// (status 130, not the second Ctrl-C's hard exit), and running it again finishes it.
+TEST_F(RunSafety, AnInterruptStopsASweepsRunsAndTheSweepCarriesOn) {
+  const fs::path sweep = tmp / "sweep";
+  const std::vector<std::string> args = {"sweep",    "--optimizers", "adadelta", "--activations", "relu",
+                                         "--repeats", "2",           "--epochs",  "3",             "--parallel",
+                                         "2",        "--data-dir",   (tmp / "data").string(), "--out", sweep.string()};
+  test::CliResult r = test::run_denoise_until(
+      args, [&] { return checkpoint_epoch(sweep / "adadelta-relu" / "run-1") >= 1; }, SIGINT);
+  ASSERT_EQ(r.status, 130) << r.output;
+  EXPECT_TRUE(contains(r.output, "training interrupted")) << r.output;
+  EXPECT_FALSE(fs::exists(sweep / "sweep.json"));
+  r = test::run_denoise(args);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::exists(sweep / "sweep.json"));
+}
+
 TEST_F(RunSafety, AFinishedRunIsNeverOverwrittenUnlessAsked) {
   const fs::path run = tmp / "run";
   std::vector<std::string> args = train_args(run, "1");

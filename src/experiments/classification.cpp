@@ -1,6 +1,7 @@
 #include "experiments/classification.hpp"
 
 #include <chrono>
+#include <atomic>
 #include <cmath>
 
 #include <fmt/core.h>
@@ -52,22 +53,24 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
   noisy_config.noise = spec.str();
   if (e.fine_tune) noisy_config.init_from = (out_dir / "classifier-clean").string();
   const std::string how = e.fine_tune ? ", fine-tuned from the clean one" : "";
-  const auto& callbacks = observer.fit_callbacks;
 
   ClassificationResult result;
   observer.say(fmt::format("== Training the digit classifier ({}) on clean images ({} epochs)", e.model,
                            e.clean_epochs));
   result.test_accuracy["clean"] =
-      train_classifier(clean_config, out_dir / "classifier-clean", callbacks, ExistingRun::overwrite).metrics.test_accuracy;
+      train_classifier(clean_config, out_dir / "classifier-clean", RunCallbacks(observer).list(), ExistingRun::overwrite)
+          .metrics.test_accuracy;
   ClassifierConfig denoised_config = noisy_config;
   denoised_config.on = TrainOn::denoised;
   denoised_config.denoiser = e.denoiser_run.string();
-  auto train_noisy = [&](const std::vector<Callback*>& fit_callbacks) {
-    return train_classifier(noisy_config, out_dir / "classifier-noisy", fit_callbacks, ExistingRun::overwrite)
+  auto train_noisy = [&](const ExperimentObserver& o, bool with_progress) {
+    return train_classifier(noisy_config, out_dir / "classifier-noisy", RunCallbacks(o, with_progress).list(),
+                            ExistingRun::overwrite)
         .metrics.test_accuracy;
   };
-  auto train_denoised = [&](const std::vector<Callback*>& fit_callbacks) {
-    return train_classifier(denoised_config, out_dir / "classifier-denoised", fit_callbacks, ExistingRun::overwrite)
+  auto train_denoised = [&](const ExperimentObserver& o, bool with_progress) {
+    return train_classifier(denoised_config, out_dir / "classifier-denoised", RunCallbacks(o, with_progress).list(),
+                            ExistingRun::overwrite)
         .metrics.test_accuracy;
   };
   if (e.side_by_side && !e.denoiser_run.empty()) {
@@ -75,20 +78,24 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
                              "{} epochs{})",
                              spec.str(), e.epochs, how));
     double noisy_accuracy = 0, denoised_accuracy = 0;
-    Beside noisy([&] { noisy_accuracy = train_noisy({}); });
-    Beside denoised([&] { denoised_accuracy = train_denoised({}); });
-    noisy.join();
-    denoised.join();
+    std::atomic<bool> failed{false};
+    const ExperimentObserver pair = observer.or_when(failed);
+    Beside noisy([&] { noisy_accuracy = train_noisy(pair, false); }, &failed);
+    Beside denoised([&] { denoised_accuracy = train_denoised(pair, false); }, &failed);
+    Failures failures(failed);
+    failures.run([&] { noisy.join(); });
+    failures.run([&] { denoised.join(); });
+    failures.rethrow_cause();
     result.test_accuracy["noisy"] = noisy_accuracy;
     result.test_accuracy["denoised"] = denoised_accuracy;
   } else {
     observer.say(fmt::format("\n== Training the digit classifier on noisy images ({}, {} epochs{})", spec.str(),
                              e.epochs, how));
-    result.test_accuracy["noisy"] = train_noisy(callbacks);
+    result.test_accuracy["noisy"] = train_noisy(observer, true);
     if (!e.denoiser_run.empty()) {
       observer.say(fmt::format("\n== Training the digit classifier on denoised images ({}, {} epochs{})", spec.str(),
                                e.epochs, how));
-      result.test_accuracy["denoised"] = train_denoised(callbacks);
+      result.test_accuracy["denoised"] = train_denoised(observer, true);
     }
   }
 

@@ -1,5 +1,6 @@
 #include "experiments/seed_experiment.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <mutex>
 #include <optional>
@@ -78,19 +79,22 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
   // to split well over threads, and on a loaded machine two threads of one training wait
   // for each other at every barrier (the seed model's epoch took 20-30 s on 2 threads,
   // 8 s on one). Lines go out whole, one at a time; no progress bars then.
+  // A part that fails stops the others (experiments/beside.hpp).
   const bool alone = options.sweep_repeats == 0 && options.classify_epochs == 0;
   std::mutex say_mutex;
-  const ExperimentObserver beside_observer{[&](const std::string& line) {
-                                             std::lock_guard lock(say_mutex);
-                                             observer.say(line);
-                                           },
-                                           {}};
+  std::atomic<bool> failed{false};
+  ExperimentObserver beside_observer = observer.or_when(failed);
+  beside_observer.log = [&](const std::string& line) {
+    std::lock_guard lock(say_mutex);
+    observer.say(line);
+  };
+  beside_observer.fit_callbacks.clear();
   const ExperimentObserver& running = alone ? observer : beside_observer;
 
   DenoiserResult trained;
   DenoiseEvaluation test;
   auto train_seed_model = [&] {
-    trained = train_denoiser(options.train, run_dir, running.fit_callbacks, ExistingRun::overwrite);
+    trained = train_denoiser(options.train, run_dir, RunCallbacks(running).list(), ExistingRun::overwrite);
     test = evaluate_denoiser_run(run_dir, Split::test, "", options.train.data.limit);
     write_json_atomic(run_dir / "test_metrics.json", test.to_json());
     show_denoiser_run(run_dir, Split::test, "", 10, run_dir / "test_reconstructions.png");
@@ -115,16 +119,19 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
   if (alone) {
     train_seed_model();
   } else {
-    Beside seed_model(train_seed_model);
+    Beside seed_model(train_seed_model, &failed);
     std::optional<Beside> classifiers;  // joins the seed model's thread itself
     if (options.classify_epochs > 0) {
       running.say("\n== Predicting digits from noisy images: classifiers on clean, noisy and denoised digits "
                   "(once the seed model is trained)");
-      classifiers.emplace([&] {
-        seed_model.join();
-        run_classification();
-      });
+      classifiers.emplace(
+          [&] {
+            seed_model.join();
+            run_classification();
+          },
+          &failed);
     }
+    Failures failures(failed);
     if (options.sweep_repeats > 0) {
       running.say(fmt::format("\n== Sweep: optimizers sgd, adadelta x activations relu, softmax, {} repeats, {} epochs",
                               options.sweep_repeats, options.sweep_epochs));
@@ -133,13 +140,13 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
       s.base = options.train;
       s.base.epochs = options.sweep_epochs;
       s.parallel = omp_get_max_threads();  // --threads: as many runs at once, one thread each
-      sweep = run_sweep(s, out_dir / "sweep", running);
-      running.say("\n" + format_sweep(sweep));
+      failures.run([&] {
+        sweep = run_sweep(s, out_dir / "sweep", running);
+        running.say("\n" + format_sweep(sweep));
+      });
     }
-    if (classifiers)
-      classifiers->join();
-    else
-      seed_model.join();
+    failures.run([&] { classifiers ? classifiers->join() : seed_model.join(); });
+    failures.rethrow_cause();
   }
 
   const auto& h = trained.history.epochs;

@@ -128,17 +128,22 @@ nlohmann::json run_sweep(const SweepOptions& options, const fs::path& out_dir, c
 #pragma omp parallel for schedule(dynamic, 1) num_threads(parallel)
   for (std::size_t t = 0; t < todo.size(); ++t) {
     const RunSpec& r = runs[todo[t]];
+    {
+      std::lock_guard lock(report_mutex);
+      if (failure) continue;  // no new run starts once one has failed or was stopped
+    }
     try {
       omp_set_num_threads(1);
+      const RunCallbacks callbacks(observer, false);  // side by side: a line per finished run, no bars
       try {
         // An interrupted run with the same settings carries on from its checkpoint.
         bool resumed = false;
         if (fs::exists(staging_folder(r.dir) / kCheckpointFile)) try {
-            train_denoiser(r.config, r.dir, {}, ExistingRun::resume);
+            train_denoiser(r.config, r.dir, callbacks.list(), ExistingRun::resume);
             resumed = true;
           } catch (const ArgumentError&) {  // its settings differ: trained afresh
           }
-        if (!resumed) train_denoiser(r.config, r.dir, {}, ExistingRun::overwrite);
+        if (!resumed) train_denoiser(r.config, r.dir, callbacks.list(), ExistingRun::overwrite);
       } catch (const DivergedError&) {
         // Recorded in the run folder (history and metrics); a sweep goes on.
       }

@@ -26,7 +26,9 @@ struct SweepOptions {
 
 // Trains what is missing under out_dir (finished runs are reused), writes
 // sweep.json and sweep.md there, and returns sweep.json's content. The observer
-// hears of each run as it finishes (runs train side by side, without progress bars).
+// hears of each run as it finishes (runs train side by side, without progress bars);
+// once a run fails or observer.stop_requested stops it, no other run starts, and the
+// first failure is rethrown when the runs under way have stopped.
 // With several processes, every one calls this alike: run i trains on rank
 // i % size (`parallel` at once there), each reports its runs' numbers to rank 0, and
 // rank 0 alone writes sweep.json and sweep.md, the same as one process would, and
