@@ -624,6 +624,8 @@ TEST_P(PoolKernels, MatchReferenceIncludingTies) {
       {2, 8, 9, 16, 2, 3, Padding::valid},    {2, 6, 6, 20, 2, 2, Padding::valid},  // gaps; too many channels for one vector
       {3, 24, 24, 32, 2, 2, Padding::valid},  {2, 10, 10, 64, 2, 2, Padding::valid},  // classifier-large
       {2, 9, 9, 40, 3, 2, Padding::same},     {2, 8, 6, 17, 2, 2, Padding::valid},    // a partial last group
+      {3, 4, 6, 1, 2, 2, Padding::valid},     {2, 6, 4, 16, 2, 2, Padding::valid},    // 2x2 windows tiling the image
+      {3, 2, 2, 5, 2, 2, Padding::valid},     {2, 6, 8, 14, 2, 2, Padding::same},
   };
   for (const PoolCase& c : cases) {
     for (bool ties : {false, true}) {
