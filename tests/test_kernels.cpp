@@ -758,7 +758,8 @@ std::vector<std::vector<float>> run_all(const ConvGeometry& g, int threads) {
 TEST_P(ConvKernels, BitIdenticalForAnyThreadCountAndRun) {
   for (const ConvGeometry& g : {conv_geometry(32, 28, 28, 1, 12, 3, 3, 1, 1, Padding::same),
                                 conv_geometry(33, 14, 14, 14, 12, 3, 3, 2, 2, Padding::same),
-                                conv_geometry(2, 23, 21, 14, 6, 5, 5, 1, 1, Padding::same)}) {
+                                conv_geometry(2, 23, 21, 14, 6, 5, 5, 1, 1, Padding::same),
+                                conv_geometry(33, 14, 14, 12, 14, 3, 3, 1, 1, Padding::same)}) {  // Winograd
     const auto one = run_all(g, 1);
     EXPECT_EQ(one, run_all(g, 1));
     EXPECT_EQ(one, run_all(g, 2));
