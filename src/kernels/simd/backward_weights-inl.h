@@ -126,15 +126,15 @@ struct WeightPlan {
   // The padded sample x [H,W,C] that run() reads; xp: scratch_size() floats.
   void pad(const float* x, float* xp) const { pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, g.C); }
 
-  // acc += the gradient of the sample x [H,W,C] and its dy [OH,OW,O], acc[acc_size()...]
-  // += the sum of dy; xp: scratch_size() floats.
-  void accumulate(const float* x, const float* dy, float* acc, float* xp) const {
+  // acc += the gradient of the sample x [H,W,C] and its dy [OH,OW,O], bias_acc (if not
+  // null) += the sum of dy; xp: scratch_size() floats.
+  void accumulate(const float* x, const float* dy, float* acc, float* bias_acc, float* xp) const {
     pad(x, xp);
-    run(xp, dy, 0, g.OH, acc, acc + acc_size());
+    run(xp, dy, 0, g.OH, acc, bias_acc);
   }
-  // dw += the chunks' sums, dbias (if not null) += their bias sums.
-  void finish(const float* partials, const WeightChunks& chunks, float* dw, float* dbias) const {
-    add_chunks(partials, chunks, taps, g.O, dw, dbias, g.O);
+  // dw += the chunks' sums, dbias (if not null) += their bias sums' first bias_lanes.
+  void finish(const float* partials, const WeightChunks& chunks, float* dw, float* dbias, int bias_lanes) const {
+    add_chunks(partials, chunks, taps, g.O, dw, dbias, bias_lanes);
   }
 
   // acc += the gradient from output rows [oh0, oh1) of one sample, given its padded

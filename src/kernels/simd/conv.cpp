@@ -127,10 +127,10 @@ void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g,
       activation_backward(act, y + n * out_sample, dy + n * out_sample, dz, Index(g.OH) * g.OW, g.O);
       if (winograd_data) winograd_data->run(dz, dx + n * in_sample, own + weights_scratch);
       if (data) data->run(dz, dx + n * in_sample, own + weights_scratch);
-      weights.accumulate(x + n * in_sample, dz, acc, own);
+      weights.accumulate(x + n * in_sample, dz, acc, acc + weights.acc_size(), own);
     }
   }
-  weights.finish(partials, chunks, dw, dbias);
+  weights.finish(partials, chunks, dw, dbias, g.O);
 }
 
 void run_conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
@@ -148,9 +148,9 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
   const WeightPlan weights(g);
   const WeightChunks chunks(g.N, weights.acc_size());
   const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
-  const Index dz_size = round_up(in_sample), padded_x = round_up(weights.scratch_size());
+  const Index dz_size = round_up(in_sample), weights_scratch = round_up(weights.scratch_size());
   const Scratch s = scratch(ws, ForwardPlan::packed_size(g) + chunks.size * chunks.count,
-                            dz_size + padded_x + (dx ? ForwardPlan::scratch_size(g) : 0));
+                            dz_size + weights_scratch + (dx ? ForwardPlan::scratch_size(g) : 0));
   pack_over_outputs(g, w, s.shared);
   const ForwardPlan forward(g, s.shared, nullptr, Activation::linear);
   float* partials = s.shared + round_up(ForwardPlan::packed_size(g));
@@ -159,27 +159,28 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
     float* acc = partials + k * chunks.size;
     std::memset(acc, 0, chunks.size * sizeof(float));
     float* dz = s.mine();
-    float* xp = dz + dz_size;
+    float* own = dz + dz_size;
     const auto [n0, n1] = chunk_samples(g, chunks, k);
-    // Four chains of adds over the pixels in turn, so that the adds overlap.
+    // Four chains of adds over the pixels in turn, so that the adds overlap. Whole groups
+    // where they end inside the sample: lanes past C only reach bias lanes left out.
+    auto pixel = [&](Index p) { return p + kLanes <= in_sample ? LoadU(dz + p) : LoadFirst(g.C, dz + p); };
     V b0 = Zero(), b1 = b0, b2 = b0, b3 = b0;
     for (int n = n0; n < n1; ++n) {
       activation_backward(act, y + n * in_sample, dy + n * in_sample, dz, Index(g.H) * g.W, g.C);
       Index p = 0;
       for (; p + 4 * g.C <= in_sample; p += 4 * g.C) {
-        b0 = Add(b0, LoadFirst(g.C, dz + p));
-        b1 = Add(b1, LoadFirst(g.C, dz + p + g.C));
-        b2 = Add(b2, LoadFirst(g.C, dz + p + 2 * g.C));
-        b3 = Add(b3, LoadFirst(g.C, dz + p + 3 * g.C));
+        b0 = Add(b0, pixel(p));
+        b1 = Add(b1, pixel(p + g.C));
+        b2 = Add(b2, pixel(p + 2 * g.C));
+        b3 = Add(b3, pixel(p + 3 * g.C));
       }
-      for (; p < in_sample; p += g.C) b0 = Add(b0, LoadFirst(g.C, dz + p));
-      if (dx) forward.run(dz, dx + n * out_sample, xp + padded_x);
-      weights.pad(dz, xp);
-      weights.run(xp, x + n * out_sample, 0, g.OH, acc, nullptr);
+      for (; p < in_sample; p += g.C) b0 = Add(b0, pixel(p));
+      if (dx) forward.run(dz, dx + n * out_sample, own + weights_scratch);
+      weights.accumulate(dz, x + n * out_sample, acc, nullptr, own);
     }
     Store(Add(Add(b0, b1), Add(b2, b3)), acc + weights.acc_size());
   }
-  add_chunks(partials, chunks, weights.taps, g.O, dw, dbias, g.C);
+  weights.finish(partials, chunks, dw, dbias, g.C);
 }
 
 }  // namespace dn::kernels::simd::HWY_NAMESPACE

@@ -38,7 +38,6 @@ HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
 constexpr int kMaxProductAcc = cap(16, 1);  // input channels accumulated at once
-constexpr Index kTileFloats = Index(kPatch) * kLanes;
 
 // One transformed position over a pass's tiles: the sums for P input channels.
 struct ProductPass {
@@ -48,24 +47,50 @@ struct ProductPass {
   float* m;  // P groups over o: the running sums
 };
 
-template <int P>
-struct ProductKernel {
-  static void run(const ProductPass& p) {
-    V acc[P];
+// STRIDE: floats between the transformed values of one tile and the next.
+template <Index STRIDE>
+struct Products {
+  template <int P>
+  struct Kernel {
+    static void run(const ProductPass& p) {
+      V acc[P];
 #pragma GCC unroll 32
-    for (int i = 0; i < P; ++i) acc[i] = Load(p.m + i * kLanes);
-    const float* x = p.x;
-    const float* d = p.d;
-    for (int t = 0; t < p.tiles; ++t, x += kTileFloats, d += kTileFloats) {
-      const V dv = Load(d);
-      const float* xc = opaque(x);
+      for (int i = 0; i < P; ++i) acc[i] = Load(p.m + i * kLanes);
+      const float* x = p.x;
+      const float* d = p.d;
+      for (int t = 0; t < p.tiles; ++t, x += STRIDE, d += STRIDE) {
+        const V dv = Load(d);
+        const float* xc = opaque(x);
 #pragma GCC unroll 32
-      for (int i = 0; i < P; ++i) acc[i] = MulAdd(xc[i], dv, acc[i]);
+        for (int i = 0; i < P; ++i) acc[i] = MulAdd(xc[i], dv, acc[i]);
+      }
+#pragma GCC unroll 32
+      for (int i = 0; i < P; ++i) Store(acc[i], p.m + i * kLanes);
     }
-#pragma GCC unroll 32
-    for (int i = 0; i < P; ++i) Store(acc[i], p.m + i * kLanes);
-  }
+  };
 };
+
+// sums[(pos * C + c) * kLanes] += the products of `tiles` tiles' transformed values:
+// vx (groups over c) and vd (groups over o), `positions` groups per tile each.
+template <int POSITIONS>
+void add_products(const float* vx, const float* vd, int tiles, int C, float* sums) {
+  constexpr Index kStride = Index(POSITIONS) * kLanes;
+  for (int pos = 0; pos < POSITIONS; ++pos)
+    for_each_block(C, kMaxProductAcc, [&](int c0, int size) {
+      const ProductPass pass{vx + pos * kLanes + c0, vd + pos * kLanes, tiles, sums + (Index(pos) * C + c0) * kLanes};
+      dispatch<Products<kStride>::template Kernel, kMaxProductAcc>(size, pass);
+    });
+}
+
+// The sum over chunks of the vector at `offset` of each, in chunk order.
+inline V chunk_sum(const float* partials, const WeightChunks& chunks, Index offset) {
+  V s = Load(partials + offset);
+  for (int k = 1; k < chunks.count; ++k) s = Add(s, Load(partials + k * chunks.size + offset));
+  return s;
+}
+
+// dst (n floats) += v's first n lanes.
+HWY_INLINE void add_first(int n, const V& v, float* dst) { StoreFirst(n, Add(LoadFirst(n, dst), v), dst); }
 
 // A dy A^T of a 2x2 dy tile, A = [1 0; 1 1; 1 -1; 0 -1], as 16 groups over o at v.
 inline void winograd_dy(const V (&d)[2][2], float* v) {
@@ -95,11 +120,12 @@ struct WinogradWeightPlan {
       : g(geometry), tiles_h((g.OH + 1) / 2), tiles_w((g.OW + 1) / 2), Hp(2 * tiles_h + 2), Wp(2 * tiles_w + 2) {}
   // The sums: a group over o per (position, c), in that order; the bias's group follows.
   Index acc_size() const { return Index(kPatch) * g.C * kLanes; }
+  static constexpr Index kTileFloats = Index(kPatch) * kLanes;
   Index scratch_size() const { return Index(Hp) * Wp * kLanes + 2 * kWeightTiles * kTileFloats; }
 
   // acc += the transformed products of the sample x [H,W,C] and its dy [OH,OW,O];
-  // acc[acc_size()...] += the sum of dy. scratch: scratch_size() floats, 64-byte aligned.
-  void accumulate(const float* x, const float* dy, float* acc, float* scratch) const {
+  // bias_acc (if not null) += the sum of dy. scratch: scratch_size() floats, 64-byte aligned.
+  void accumulate(const float* x, const float* dy, float* acc, float* bias_acc, float* scratch) const {
     float* xp = scratch;
     float* vx = xp + Index(Hp) * Wp * kLanes;
     float* vd = vx + kWeightTiles * kTileFloats;
@@ -107,7 +133,7 @@ struct WinogradWeightPlan {
     // dy's pixels as whole groups where they end inside the sample: lanes past O only
     // reach sums that finish() leaves out.
     const float* dy_end = dy + Index(g.OH) * g.OW * g.O;
-    V bias = Load(acc + acc_size());
+    V bias = bias_acc ? Load(bias_acc) : Zero();
     const int tiles = tiles_h * tiles_w;
     for (int t0 = 0; t0 < tiles; t0 += kWeightTiles) {
       const int count = std::min(kWeightTiles, tiles - t0);
@@ -128,24 +154,14 @@ struct WinogradWeightPlan {
           }
         winograd_dy(d, vd + i * kTileFloats);
       }
-      for (int pos = 0; pos < kPatch; ++pos)
-        for_each_block(g.C, kMaxProductAcc, [&](int c0, int size) {
-          const ProductPass pass{vx + pos * kLanes + c0, vd + pos * kLanes, count,
-                                 acc + (Index(pos) * g.C + c0) * kLanes};
-          dispatch<ProductKernel, kMaxProductAcc>(size, pass);
-        });
+      add_products<kPatch>(vx, vd, count, g.C, acc);
     }
-    Store(bias, acc + acc_size());
+    if (bias_acc) Store(bias, bias_acc);
   }
 
-  // dw += G^T S G of the chunks' sums S, dbias (if not null) += their bias sums; chunks
-  // added in order.
-  void finish(const float* partials, const WeightChunks& chunks, float* dw, float* dbias) const {
-    auto sum = [&](Index offset) {
-      V s = Load(partials + offset);
-      for (int k = 1; k < chunks.count; ++k) s = Add(s, Load(partials + k * chunks.size + offset));
-      return s;
-    };
+  // dw += G^T S G of the chunks' sums S and dbias (if not null) += their bias sums, its
+  // first bias_lanes; chunks added in order.
+  void finish(const float* partials, const WeightChunks& chunks, float* dw, float* dbias, int bias_lanes) const {
     const V half = Set(0.5f);
     // G^T applied to four values: m0 + (m1 + m2) / 2, (m1 - m2) / 2, (m1 + m2) / 2 + m3.
     auto gt_rows = [&](const V (&m)[4], V (&out)[3]) {
@@ -158,20 +174,17 @@ struct WinogradWeightPlan {
       V rows[3][4];  // G^T S: 3 kernel rows by 4 transformed columns
       for (int s = 0; s < 4; ++s) {
         V m[4], out[3];
-        for (int r = 0; r < 4; ++r) m[r] = sum((Index(r * 4 + s) * g.C + c) * kLanes);
+        for (int r = 0; r < 4; ++r) m[r] = chunk_sum(partials, chunks, (Index(r * 4 + s) * g.C + c) * kLanes);
         gt_rows(m, out);
         for (int kh = 0; kh < 3; ++kh) rows[kh][s] = out[kh];
       }
       for (int kh = 0; kh < 3; ++kh) {
         V out[3];
         gt_rows(rows[kh], out);
-        for (int kw = 0; kw < 3; ++kw) {
-          float* dst = dw + (Index(kh * 3 + kw) * g.C + c) * g.O;
-          StoreFirst(g.O, Add(LoadFirst(g.O, dst), out[kw]), dst);
-        }
+        for (int kw = 0; kw < 3; ++kw) add_first(g.O, out[kw], dw + (Index(kh * 3 + kw) * g.C + c) * g.O);
       }
     }
-    if (dbias) StoreFirst(g.O, Add(LoadFirst(g.O, dbias), sum(acc_size())), dbias);
+    if (dbias) add_first(bias_lanes, chunk_sum(partials, chunks, acc_size()), dbias);
   }
 };
 
