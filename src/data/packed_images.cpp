@@ -1,7 +1,6 @@
 #include "data/packed_images.hpp"
 
 #include <algorithm>
-#include <array>
 #include <stdexcept>
 
 #include <fmt/core.h>
@@ -12,15 +11,9 @@ constexpr std::size_t kParallelMinPixels = 16384;  // fewer decode faster than t
 
 // The decoders run on every batch; restrict lets them vectorise without alias
 // checks (a uint8_t pointer may otherwise alias the floats). Division, not a
-// multiply by the reciprocal: it is what the IDX reader computes, so u8 is bit-exact
-// (its 256 quotients are looked up, computed once).
+// multiply by the reciprocal: it is what the IDX reader computes, so u8 is bit-exact.
 static void decode(const std::uint8_t* __restrict src, float* __restrict dst, std::size_t n) {
-  static const std::array<float, 256> quotient = [] {
-    std::array<float, 256> q{};
-    for (int v = 0; v < 256; ++v) q[v] = static_cast<float>(v) / 255.0f;
-    return q;
-  }();
-  for (std::size_t j = 0; j < n; ++j) dst[j] = quotient[src[j]];
+  for (std::size_t j = 0; j < n; ++j) dst[j] = static_cast<float>(src[j]) / 255.0f;
 }
 
 static void decode(const std::uint16_t* __restrict src, float* __restrict dst, std::size_t n) {
