@@ -38,6 +38,7 @@ HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
 constexpr int kMaxProductAcc = cap(16, 1);  // input channels accumulated at once
+constexpr Index kTransformedTile = Index(kPatch) * kLanes;  // a tile's 16 transformed groups
 
 // One transformed position over a pass's tiles: the sums for P input channels.
 struct ProductPass {
@@ -47,40 +48,24 @@ struct ProductPass {
   float* m;  // P groups over o: the running sums
 };
 
-// STRIDE: floats between the transformed values of one tile and the next.
-template <Index STRIDE>
-struct Products {
-  template <int P>
-  struct Kernel {
-    static void run(const ProductPass& p) {
-      V acc[P];
+template <int P>
+struct ProductKernel {
+  static void run(const ProductPass& p) {
+    V acc[P];
 #pragma GCC unroll 32
-      for (int i = 0; i < P; ++i) acc[i] = Load(p.m + i * kLanes);
-      const float* x = p.x;
-      const float* d = p.d;
-      for (int t = 0; t < p.tiles; ++t, x += STRIDE, d += STRIDE) {
-        const V dv = Load(d);
-        const float* xc = opaque(x);
+    for (int i = 0; i < P; ++i) acc[i] = Load(p.m + i * kLanes);
+    const float* x = p.x;
+    const float* d = p.d;
+    for (int t = 0; t < p.tiles; ++t, x += kTransformedTile, d += kTransformedTile) {
+      const V dv = Load(d);
+      const float* xc = opaque(x);
 #pragma GCC unroll 32
-        for (int i = 0; i < P; ++i) acc[i] = MulAdd(xc[i], dv, acc[i]);
-      }
-#pragma GCC unroll 32
-      for (int i = 0; i < P; ++i) Store(acc[i], p.m + i * kLanes);
+      for (int i = 0; i < P; ++i) acc[i] = MulAdd(xc[i], dv, acc[i]);
     }
-  };
+#pragma GCC unroll 32
+    for (int i = 0; i < P; ++i) Store(acc[i], p.m + i * kLanes);
+  }
 };
-
-// sums[(pos * C + c) * kLanes] += the products of `tiles` tiles' transformed values:
-// vx (groups over c) and vd (groups over o), `positions` groups per tile each.
-template <int POSITIONS>
-void add_products(const float* vx, const float* vd, int tiles, int C, float* sums) {
-  constexpr Index kStride = Index(POSITIONS) * kLanes;
-  for (int pos = 0; pos < POSITIONS; ++pos)
-    for_each_block(C, kMaxProductAcc, [&](int c0, int size) {
-      const ProductPass pass{vx + pos * kLanes + c0, vd + pos * kLanes, tiles, sums + (Index(pos) * C + c0) * kLanes};
-      dispatch<Products<kStride>::template Kernel, kMaxProductAcc>(size, pass);
-    });
-}
 
 // The sum over chunks of the vector at `offset` of each, in chunk order.
 inline V chunk_sum(const float* partials, const WeightChunks& chunks, Index offset) {
@@ -120,15 +105,14 @@ struct WinogradWeightPlan {
       : g(geometry), tiles_h((g.OH + 1) / 2), tiles_w((g.OW + 1) / 2), Hp(2 * tiles_h + 2), Wp(2 * tiles_w + 2) {}
   // The sums: a group over o per (position, c), in that order; the bias's group follows.
   Index acc_size() const { return Index(kPatch) * g.C * kLanes; }
-  static constexpr Index kTileFloats = Index(kPatch) * kLanes;
-  Index scratch_size() const { return Index(Hp) * Wp * kLanes + 2 * kWeightTiles * kTileFloats; }
+  Index scratch_size() const { return Index(Hp) * Wp * kLanes + 2 * kWeightTiles * kTransformedTile; }
 
   // acc += the transformed products of the sample x [H,W,C] and its dy [OH,OW,O];
   // bias_acc (if not null) += the sum of dy. scratch: scratch_size() floats, 64-byte aligned.
   void accumulate(const float* x, const float* dy, float* acc, float* bias_acc, float* scratch) const {
     float* xp = scratch;
     float* vx = xp + Index(Hp) * Wp * kLanes;
-    float* vd = vx + kWeightTiles * kTileFloats;
+    float* vd = vx + kWeightTiles * kTransformedTile;
     pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, kLanes);
     // dy's pixels as whole groups where they end inside the sample: lanes past O only
     // reach sums that finish() leaves out.
@@ -139,7 +123,7 @@ struct WinogradWeightPlan {
       const int count = std::min(kWeightTiles, tiles - t0);
       for (int i = 0; i < count; ++i) {
         const int ty = (t0 + i) / tiles_w, tx = (t0 + i) % tiles_w;
-        winograd_input(xp + (Index(2 * ty) * Wp + 2 * tx) * kLanes, Index(Wp) * kLanes, vx + i * kTileFloats);
+        winograd_input(xp + (Index(2 * ty) * Wp + 2 * tx) * kLanes, Index(Wp) * kLanes, vx + i * kTransformedTile);
         V d[2][2];
         for (int r = 0; r < 2; ++r)
           for (int s = 0; s < 2; ++s) {
@@ -152,9 +136,14 @@ struct WinogradWeightPlan {
             d[r][s] = p + kLanes <= dy_end ? LoadU(p) : LoadFirst(g.O, p);
             bias = Add(bias, d[r][s]);
           }
-        winograd_dy(d, vd + i * kTileFloats);
+        winograd_dy(d, vd + i * kTransformedTile);
       }
-      add_products<kPatch>(vx, vd, count, g.C, acc);
+      for (int pos = 0; pos < kPatch; ++pos)
+        for_each_block(g.C, kMaxProductAcc, [&](int c0, int size) {
+          const ProductPass pass{vx + pos * kLanes + c0, vd + pos * kLanes, count,
+                                 acc + (Index(pos) * g.C + c0) * kLanes};
+          dispatch<ProductKernel, kMaxProductAcc>(size, pass);
+        });
     }
     if (bias_acc) Store(bias, bias_acc);
   }
