@@ -624,6 +624,8 @@ TEST_P(PoolKernels, MatchReferenceIncludingTies) {
       {2, 8, 9, 16, 2, 3, Padding::valid},    {2, 6, 6, 20, 2, 2, Padding::valid},  // gaps; too many channels for one vector
       {3, 24, 24, 32, 2, 2, Padding::valid},  {2, 10, 10, 64, 2, 2, Padding::valid},  // classifier-large
       {2, 9, 9, 40, 3, 2, Padding::same},     {2, 8, 6, 17, 2, 2, Padding::valid},    // a partial last group
+      {3, 4, 6, 1, 2, 2, Padding::valid},     {2, 6, 4, 16, 2, 2, Padding::valid},    // 2x2 windows tiling the image
+      {3, 2, 2, 5, 2, 2, Padding::valid},     {2, 6, 8, 14, 2, 2, Padding::same},
   };
   for (const PoolCase& c : cases) {
     for (bool ties : {false, true}) {
@@ -756,7 +758,8 @@ std::vector<std::vector<float>> run_all(const ConvGeometry& g, int threads) {
 TEST_P(ConvKernels, BitIdenticalForAnyThreadCountAndRun) {
   for (const ConvGeometry& g : {conv_geometry(32, 28, 28, 1, 12, 3, 3, 1, 1, Padding::same),
                                 conv_geometry(33, 14, 14, 14, 12, 3, 3, 2, 2, Padding::same),
-                                conv_geometry(2, 23, 21, 14, 6, 5, 5, 1, 1, Padding::same)}) {
+                                conv_geometry(2, 23, 21, 14, 6, 5, 5, 1, 1, Padding::same),
+                                conv_geometry(33, 14, 14, 12, 14, 3, 3, 1, 1, Padding::same)}) {  // Winograd
     const auto one = run_all(g, 1);
     EXPECT_EQ(one, run_all(g, 1));
     EXPECT_EQ(one, run_all(g, 2));

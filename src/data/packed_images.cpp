@@ -7,6 +7,8 @@
 
 namespace dn {
 
+constexpr std::size_t kParallelMinPixels = 16384;  // fewer decode faster than threads start
+
 // The decoders run on every batch; restrict lets them vectorise without alias
 // checks (a uint8_t pointer may otherwise alias the floats). Division, not a
 // multiply by the reciprocal: it is what the IDX reader computes, so u8 is bit-exact.
@@ -101,8 +103,10 @@ void PackedImages::gather(const std::vector<std::size_t>& order, std::size_t beg
   for (std::size_t i = 0; i < count; ++i) {
     const std::size_t image = order[begin + i];
     if (image >= size()) throw std::out_of_range(fmt::format("PackedImages: image {} of {}", image, size()));
-    decode_row(image, out.data() + i * row_);
   }
+  // On every core for a training batch's worth of pixels: each step waits for it.
+#pragma omp parallel for schedule(static) if (count * row_ >= kParallelMinPixels)
+  for (std::size_t i = 0; i < count; ++i) decode_row(order[begin + i], out.data() + i * row_);
 }
 
 void PackedImages::slice(std::size_t begin, std::size_t count, Tensor& out) const {

@@ -52,6 +52,7 @@ struct DataBlock {
   Index dx_step;             // floats between the blocks' dx rows
   Index step;                // floats between block pixels in dx
   int rows;
+  int run;  // dx pixels of the phase from the block's first to the end of its row
   bool relu;
 };
 
@@ -73,7 +74,7 @@ struct DataKernel {
           for (int i = 0; i < P; ++i) acc[i] = MulAdd(d[i * kLanes + o], wv, acc[i]);
         }
       }
-      store_pixels(acc, b.dx + row * b.dx_step, b.step, b.C, b.relu);
+      store_pixels(acc, b.dx + row * b.dx_step, b.step, b.C, b.relu, b.run);
     }
   }
 };
@@ -197,6 +198,7 @@ struct DataPlan {
                                 Index(g.stride_h) * g.W * g.C,
                                 Index(g.stride_w) * g.C,
                                 rows,
+                                columns - j0,
                                 act == Activation::relu};
           if (reduce)
             dispatch<ReduceKernel, kMaxReduceBlock>(size, block);

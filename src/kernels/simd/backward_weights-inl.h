@@ -82,6 +82,30 @@ struct Weights {
   };
 };
 
+// Chunks of partial weight gradients: chunk k sums output rows [rows * k / count,
+// rows * (k + 1) / count) of the batch. Each holds the taps' vectors and a bias vector.
+struct WeightChunks {
+  int count;
+  Index size;  // floats per chunk
+  WeightChunks(int rows, Index acc_size) : count(std::min(rows, kWeightChunks)), size(acc_size + kLanes) {}
+  int first_row(int rows, int k) const { return static_cast<int>(Index(k) * rows / count); }
+};
+
+// dw (O lanes per tap) and dbias (bias_lanes lanes, if not null) += the chunks' sums,
+// taken in chunk order.
+inline void add_chunks(const float* partials, const WeightChunks& chunks, int taps, int O, float* dw, float* dbias,
+                int bias_lanes) {
+  for (int t = 0; t <= taps; ++t) {
+    float* dst = t < taps ? dw + Index(t) * O : dbias;
+    if (!dst) continue;
+    const int n = t < taps ? O : bias_lanes;
+    V sum = Load(partials + Index(t) * kLanes);
+    for (int k = 1; k < chunks.count; ++k)
+      sum = Add(sum, Load(partials + k * chunks.size + Index(t) * kLanes));
+    StoreFirst(n, Add(LoadFirst(n, dst), sum), dst);
+  }
+}
+
 // The weight gradient of a convolution, accumulated one sample (or part of one) at a time.
 struct WeightPlan {
   const ConvGeometry& g;
@@ -101,6 +125,17 @@ struct WeightPlan {
 
   // The padded sample x [H,W,C] that run() reads; xp: scratch_size() floats.
   void pad(const float* x, float* xp) const { pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, g.C); }
+
+  // acc += the gradient of the sample x [H,W,C] and its dy [OH,OW,O], bias_acc (if not
+  // null) += the sum of dy; xp: scratch_size() floats.
+  void accumulate(const float* x, const float* dy, float* acc, float* bias_acc, float* xp) const {
+    pad(x, xp);
+    run(xp, dy, 0, g.OH, acc, bias_acc);
+  }
+  // dw += the chunks' sums, dbias (if not null) += their bias sums' first bias_lanes.
+  void finish(const float* partials, const WeightChunks& chunks, float* dw, float* dbias, int bias_lanes) const {
+    add_chunks(partials, chunks, taps, g.O, dw, dbias, bias_lanes);
+  }
 
   // acc += the gradient from output rows [oh0, oh1) of one sample, given its padded
   // input xp and its dy [OH,OW,O]; bias_acc (if not null) += the sum of those dy.
@@ -130,31 +165,6 @@ struct WeightPlan {
     }
   }
 };
-
-// Chunks of partial weight gradients: chunk k sums output rows [rows * k / count,
-// rows * (k + 1) / count) of the batch. Each holds the taps' vectors and a bias vector.
-struct WeightChunks {
-  int count;
-  Index size;  // floats per chunk
-  WeightChunks(int rows, const WeightPlan& plan)
-      : count(std::min(rows, kWeightChunks)), size(plan.acc_size() + kLanes) {}
-  int first_row(int rows, int k) const { return static_cast<int>(Index(k) * rows / count); }
-};
-
-// dw (O lanes per tap) and dbias (bias_lanes lanes, if not null) += the chunks' sums,
-// taken in chunk order.
-inline void add_chunks(const float* partials, const WeightChunks& chunks, int taps, int O, float* dw, float* dbias,
-                int bias_lanes) {
-  for (int t = 0; t <= taps; ++t) {
-    float* dst = t < taps ? dw + Index(t) * O : dbias;
-    if (!dst) continue;
-    const int n = t < taps ? O : bias_lanes;
-    V sum = Load(partials + Index(t) * kLanes);
-    for (int k = 1; k < chunks.count; ++k)
-      sum = Add(sum, Load(partials + k * chunks.size + Index(t) * kLanes));
-    StoreFirst(n, Add(LoadFirst(n, dst), sum), dst);
-  }
-}
 
 // The samples [n0, n1) of chunk k when chunks hold whole samples.
 inline std::pair<int, int> chunk_samples(const ConvGeometry& g, const WeightChunks& chunks, int k) {

@@ -120,14 +120,16 @@ inline void pack_over_inputs(const ConvGeometry& g, const float* w, float* packe
 
 HWY_INLINE V load_bias(const float* bias, int n) { return bias ? LoadFirst(n, bias) : Zero(); }
 
-// P pixels of n floats, step floats apart (a run of them when step is n).
+// P pixels of n floats, step floats apart. When step is n they are the first of a run of
+// `run` pixels (to the end of their row) that is stored in increasing order: whole groups
+// then spill onto pixels stored later, even where a later block of the row stores them.
 template <int P>
-HWY_INLINE void store_pixels(const V (&acc)[P], float* y, Index step, int n, bool with_relu) {
+HWY_INLINE void store_pixels(const V (&acc)[P], float* y, Index step, int n, bool with_relu, int run) {
 #pragma GCC unroll 32
   for (int i = 0; i < P; ++i) {
     const V v = with_relu ? Relu(acc[i]) : acc[i];
     if (step == Index(n))
-      StoreInRun(v, y, i, P, n);
+      StoreInRun(v, y, i, run, n);
     else
       StoreFirst(n, v, y + i * step);
   }

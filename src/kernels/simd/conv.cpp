@@ -14,6 +14,7 @@
 #include "kernels/simd/phase_winograd-inl.h"
 #include "kernels/simd/backward_data-inl.h"
 #include "kernels/simd/backward_weights-inl.h"
+#include "kernels/simd/winograd_weights-inl.h"
 
 #include <optional>
 
@@ -74,7 +75,7 @@ void run_backward_weights(const ConvGeometry& g, const float* x, const float* dy
                              Workspace& ws) {
   const WeightPlan plan(g);
   const int rows = g.N * g.OH;  // output rows of the batch, cut into chunks
-  const WeightChunks chunks(rows, plan);
+  const WeightChunks chunks(rows, plan.acc_size());
   const Scratch s = scratch(ws, chunks.size * chunks.count, plan.scratch_size());
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
 #pragma omp parallel for schedule(static) if (chunks.count > 1)
@@ -93,16 +94,18 @@ void run_backward_weights(const ConvGeometry& g, const float* x, const float* dy
   add_chunks(s.shared, chunks, plan.taps, g.O, dw, dbias, g.O);
 }
 
-void run_conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
-                         const float* w, float* dx, float* dw, float* dbias, Workspace& ws) {
-  const WeightPlan weights(g);
-  const WeightChunks chunks(g.N, weights);  // whole samples: dx needs all of dz
+// One pass over the samples with the weight-gradient plan `weights` (direct or Winograd).
+template <class WeightsPlan>
+void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g, const float* x, const float* y,
+                              const float* dy, Activation act, const float* w, float* dx, float* dw, float* dbias,
+                              Workspace& ws) {
+  const WeightChunks chunks(g.N, weights.acc_size());  // whole samples: dx needs all of dz
   const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
-  const Index dz_size = round_up(out_sample), padded_x = round_up(weights.scratch_size());
+  const Index dz_size = round_up(out_sample), weights_scratch = round_up(weights.scratch_size());
   const bool by_winograd = dx && winograd_backward_data_fits(g);
   const Index packed = by_winograd ? FlippedPlan::packed_size(g) : DataPlan::packed_size(g);
   const Index data_scratch = !dx ? 0 : by_winograd ? FlippedPlan::scratch_size(g) : DataPlan::scratch_size(g);
-  const Scratch s = scratch(ws, round_up(packed) + chunks.size * chunks.count, dz_size + padded_x + data_scratch);
+  const Scratch s = scratch(ws, round_up(packed) + chunks.size * chunks.count, dz_size + weights_scratch + data_scratch);
   std::optional<FlippedPlan> winograd_data;
   std::optional<DataPlan> data;
   if (by_winograd) {
@@ -117,18 +120,24 @@ void run_conv_layer_backward(const ConvGeometry& g, const float* x, const float*
     float* acc = partials + k * chunks.size;
     std::memset(acc, 0, chunks.size * sizeof(float));
     float* dz = s.mine();
-    float* xp = dz + dz_size;
+    float* own = dz + dz_size;
     const auto [n0, n1] = chunk_samples(g, chunks, k);
     for (int n = n0; n < n1; ++n) {
       // dz = act'(y) * dy for this sample only: it stays in cache for both uses.
       activation_backward(act, y + n * out_sample, dy + n * out_sample, dz, Index(g.OH) * g.OW, g.O);
-      if (winograd_data) winograd_data->run(dz, dx + n * in_sample, xp + padded_x);
-      if (data) data->run(dz, dx + n * in_sample, xp + padded_x);
-      weights.pad(x + n * in_sample, xp);
-      weights.run(xp, dz, 0, g.OH, acc, acc + weights.acc_size());
+      if (winograd_data) winograd_data->run(dz, dx + n * in_sample, own + weights_scratch);
+      if (data) data->run(dz, dx + n * in_sample, own + weights_scratch);
+      weights.accumulate(x + n * in_sample, dz, acc, acc + weights.acc_size(), own);
     }
   }
-  add_chunks(partials, chunks, weights.taps, g.O, dw, dbias, g.O);
+  weights.finish(partials, chunks, dw, dbias, g.O);
+}
+
+void run_conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
+                         const float* w, float* dx, float* dw, float* dbias, Workspace& ws) {
+  if (winograd_backward_weights_fits(g))
+    return conv_layer_backward_with(WinogradWeightPlan(g), g, x, y, dy, act, w, dx, dw, dbias, ws);
+  conv_layer_backward_with(WeightPlan(g), g, x, y, dy, act, w, dx, dw, dbias, ws);
 }
 
 void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
@@ -137,11 +146,11 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
   // The layer's output is the convolution's input: dz [H,W,C] plays x, the layer's input
   // x [OH,OW,O] plays the output gradient.
   const WeightPlan weights(g);
-  const WeightChunks chunks(g.N, weights);
+  const WeightChunks chunks(g.N, weights.acc_size());
   const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
-  const Index dz_size = round_up(in_sample), padded_x = round_up(weights.scratch_size());
+  const Index dz_size = round_up(in_sample), weights_scratch = round_up(weights.scratch_size());
   const Scratch s = scratch(ws, ForwardPlan::packed_size(g) + chunks.size * chunks.count,
-                            dz_size + padded_x + (dx ? ForwardPlan::scratch_size(g) : 0));
+                            dz_size + weights_scratch + (dx ? ForwardPlan::scratch_size(g) : 0));
   pack_over_outputs(g, w, s.shared);
   const ForwardPlan forward(g, s.shared, nullptr, Activation::linear);
   float* partials = s.shared + round_up(ForwardPlan::packed_size(g));
@@ -150,27 +159,28 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
     float* acc = partials + k * chunks.size;
     std::memset(acc, 0, chunks.size * sizeof(float));
     float* dz = s.mine();
-    float* xp = dz + dz_size;
+    float* own = dz + dz_size;
     const auto [n0, n1] = chunk_samples(g, chunks, k);
-    // Four chains of adds over the pixels in turn, so that the adds overlap.
+    // Four chains of adds over the pixels in turn, so that the adds overlap. Whole groups
+    // where they end inside the sample: lanes past C only reach bias lanes left out.
+    auto pixel = [&](Index p) { return p + kLanes <= in_sample ? LoadU(dz + p) : LoadFirst(g.C, dz + p); };
     V b0 = Zero(), b1 = b0, b2 = b0, b3 = b0;
     for (int n = n0; n < n1; ++n) {
       activation_backward(act, y + n * in_sample, dy + n * in_sample, dz, Index(g.H) * g.W, g.C);
       Index p = 0;
       for (; p + 4 * g.C <= in_sample; p += 4 * g.C) {
-        b0 = Add(b0, LoadFirst(g.C, dz + p));
-        b1 = Add(b1, LoadFirst(g.C, dz + p + g.C));
-        b2 = Add(b2, LoadFirst(g.C, dz + p + 2 * g.C));
-        b3 = Add(b3, LoadFirst(g.C, dz + p + 3 * g.C));
+        b0 = Add(b0, pixel(p));
+        b1 = Add(b1, pixel(p + g.C));
+        b2 = Add(b2, pixel(p + 2 * g.C));
+        b3 = Add(b3, pixel(p + 3 * g.C));
       }
-      for (; p < in_sample; p += g.C) b0 = Add(b0, LoadFirst(g.C, dz + p));
-      if (dx) forward.run(dz, dx + n * out_sample, xp + padded_x);
-      weights.pad(dz, xp);
-      weights.run(xp, x + n * out_sample, 0, g.OH, acc, nullptr);
+      for (; p < in_sample; p += g.C) b0 = Add(b0, pixel(p));
+      if (dx) forward.run(dz, dx + n * out_sample, own + weights_scratch);
+      weights.accumulate(dz, x + n * out_sample, acc, nullptr, own);
     }
     Store(Add(Add(b0, b1), Add(b2, b3)), acc + weights.acc_size());
   }
-  add_chunks(partials, chunks, weights.taps, g.O, dw, dbias, g.C);
+  weights.finish(partials, chunks, dw, dbias, g.C);
 }
 
 }  // namespace dn::kernels::simd::HWY_NAMESPACE

@@ -46,6 +46,7 @@ struct ForwardBlock {
   float* y;      // the first block's first output pixel
   Index y_step;  // floats between output rows
   int rows, O;
+  int run;  // output pixels from the block's first to the end of its row, stored in that order
   bool relu;
 };
 
@@ -70,7 +71,7 @@ struct Forward {
               for (int i = 0; i < P; ++i) acc[i] = MulAdd(xc[i * STEP], wv, acc[i]);
             }
           }
-        store_pixels(acc, b.y + row * b.y_step, b.O, b.O, b.relu);
+        store_pixels(acc, b.y + row * b.y_step, b.O, b.O, b.relu, b.run);
       }
     }
   };
@@ -112,7 +113,7 @@ struct ForwardPool {
           best = KeepGreater(out(top[2 * i + 1]), best);
           best = KeepGreater(out(bottom[2 * i]), best);
           best = KeepGreater(out(bottom[2 * i + 1]), best);
-          StoreInRun(best, y, i, P, b.O);
+          StoreInRun(best, y, i, b.run, b.O);
         }
       }
     }
@@ -157,6 +158,7 @@ struct ForwardPlan {
                                Index(g.OW) * g.O,
                                g.OH,
                                g.O,
+                               g.OW - ow0,
                                act == Activation::relu};
       switch (CS * g.stride_w) {
         case 1: return dispatch<Forward<1>::Kernel, kMaxBlock>(size, block);
@@ -187,6 +189,7 @@ struct ForwardPlan {
                                Index(pooled_w) * g.O,
                                g.OH / 2,
                                g.O,
+                               pooled_w - pw0,
                                act == Activation::relu};
       constexpr int kMax = ForwardPool<1>::kMaxPooled;
       switch (CS * g.stride_w) {

@@ -122,12 +122,11 @@ struct PhaseKernel {
       const int cols = std::min(4, b.cols - 4 * t);
       auto store_row = [&](int r, int n) {
         const V out[4] = {Add(y[r][0], y[r][1]), y[r][3], Add(y[r][1], y[r][2]), y[r][4]};
-        float* dx = b.dx + r * b.dx_row;  // the row's run: 4 pixels per tile
-        const int run = std::min(4 * T, b.cols);
+        float* dx = b.dx + r * b.dx_row;  // the row's run: 4 pixels per tile, on to the row's end
 #pragma GCC unroll 4
         for (int c = 0; c < n; ++c) {
           const V v = Add(out[c], b.bias);
-          StoreInRun(b.relu ? Relu(v) : v, dx, 4 * t + c, run, b.C);
+          StoreInRun(b.relu ? Relu(v) : v, dx, 4 * t + c, b.cols, b.C);
         }
       };
       if (b.rows == 4 && cols == 4) {  // inside the image: unrolled

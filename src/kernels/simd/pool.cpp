@@ -14,11 +14,96 @@
 HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
+// 2x2 windows at stride 2 that tile the image exactly, at most 16 channels: Keras's
+// MaxPooling2D() as the seed model and the U-Net use it. Groups are loaded and stored
+// whole wherever their 16 floats lie inside the batch (masked memory costs many plain
+// accesses on AVX2) and the general loop's index arithmetic per tap is gone.
+inline bool tiled_pairs(const ConvGeometry& g) {
+  return g.KH == 2 && g.KW == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_top == 0 && g.pad_left == 0 &&
+         g.H == 2 * g.OH && g.W == 2 * g.OW && g.C <= kLanes;
+}
+
+// Whole groups for pixels whose group ends before `end`, the first C floats otherwise.
+struct Pixels {
+  const float* end;
+  int C;
+  V load(const float* a) const { return a + kLanes <= end ? LoadU(a) : LoadFirst(C, a); }
+};
+
+void maxpool_pairs_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
+  const int C = g.C;
+  const Index row = Index(g.W) * C, in_sample = Index(g.H) * row, out_sample = Index(g.OH) * g.OW * C;
+  const Pixels in{x + g.N * in_sample, C};
+  const V t1 = Set(1.0f), t2 = Set(2.0f), t3 = Set(3.0f);
+#pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
+  for (int n = 0; n < g.N; ++n) {
+    // Stores run in increasing order, so a whole group's lanes past the pixel land on the
+    // next pixel, stored after it; the sample's last pixel is stored masked, so that
+    // threads on neighbouring samples never write the same floats.
+    const Index sample_end = (n + 1) * out_sample;
+    for (Index oh = 0, o = n * out_sample; oh < Index(g.OH); ++oh) {
+      const float* top = x + n * in_sample + 2 * oh * row;
+      const float* bottom = top + row;
+      for (int ow = 0; ow < g.OW; ++ow, o += C, top += 2 * C, bottom += 2 * C) {
+        // Scan order (kh, then kw); a strictly greater tap takes over, as in the general loop.
+        const V a = in.load(top), b = in.load(top + C), c = in.load(bottom), d = in.load(bottom + C);
+        V best = a;
+        V tap = Zero();
+        if (where) tap = SelectGreater(b, best, t1, tap);
+        best = KeepGreater(b, best);
+        if (where) tap = SelectGreater(c, best, t2, tap);
+        best = KeepGreater(c, best);
+        if (where) tap = SelectGreater(d, best, t3, tap);
+        best = KeepGreater(d, best);
+        const bool whole = o + kLanes <= sample_end;
+        if (whole)
+          StoreU(best, y + o);
+        else
+          StoreFirst(C, best, y + o);
+        if (where) StoreTaps(tap, where + o, C, whole);
+      }
+    }
+  }
+}
+
+void maxpool_pairs_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
+  const int C = g.C;
+  const Index row = Index(g.W) * C, in_sample = Index(g.H) * row, out_sample = Index(g.OH) * g.OW * C;
+  const Index batch_end = g.N * out_sample;
+  const V zero = Zero();
+#pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
+  for (int n = 0; n < g.N; ++n) {
+    float* const dxn = dx + n * in_sample;
+    // Whole groups, but where they would reach past the sample (see the forward).
+    auto store = [&, sample_end = dxn + in_sample](const V& v, float* a) {
+      if (a + kLanes <= sample_end)
+        StoreU(v, a);
+      else
+        StoreFirst(C, v, a);
+    };
+    // Each dx row in turn, its pixels in increasing order (as in the forward): tap kh * 2 + kw.
+    for (int ih = 0; ih < g.H; ++ih) {
+      const V left = Set(static_cast<float>(2 * (ih % 2))), right = Set(static_cast<float>(2 * (ih % 2) + 1));
+      Index o = (n * g.OH + Index(ih / 2)) * g.OW * C;
+      float* out = dxn + ih * row;
+      for (int ow = 0; ow < g.OW; ++ow, o += C, out += 2 * C) {
+        const bool whole = o + kLanes <= batch_end;
+        const V grad = whole ? LoadU(dy + o) : LoadFirst(C, dy + o);
+        const V won = LoadTaps(where + o, C, whole);
+        const V a = AddWhereEqual(won, left, zero, grad), b = AddWhereEqual(won, right, zero, grad);
+        store(a, out);  // lanes past C land on the next pixels, stored after it
+        store(b, out + C);
+      }
+    }
+  }
+}
+
 // Taps travel as floats beside the values (exact: a window has at most 65536 taps).
 // Each pixel's channels go in groups of 16, the last one perhaps partial. A group is
 // stored whole where its end lies inside the sample's output: lanes past the pixel land
 // on its next group or the next pixel, which are stored after it.
 void run_maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
+  if (tiled_pairs(g)) return maxpool_pairs_forward(g, x, y, where);
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.C;
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
@@ -56,6 +141,7 @@ void run_maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::u
 }
 
 void run_maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
+  if (tiled_pairs(g)) return maxpool_pairs_backward(g, where, dy, dx);
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.C;
   // Windows that do not overlap write their pixels' gradients outright (zero where not
   // the maximum), and only pixels outside every window need zeroing first; overlapping

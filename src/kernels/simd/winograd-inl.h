@@ -134,6 +134,7 @@ struct WinogradBlock {
   float* y;  // the first tile's first output pixel
   Index y_row;   // floats between output rows
   int rows, cols;  // output rows (1 or 2) of the tiles, and columns of the last tile
+  int run;         // output pixels from the first tile's first to the end of the row
   bool relu;
 };
 
@@ -157,12 +158,12 @@ struct WinogradKernel {
       const int cols = t + 1 < T ? 2 : b.cols;
       for (int r = 0; r < b.rows; ++r) {
         const V(&s)[4] = r == 0 ? s0 : s1;
-        float* y = b.y + r * b.y_row;  // the row's run: 2 pixels per tile, cols in the last
+        float* y = b.y + r * b.y_row;  // the row's run: 2 pixels per tile, on to the row's end
         V left = Add(Add(Add(s[0], s[1]), s[2]), b.bias);
         V right = Add(Sub(Sub(s[1], s[2]), s[3]), b.bias);
         if (b.relu) left = Relu(left), right = Relu(right);
-        StoreInRun(left, y, 2 * t, 2 * (T - 1) + b.cols, b.O);
-        if (cols == 2) StoreInRun(right, y, 2 * t + 1, 2 * (T - 1) + b.cols, b.O);
+        StoreInRun(left, y, 2 * t, b.run, b.O);
+        if (cols == 2) StoreInRun(right, y, 2 * t + 1, b.run, b.O);
       }
     }
   }
@@ -212,6 +213,7 @@ struct WinogradPlan {
                                   Index(g.OW) * g.O,
                                   std::min(2, g.OH - 2 * ty),
                                   std::min(2, g.OW - last_col),
+                                  g.OW - 2 * tx0,
                                   act == Activation::relu};
         dispatch<WinogradKernel, kMaxTiles>(size, block);
       });
