@@ -4,7 +4,7 @@
 // installed by scripts/setup.sh. Each exported model runs on 256 MNIST test images
 // (synthetic digits where data/mnist is missing) and must give denoise's own outputs:
 // every built-in model (the skip-connection ones with random weights, which is what
-// their export needs, in seconds instead of an epoch) and the shipped U-Net.
+// their export needs, in seconds instead of an epoch) and the shipped U-Nets.
 // Each comparison prints a line "onnx-table: ..." with the file's size and the largest
 // difference, the numbers of the README's table.
 #include <algorithm>
@@ -63,7 +63,8 @@ const Case kCases[] = {{"seed-relu", "seed", "relu", "denoise"},
                        {"classifier-large", "classifier-large", "relu", "classify"},
                        {"dncnn", "dncnn", "relu", "denoise", Case::random},
                        {"unet", "unet", "relu", "denoise", Case::random},
-                       {"unet-mnist-gaussian0.1-1.0", "unet", "relu", "denoise", Case::shipped}};
+                       {"unet-mnist-gaussian0.1-1.0", "unet", "relu", "denoise", Case::shipped},
+                       {"unet-large-mnist-gaussian0.1-1.0", "unet-large", "relu", "denoise", Case::shipped}};
 const Case& kDncnn = kCases[4];
 const Case& kUnet = kCases[5];
 const Case& kShippedUnet = kCases[6];
