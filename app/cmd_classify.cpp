@@ -35,6 +35,10 @@ static void add_train(CLI::App& classify) {
                  "noise for --on noisy|denoised, drawn afresh every epoch (default: the denoiser's, else gaussian:0.5)");
   cmd->add_option("--init-from", c.init_from,
                   "classifier run folder of the same --model whose weights to start from (fine-tuning)");
+  cmd->add_option("--shift-augment", c.shift_augment,
+                  "training-time augmentation: every epoch moves each training image by a random shift of up to "
+                  "this many pixels in each direction, before its noise (0 = none)")
+      ->capture_default_str();
   cmd->add_option("--epochs", c.epochs, "passes over the training images")->capture_default_str();
   cmd->add_option("--batch-size", c.batch_size, "images per gradient step")->capture_default_str();
   auto* lr = cmd->add_option("--lr", f->lr, "Adam's learning rate (default 0.001)");

@@ -8,15 +8,18 @@
 #include <filesystem>
 #include <numbers>
 #include <numeric>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <omp.h>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "data/augment.hpp"
 #include "data/dataset.hpp"
 #include "data/noise.hpp"
 #include "eval/classify_pipelines.hpp"
@@ -344,6 +347,111 @@ TEST(ClassifyTta, ShiftMovesEveryImageAndFillsTheUncoveredBorderWithBackground) 
 }
 
 // The five views' mean, against views moved by plain index arithmetic here.
+// Reference for shift_augment: image s of x moved by (dy, dx), computed pixel by pixel.
+std::vector<float> moved_by(const Tensor& x, int s, int dy, int dx) {
+  const int h = x.dim(1), w = x.dim(2);
+  std::vector<float> out(std::size_t(h) * w, 0.0f);
+  for (int r = 0; r < h; ++r)
+    for (int c = 0; c < w; ++c)
+      if (r - dy >= 0 && r - dy < h && c - dx >= 0 && c - dx < w)
+        out[std::size_t(r) * w + c] = x[(std::size_t(s) * h + (r - dy)) * w + (c - dx)];
+  return out;
+}
+
+std::vector<float> image(const Tensor& x, int s) {
+  const std::size_t size = std::size_t(x.dim(1)) * x.dim(2);
+  return std::vector<float>(x.data() + s * size, x.data() + (s + 1) * size);
+}
+
+TEST(ClassifyAugment, EveryImageIsMovedByOneOfTheShiftsUpToTheMaximumAndTheSeedFixesWhich) {
+  const int n = 300, max_shift = 1;
+  Tensor x({n, 3, 3});
+  std::iota(x.data(), x.data() + x.size(), 1.0f);  // every pixel distinct and not background
+  Tensor out;
+  shift_augment(x, max_shift, 7, 0, out);
+  ASSERT_EQ(out.shape(), x.shape());
+  std::set<std::pair<int, int>> seen;
+  for (int s = 0; s < n; ++s) {
+    std::vector<std::pair<int, int>> matches;
+    for (int dy = -max_shift; dy <= max_shift; ++dy)
+      for (int dx = -max_shift; dx <= max_shift; ++dx)
+        if (image(out, s) == moved_by(x, s, dy, dx)) matches.emplace_back(dy, dx);
+    ASSERT_EQ(matches.size(), 1u) << "image " << s;
+    seen.insert(matches[0]);
+  }
+  EXPECT_EQ(seen.size(), 9u);  // every shift of [-1, 1] x [-1, 1] drawn among 300 images
+  // One case by hand: image 0 (1..9) moved down one row and right one column.
+  Tensor one({1, 3, 3});
+  std::iota(one.data(), one.data() + one.size(), 1.0f);
+  for (std::uint64_t index = 0;; ++index) {  // the first stream that draws (1, 1)
+    shift_augment(one, 1, 7, index, out);
+    if (out[0] == 0 && out[1] == 0 && out[3] == 0 && out[6] == 0) {
+      EXPECT_EQ(image(out, 0), std::vector<float>({0, 0, 0, 0, 1, 2, 0, 4, 5}));
+      break;
+    }
+    ASSERT_LT(index, 200u) << "no (1, 1) shift drawn";
+  }
+
+  // The same seed and streams give the same images, whatever the thread count; a
+  // batch cut from the middle (first_index) draws what the whole drew there.
+  Tensor again, other, tail;
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  shift_augment(x, max_shift, 7, 0, again);
+  omp_set_num_threads(threads);
+  shift_augment(x, max_shift, 7, 0, out);
+  for (int s = 0; s < n; ++s) ASSERT_EQ(image(again, s), image(out, s)) << s;
+  Tensor last({n - 100, 3, 3});
+  std::copy(x.data() + 100 * 9, x.data() + x.size(), last.data());
+  shift_augment(last, max_shift, 7, 100, tail);
+  for (int s = 0; s < n - 100; ++s) ASSERT_EQ(image(tail, s), image(out, s + 100)) << s;
+  shift_augment(x, max_shift, 8, 0, other);
+  int differ = 0;
+  for (int s = 0; s < n; ++s) differ += image(other, s) != image(out, s);
+  EXPECT_GT(differ, n / 2);  // another seed, other shifts (equal for about 1 in 9)
+  // Shift 0 copies; a negative shift or one as wide as the image is refused by name.
+  shift_augment(x, 0, 7, 0, out);
+  EXPECT_EQ(image(out, 5), image(x, 5));
+  for (int bad : {-1, 3}) {
+    try {
+      shift_augment(x, bad, 7, 0, out);
+      ADD_FAILURE() << bad;
+    } catch (const ArgumentError& e) {
+      EXPECT_EQ(e.argument(), "shift_augment");
+      EXPECT_TRUE(contains(e.complaint(), "got " + std::to_string(bad))) << e.complaint();
+    }
+  }
+}
+
+// --shift-augment trains, is recorded in config.json, and two runs of one seed
+// agree exactly; bad values are usage errors naming the flag and the value.
+TEST(ClassifyAugment, TrainingWithShiftsIsSeededRecordedAndValidated) {
+  TempDir dir;
+  const fs::path data = make_data_folder(dir);
+  for (const char* run : {"a", "b"}) {
+    std::vector<std::string> args = train_args(data, dir / run);
+    args.insert(args.begin() + 2, {"--on", "noisy", "--noise", "gaussian:0.3", "--shift-augment", "2"});
+    const CliResult r = run_denoise(args);
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  EXPECT_EQ(read_json(dir / "a" / "config.json")["shift_augment"], 2);
+  EXPECT_EQ(load_classifier(dir / "a").config.shift_augment, 2);
+  EXPECT_EQ(read_json(dir / "a" / "metrics.json"), read_json(dir / "b" / "metrics.json"));
+  const auto a = read_json(dir / "a" / "history.json"), b = read_json(dir / "b" / "history.json");
+  for (std::size_t e = 0; e < a.size(); ++e) EXPECT_EQ(a[e]["loss"], b[e]["loss"]) << "epoch " << e + 1;
+  EXPECT_GT(read_json(dir / "a" / "metrics.json")["test_accuracy"].get<double>(), 0.3);  // chance is 0.1
+  for (const auto& [value, message] : std::vector<std::pair<std::string, std::string>>{
+           {"-1", "--shift-augment must be 0 (no augmentation) or a positive shift in pixels (got -1)"},
+           {"28", "--shift-augment must be 0 (no augmentation) or a shift smaller than the 28x28 images (got 28)"}}) {
+    std::vector<std::string> args = train_args(data, dir / "x");
+    args.insert(args.begin() + 2, {"--shift-augment", value});
+    const CliResult r = run_denoise(args);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_TRUE(contains(r.output, message)) << r.output;
+    EXPECT_FALSE(fs::exists(dir / "x")) << value;
+  }
+}
+
 TEST(ClassifyTta, PredictionIsTheMeanOverTheImageAndItsFourShiftedViews) {
   const Dataset digits = make_synthetic_digits(12, 3);
   auto model = make_model({"classifier", "relu", 28, 28}, 5);

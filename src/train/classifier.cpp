@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "data/augment.hpp"
 #include "data/noise_streams.hpp"
 #include "nn/inference.hpp"
 #include "nn/models.hpp"
@@ -39,6 +40,17 @@ Tensor classifier_input(const Tensor& clean, const ClassifierConfig& c, const No
   predict(*denoiser, x, denoised);
   denoised.reshape(clean.shape());
   return denoised;
+}
+
+// One training epoch's input: the training images, moved by the run's random
+// shifts when it augments (drawn from the same streams as the epoch's noise,
+// first_index on), then as classifier_input makes them.
+Tensor training_input(const Tensor& clean, const ClassifierConfig& c, const NoiseSpec& noise, Layer* denoiser,
+                      std::uint64_t first_index) {
+  if (c.shift_augment == 0) return classifier_input(clean, c, noise, denoiser, Split::train, first_index);
+  Tensor moved;
+  shift_augment(clean, c.shift_augment, c.seed, first_index, moved);
+  return classifier_input(moved, c, noise, denoiser, Split::train, first_index);
 }
 
 }  // namespace
@@ -78,9 +90,10 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter* wr
   Splits data = load_splits(c.data);
   const std::size_t n = data.train.size();
   const int classes = data.train.num_classes;
-  // Clean images train as they are; noisy ones keep the clean set to draw each epoch's noise from.
-  Tensor x = c.on == TrainOn::clean ? std::move(data.train.images)
-                                    : classifier_input(data.train.images, c, noise, denoiser.get(), Split::train);
+  // Clean images train as they are; noisy or augmented ones keep the clean set to draw each epoch's input from.
+  const bool fresh_each_epoch = c.on != TrainOn::clean || c.shift_augment > 0;
+  Tensor x = fresh_each_epoch ? training_input(data.train.images, c, noise, denoiser.get(), 0)
+                              : std::move(data.train.images);
   const Tensor y = one_hot(data.train.labels, classes);
   const Tensor x_val = classifier_input(data.validation.images, c, noise, denoiser.get(), Split::validation);
   const Tensor y_val = one_hot(data.validation.labels, classes);
@@ -94,11 +107,10 @@ static ClassifierResult train_into(const ClassifierConfig& config, RunWriter* wr
     prior = restore_checkpoint(checkpoint, *model, *optimizer);
     require_same_config(prior, c.to_json(), checkpoint);
   }
-  // Each epoch (noisy, denoised): fresh noise; epoch 1 has its input already.
+  // Each epoch (noisy, denoised, augmented): fresh noise and shifts; epoch 1 has its input already.
   const EpochHook on_epoch = [&](int epoch, Tensor& x_epoch) {
-    if (c.on != TrainOn::clean && epoch > 1)
-      x_epoch = classifier_input(data.train.images, c, noise, denoiser.get(), Split::train,
-                                 std::uint64_t(epoch - 1) * n);
+    if (fresh_each_epoch && epoch > 1)
+      x_epoch = training_input(data.train.images, c, noise, denoiser.get(), std::uint64_t(epoch - 1) * n);
   };
   const fs::path& dir = staging;
   nlohmann::json cfg = c.to_json();

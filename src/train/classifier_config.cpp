@@ -1,5 +1,7 @@
 #include "train/classifier_config.hpp"
 
+#include <string>
+
 #include "core/error.hpp"
 #include "core/json_integer.hpp"
 #include "data/folder_dataset.hpp"
@@ -33,6 +35,7 @@ nlohmann::json ClassifierConfig::to_json() const {
           {"noise", noise},
           {"denoiser", denoiser},
           {"init_from", init_from},
+          {"shift_augment", shift_augment},
           {"epochs", epochs},
           {"batch_size", batch_size},
           {"lr", lr ? *lr : make_optimizer(kClassifierOptimizer, lr)->learning_rate},  // the rate used
@@ -52,6 +55,8 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
     c.noise = j.at("noise").get<std::string>();
     c.denoiser = j.at("denoiser").get<std::string>();
     c.init_from = j.value("init_from", std::string());  // runs from before fine-tuning started from fresh weights
+    // runs from before augmentation had none
+    c.shift_augment = j.contains("shift_augment") ? json_integer<int>(j.at("shift_augment"), "shift_augment") : 0;
     c.epochs = json_integer<int>(j.at("epochs"), "epochs");
     c.batch_size = json_integer<int>(j.at("batch_size"), "batch_size");
     if (!j.at("lr").is_null()) c.lr = j.at("lr").get<double>();
@@ -76,6 +81,9 @@ void ClassifierConfig::validate() const {
   if (on == TrainOn::clean && !noise.empty())
     throw ArgumentError("noise", "is only used to train on noisy or denoised images (got '" + noise + "')");
   if (!noise.empty()) parse_noise(noise);
+  if (shift_augment < 0)
+    throw ArgumentError("shift_augment",
+                        "must be 0 (no augmentation) or a positive shift in pixels (got " + std::to_string(shift_augment) + ")");
   validate_schedule(epochs, batch_size, lr);
   validate_data_options(data);
   if (data.dataset.rfind(kFolderPrefix, 0) == 0)

@@ -36,6 +36,10 @@ struct ClassifierConfig {
   // ones (fine-tuning: Keras's load_weights into a new model of the same
   // architecture; the optimizer starts afresh). Empty: fresh weights.
   std::string init_from;
+  // Training-time augmentation: each epoch moves every training image by a random
+  // shift of up to this many pixels in each direction before its noise is drawn
+  // (data/augment.hpp). 0: none. Validation and test images are never moved.
+  int shift_augment = 0;
   int epochs = 15;
   int batch_size = 128;
   std::optional<double> lr;  // Adam's 0.001 when empty
