@@ -31,6 +31,11 @@ constexpr std::array<Rgb, 10> kPalette = {{{31, 119, 180},
                                            {127, 127, 127},
                                            {188, 189, 34},
                                            {23, 190, 207}}};
+// Series k's marker shape: the shapes cycle with the colours, and a second round of the
+// palette moves on by one shape, so that no two of up to 50 series look alike (with ten
+// colours and five shapes, series 0 and 10 would).
+int marker_shape(std::size_t k) { return int(k + k / kPalette.size()); }
+
 constexpr Rgb kInk{40, 40, 40};
 constexpr Rgb kGrid{225, 225, 225};
 constexpr const char* kFontFace = "DejaVu Sans";  // fonts-dejavu-core; fontconfig picks a sans face without it
@@ -223,7 +228,7 @@ void draw_line_plot(const LinePlot& plot, cairo_t* cr) {
     }
     for (std::size_t i = 0; i < s.x.size(); ++i)
       if (std::isfinite(s.y[i])) {
-        canvas.marker(px(s.x[i]), py(s.y[i]), int(k), c);
+        canvas.marker(px(s.x[i]), py(s.y[i]), marker_shape(k), c);
         drawn.emplace_back(px(s.x[i]), py(s.y[i]));
       }
   }
@@ -259,7 +264,7 @@ void draw_line_plot(const LinePlot& plot, cairo_t* cr) {
       const Rgb c = kPalette[k % kPalette.size()];
       const double cy = by + 4 + double(k) * row_h + row_h / 2;
       canvas.line(bx + 10, cy, bx + 10 + sample_w, cy, c, 2.2);
-      canvas.marker(bx + 10 + sample_w / 2, cy, int(k), c);
+      canvas.marker(bx + 10 + sample_w / 2, cy, marker_shape(k), c);
       canvas.text(bx + 10 + sample_w + 8, cy, plot.series[k].label, kInk);
     }
   }
