@@ -54,14 +54,7 @@ static void add_train(CLI::App& classify) {
     ClassifierConfig config = f->config;
     if (lr->count()) config.lr = f->lr;
     config.on = parse_train_on(f->on);
-    if (!config.init_from.empty() && run.resume.empty()) {  // checked first, so that its errors name the flag
-      config.validate();
-      try {
-        load_init_from(config);
-      } catch (const DataError& e) {
-        throw DataError(std::string("--init-from: ") + e.what());
-      }
-    }
+    if (run.resume.empty()) check_init_from(config, [](const ClassifierConfig& c) { load_init_from(c); });
     const fs::path out = !run.resume.empty() ? run.resume : run.out.empty() ? default_run_dir() : run.out;
     const std::vector<Callback*> callbacks = training_callbacks(config.controls.verbose);
     dist::Communicator& world = dist::world();

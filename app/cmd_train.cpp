@@ -66,14 +66,7 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
     if (range->count()) config.train_noise_range = {f->train_noise_range[0], f->train_noise_range[1]};
     config.on_nan = parse_on_nan(f->on_nan);
     const RunFlags& run = f->run;
-    if (!config.init_from.empty() && run.resume.empty()) {  // checked first, so that its errors name the flag
-      config.validate();
-      try {
-        load_init_from(config);
-      } catch (const DataError& e) {
-        throw DataError(std::string("--init-from: ") + e.what());
-      }
-    }
+    if (run.resume.empty()) check_init_from(config, [](const DenoiserConfig& c) { load_init_from(c); });
     const fs::path out = !run.resume.empty() ? run.resume : run.out.empty() ? default_run_dir() : run.out;
     const std::vector<Callback*> callbacks = training_callbacks(config.controls.verbose);
     dist::Communicator& world = dist::world();

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/error.hpp"
 #include "data/dataset.hpp"
 #include "experiments/observer.hpp"
 #include "train/callbacks.hpp"
@@ -47,6 +48,20 @@ struct RunFlags {
   bool overwrite = false;
 };
 void add_run_flags(CLI::App& cmd, RunFlags& flags, const std::string& out_help);
+
+// A fine-tuning's --init-from, checked before training so that its errors name the
+// flag: the config first, then load(config) reads the run folder (a DataError it
+// throws comes back as "--init-from: ..."). Nothing when config.init_from is empty.
+template <class Config, class Load>
+void check_init_from(const Config& config, Load load) {
+  if (config.init_from.empty()) return;
+  config.validate();
+  try {
+    load(config);
+  } catch (const DataError& e) {
+    throw DataError(std::string("--init-from: ") + e.what());
+  }
+}
 
 // SIGINT and SIGTERM ask a running fit to stop after its current step (a second
 // SIGINT ends the program at once); the returned callback passes the request on.
