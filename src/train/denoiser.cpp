@@ -35,18 +35,16 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter* writer
     train_noise_max = (*config.train_noise_range)[1];
   }
   const auto train_noisy = [&](int epoch) {  // images i of epoch e draw as images (e - 1) * n + i
-    const std::uint64_t first = config.fresh_noise ? std::uint64_t(epoch - 1) * data.train.images.size() : 0;
-    return add_noise_packed(train_noise, data.train.images, split_noise_seed(config.seed, Split::train), first, 1024,
-                            train_noise_max);
+    return add_noise_packed(train_noise, data.train.images, split_noise_seed(config.seed, Split::train),
+                            std::uint64_t(epoch - 1) * data.train.images.size(), 1024, train_noise_max);
   };
   PackedImages x_train_noisy = train_noisy(1);
   const PackedImages x_val_noisy =
       add_noise_packed(noise, data.validation.images, split_noise_seed(config.seed, Split::validation));
 
   auto model = make_model({config.model, config.activation, data.train.height(), data.train.width()}, config.seed);
-  if (!config.init_from.empty() && !resume) {  // a resumed run's weights are in its checkpoint
+  if (!config.init_from.empty() && !resume)  // a resumed run's weights are in its checkpoint
     copy_weights(*load_init_from(config).model, *model);
-  }
   auto loss = make_loss(config.loss);
   auto optimizer = make_optimizer(config.optimizer, config.lr);
   const fs::path checkpoint = staging / kCheckpointFile;
