@@ -8,10 +8,13 @@
 // One configuration per run, so that each run's peak memory is its own; bench/run.sh
 // runs the set and prints the table. A step is the one in train/fit.cpp: gather a
 // shuffled batch, forward, loss and metric, loss backward, zero grads, backward, update.
-#include <algorithm>
 #include <omp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +24,7 @@
 #include <iostream>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -72,6 +76,48 @@ std::string load_average() {
   std::string one, five, fifteen;
   in >> one >> five >> fifteen;
   return one + " " + five + " " + fifteen;
+}
+
+// The mean time for a cache line to go from one core to another and back, between the
+// first two CPUs this process may run on (null with fewer). Virtual machines move their
+// CPUs about: 2026-11-29's 2-core machine measured 52 ns (cores that share a cache) or
+// 300-330 ns (cores apart), and its 2-thread epochs took up to 20% longer apart.
+nlohmann::json core_round_trip_ns() {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) return nullptr;
+  int cpus[2], found = 0;
+  for (int c = 0; c < CPU_SETSIZE && found < 2; ++c)
+    if (CPU_ISSET(c, &allowed)) cpus[found++] = c;
+  auto pin = [](int cpu) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  };
+  constexpr int kTrips = 100000;
+  alignas(64) std::atomic<int> ball{0};
+  double ns = 0;
+  std::thread echo([&] {
+    pin(cpus[1]);
+    for (int i = 0; i < kTrips; ++i) {
+      while (ball.load(std::memory_order_acquire) != 2 * i + 1) {
+      }
+      ball.store(2 * i + 2, std::memory_order_release);
+    }
+  });
+  std::thread serve([&] {
+    pin(cpus[0]);
+    const auto start = Clock::now();
+    for (int i = 0; i < kTrips; ++i) {
+      ball.store(2 * i + 1, std::memory_order_release);
+      while (ball.load(std::memory_order_acquire) != 2 * i + 2) {
+      }
+    }
+    ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kTrips;
+  });
+  serve.join();
+  echo.join();
+  return std::round(ns * 10) / 10;
 }
 
 // What each model learns and how, as its command trains it: the seed denoises
@@ -386,6 +432,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    const nlohmann::json round_trip = core_round_trip_ns();  // before OpenMP's threads exist to get in its way
     omp_set_num_threads(threads);
     const Data data = load_data(data_dir, samples, model != "seed");
     const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
@@ -397,7 +444,8 @@ int main(int argc, char** argv) {
                              {"simd_target", dn::kernels::simd::target()},
                              {"simd_available", dn::kernels::simd::available_targets()},
                              {"omp_wait_policy", wait_policy ? wait_policy : "default"},
-                             {"load_average_before", load_average()}};
+                             {"load_average_before", load_average()},
+                             {"core_round_trip_ns", round_trip}};
     if (mode == "train") result.update(run_train(model, data, batch, warmup, epochs));
     if (mode == "infer") result.update(run_infer(model, data, batch, repeats));
     if (mode == "layers") {

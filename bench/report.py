@@ -64,7 +64,8 @@ def main():
                "cpu_seconds_per_epoch_2_threads": two["cpu_seconds_per_epoch"],
                "seconds_per_epoch_1_thread": one["seconds_per_epoch"] if one else None,
                "inference_images_per_second": infer["images_per_second"] if infer else None,
-               "ratio_pytorch_best": ratio, "peak_rss_mb": two["peak_rss_mb"]}
+               "ratio_pytorch_best": ratio, "peak_rss_mb": two["peak_rss_mb"],
+               "core_round_trip_ns": two.get("core_round_trip_ns")}
         rows.append(row)
         print_row("project", row)
     for wait, _ in WAITS:
@@ -79,6 +80,10 @@ def main():
                "ratio_pytorch_best": None, "peak_rss_mb": max(r["peak_rss_mb"] for r in (two, one) if r)}
         rows.append(row)
         print_row("PyTorch", row)
+    trips = [f"{r['target']} {fmt(r['core_round_trip_ns'], '.0f')}" for r in rows if r["framework"] == "project"]
+    print(f"a cache line's round trip between two cores as each 2 thr run started, ns: {', '.join(trips)} "
+          "(cores that share a cache: about 50; a virtual machine's cores placed apart: 300 and more, "
+          "and 2-thread epochs up to 20% longer)")
     if torch_best_key:
         threads, wait = torch_best_key
         print(f"PyTorch best: {torch_best:.2f} s/epoch ({threads} thread{'s' if threads > 1 else ''}, "

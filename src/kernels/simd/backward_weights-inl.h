@@ -91,6 +91,33 @@ struct WeightChunks {
   int first_row(int rows, int k) const { return static_cast<int>(Index(k) * rows / count); }
 };
 
+// chunk(k) for every chunk on the threads; then, in chunk order and each by the thread
+// that made it, chunk k folded into chunk 0, and finish(one) (the sums as a single chunk)
+// by the last. The sums are add_chunks's to the bit, but only the running sum crosses
+// between cores, not every chunk to the one thread that would add them up.
+template <class Chunk, class Finish>
+void over_chunks(float* partials, const WeightChunks& chunks, const Chunk& chunk, const Finish& finish) {
+#pragma omp parallel if (chunks.count > 1)
+  {
+#pragma omp for schedule(static)
+    for (int k = 0; k < chunks.count; ++k) chunk(k);
+#pragma omp for schedule(static) ordered
+    for (int k = 0; k < chunks.count; ++k) {
+#pragma omp ordered
+      {
+        const float* part = partials + k * chunks.size;
+        if (k > 0)
+          for (Index i = 0; i < chunks.size; i += kLanes) Store(Add(Load(partials + i), Load(part + i)), partials + i);
+        if (k == chunks.count - 1) {
+          WeightChunks one = chunks;
+          one.count = 1;
+          finish(one);
+        }
+      }
+    }
+  }
+}
+
 // dw (O lanes per tap) and dbias (bias_lanes lanes, if not null) += the chunks' sums,
 // taken in chunk order.
 inline void add_chunks(const float* partials, const WeightChunks& chunks, int taps, int O, float* dw, float* dbias,

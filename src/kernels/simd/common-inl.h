@@ -33,18 +33,15 @@ T* opaque(T* p) {
   return p;
 }
 
-// Scratch from the workspace: a shared part, then one slice per thread.
+// Scratch from the workspace: a shared part, and each thread's own (see Workspace::per_thread).
 struct Scratch {
   float* shared;
-  float* base;
-  Index slice;
-  float* mine() const { return base + omp_get_thread_num() * slice; }
+  float* const* threads;
+  float* mine() const { return threads[omp_get_thread_num()]; }
 };
 inline Scratch scratch(Workspace& ws, Index shared, Index per_thread) {
-  shared = round_up(shared);
-  per_thread = round_up(per_thread);
-  float* p = ws.floats(shared + per_thread * omp_get_max_threads());
-  return {p, p + shared, per_thread};
+  float* const* threads = ws.per_thread(omp_get_max_threads(), round_up(per_thread));
+  return {ws.floats(round_up(shared)), threads};
 }
 
 }  // namespace dn::kernels::simd

@@ -78,8 +78,7 @@ void run_backward_weights(const ConvGeometry& g, const float* x, const float* dy
   const WeightChunks chunks(rows, plan.acc_size());
   const Scratch s = scratch(ws, chunks.size * chunks.count, plan.scratch_size());
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
-#pragma omp parallel for schedule(static) if (chunks.count > 1)
-  for (int k = 0; k < chunks.count; ++k) {
+  over_chunks(s.shared, chunks, [&](int k) {
     float* acc = s.shared + k * chunks.size;
     std::memset(acc, 0, chunks.size * sizeof(float));
     float* xp = s.mine();
@@ -90,8 +89,7 @@ void run_backward_weights(const ConvGeometry& g, const float* x, const float* dy
       plan.run(xp, dy + n * out_sample, oh0, oh1, acc, acc + plan.acc_size());
       r += oh1 - oh0;
     }
-  }
-  add_chunks(s.shared, chunks, plan.taps, g.O, dw, dbias, g.O);
+  }, [&](const WeightChunks& one) { add_chunks(s.shared, one, plan.taps, g.O, dw, dbias, g.O); });
 }
 
 // One pass over the samples with the weight-gradient plan `weights` (direct or Winograd).
@@ -115,8 +113,7 @@ void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g,
     data.emplace(g, s.shared, nullptr, Activation::linear);
   }
   float* partials = s.shared + round_up(packed);
-#pragma omp parallel for schedule(static) if (chunks.count > 1)
-  for (int k = 0; k < chunks.count; ++k) {
+  over_chunks(partials, chunks, [&](int k) {
     float* acc = partials + k * chunks.size;
     std::memset(acc, 0, chunks.size * sizeof(float));
     float* dz = s.mine();
@@ -129,8 +126,7 @@ void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g,
       if (data) data->run(dz, dx + n * in_sample, own + weights_scratch);
       weights.accumulate(x + n * in_sample, dz, acc, acc + weights.acc_size(), own);
     }
-  }
-  weights.finish(partials, chunks, dw, dbias, g.O);
+  }, [&](const WeightChunks& one) { weights.finish(partials, one, dw, dbias, g.O); });
 }
 
 void run_conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
@@ -154,8 +150,7 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
   pack_over_outputs(g, w, s.shared);
   const ForwardPlan forward(g, s.shared, nullptr, Activation::linear);
   float* partials = s.shared + round_up(ForwardPlan::packed_size(g));
-#pragma omp parallel for schedule(static) if (chunks.count > 1)
-  for (int k = 0; k < chunks.count; ++k) {
+  over_chunks(partials, chunks, [&](int k) {
     float* acc = partials + k * chunks.size;
     std::memset(acc, 0, chunks.size * sizeof(float));
     float* dz = s.mine();
@@ -179,8 +174,7 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
       weights.accumulate(dz, x + n * out_sample, acc, nullptr, own);
     }
     Store(Add(Add(b0, b1), Add(b2, b3)), acc + weights.acc_size());
-  }
-  weights.finish(partials, chunks, dw, dbias, g.C);
+  }, [&](const WeightChunks& one) { weights.finish(partials, one, dw, dbias, g.C); });
 }
 
 }  // namespace dn::kernels::simd::HWY_NAMESPACE

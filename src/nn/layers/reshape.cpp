@@ -17,6 +17,20 @@ static std::string target_str(const Shape& target) {
   return out + (target.size() == 1 ? ",)" : ")");
 }
 
+// A batch's copy, sample by sample on every thread from kParallelMinFloats on. The kernels
+// split a batch by samples the same way (a static schedule), so each core copies what
+// it made and will read next: the same copy on one core pulls half the batch across.
+constexpr std::size_t kParallelMinFloats = 1 << 14;
+
+static void copy_batch(const Tensor& from, Tensor& to) {
+  const int n = from.rank() > 0 ? from.dim(0) : 1;
+  const std::size_t sample = n > 0 ? from.size() / static_cast<std::size_t>(n) : 0;
+  const float* src = from.data();
+  float* dst = to.data();
+#pragma omp parallel for schedule(static) if (n > 1 && from.size() >= kParallelMinFloats)
+  for (int i = 0; i < n; ++i) std::memcpy(dst + i * sample, src + i * sample, sample * sizeof(float));
+}
+
 Reshape::Reshape(Shape target_shape) : target_shape_(std::move(target_shape)) {
   const auto inferred = std::count(target_shape_.begin(), target_shape_.end(), -1);
   const bool ok = inferred <= 1 && std::all_of(target_shape_.begin(), target_shape_.end(),
@@ -87,14 +101,14 @@ void Reshape::forward(const Tensor& x, Tensor& y, bool /*training*/) {
     throw DataError(fmt::format("layer {} cannot reshape input {} to target_shape {}",
                                 name().empty() ? type() : name(), shape_str(x.shape()), target_str(target_shape_)));
   y.resize(batch_shape(x.dim(0), *out));
-  std::memcpy(y.data(), x.data(), x.size() * sizeof(float));
+  copy_batch(x, y);
 }
 
 void Reshape::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   check_output_grad(*this, y, dy);
   if (!dx) return;
   dx->resize(x.shape());
-  std::memcpy(dx->data(), dy.data(), dy.size() * sizeof(float));
+  copy_batch(dy, *dx);
 }
 
 nlohmann::json Reshape::config() const { return layer_config(*this, {{"target_shape", target_shape_}}); }
