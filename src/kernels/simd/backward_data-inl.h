@@ -97,6 +97,17 @@ struct ReduceKernel {
 #pragma GCC unroll 32
           for (int i = 0; i < P; ++i) acc[i] = MulAdd(Load(d + i * kLanes), wv, acc[i]);
         }
+        if (b.C == 1 && b.step == 1) {  // one dx channel, its pixels side by side: whole parts
+          const Part bias = hn::Set(D(), b.bias_values ? b.bias_values[0] : 0.0f);
+          SumLanesParts(acc, [&](int first, Part sums) {
+            Part v = hn::Add(sums, bias);
+            if (b.relu) v = hn::IfThenZeroElse(hn::Lt(v, hn::Zero(D())), v);
+            // Whole where the row goes on past the part (the next block stores over the
+            // spill), so that a masked store comes only at the row's end.
+            store_part(first + kPartLanes <= b.run ? kPartLanes : P - first, v, dx + first);
+          });
+          continue;
+        }
         float sums[P];
         SumLanes(acc, sums);
         const float bias = b.bias_values ? b.bias_values[c] : 0.0f;

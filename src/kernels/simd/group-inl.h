@@ -244,11 +244,13 @@ HWY_INLINE V AddWhereEqual(const V& x, const V& y, const V& a, const V& b) {
   return r;
 }
 
-// out[i] = the sum of v[i]'s 16 lanes, for N groups. The parts are added first; then
-// rounds of adding neighbouring lanes, each round packing two vectors' sums into one
-// (on AVX-512, one round per halving of 16 lanes). v is used as scratch.
-template <int N>
-HWY_INLINE void SumLanes(V (&v)[N], float* HWY_RESTRICT out) {
+// The sums of v[i]'s 16 lanes, for N groups, kPartLanes at a time: emit(first, sums)
+// gets those of groups first, first + 1, ... in the lanes of one part (lanes past N
+// hold zeros). The parts are added first; then rounds of adding neighbouring lanes,
+// each round packing two vectors' sums into one (on AVX-512, one round per halving of
+// 16 lanes). v is used as scratch.
+template <int N, class Emit>
+HWY_INLINE void SumLanesParts(V (&v)[N], const Emit& emit) {
   constexpr int kBatch = kPartLanes;  // vectors whose sums one round trip packs into one
   Part u[N + kBatch];
 #pragma GCC unroll 32
@@ -265,10 +267,18 @@ HWY_INLINE void SumLanes(V (&v)[N], float* HWY_RESTRICT out) {
       for (int i = 0; i < n / 2; ++i)
         w[i] = hn::Add(hn::ConcatEven(D(), w[2 * i + 1], w[2 * i]), hn::ConcatOdd(D(), w[2 * i + 1], w[2 * i]));
 #endif
-    HWY_ALIGN float lanes[kBatch];
-    hn::Store(w[0], D(), lanes);
-    for (int i = 0; i < kBatch && first + i < N; ++i) out[first + i] = lanes[i];
+    emit(first, w[0]);
   }
+}
+
+// out[i] = the sum of v[i]'s 16 lanes, for N groups. v is used as scratch.
+template <int N>
+HWY_INLINE void SumLanes(V (&v)[N], float* HWY_RESTRICT out) {
+  SumLanesParts(v, [&](int first, Part sums) {
+    HWY_ALIGN float lanes[kPartLanes];
+    hn::Store(sums, D(), lanes);
+    for (int i = 0; i < kPartLanes && first + i < N; ++i) out[first + i] = lanes[i];
+  });
 }
 
 #undef DN_EACH_PART
