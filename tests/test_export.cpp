@@ -159,7 +159,7 @@ class Export : public ::testing::Test {
             ? test::run_denoise({"train", "--model", c.model, "--activation", c.activation, "--epochs", "1", "--limit",
                                  "600", "--data-dir", data, "--out", dir.string()})
             : test::run_denoise({"classify", "train", "--model", c.model, "--epochs", "1", "--limit", "1200",
-                                 "--data-dir", data, "--out", dir.string()});
+                                 "--shift-augment", "1", "--data-dir", data, "--out", dir.string()});
     EXPECT_EQ(r.status, 0) << r.output;
   }
 
@@ -393,6 +393,11 @@ TEST_F(Export, FilesDescribeTheirModelAndItsFreeAxes) {
   EXPECT_EQ(shape.dim(2).dim_value(), 28);
   EXPECT_EQ(classifier.graph().output(0).name(), "probabilities");
   EXPECT_NE(classifier.doc_string().find("digit classifier"), std::string::npos) << classifier.doc_string();
+  EXPECT_NE(classifier.doc_string().find("shift_augment 1"), std::string::npos) << classifier.doc_string();
+  // The shipped U-Net's noise: levels drawn in a range, afresh every epoch.
+  const std::string unet = parsed(exported(kCases[7], "explicit")).doc_string();
+  EXPECT_NE(unet.find("train_noise_range [0.1,1.0], fresh_noise true"), std::string::npos) << unet;
+  EXPECT_NE(unet.find("loss psnr"), std::string::npos) << unet;
   bool has_config = false;
   for (const auto& p : classifier.metadata_props())
     if (p.key() == "training_config") has_config = nlohmann::json::parse(p.value())["model"] == "classifier-large";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string_view>
 #include <vector>
 
 #include <fmt/core.h>
@@ -447,14 +448,18 @@ std::string describe_task(const std::string& task) {
   return "a model";
 }
 
-// "optimizer adadelta, lr 1, epochs 10, ..." from the run's config, the keys it has.
+// "optimizer adadelta, lr 1, epochs 10, ..." from the run's config, the keys it has
+// (switches that are off and a zero shift_augment left out).
 std::string describe_training(const nlohmann::json& config) {
   std::string text;
-  for (const char* key : {"model", "activation", "on", "noise", "denoiser", "init_from", "loss", "optimizer", "lr",
-                          "lr_schedule", "epochs", "batch_size", "dataset", "limit", "seed"}) {
+  for (const char* key : {"model", "activation", "on", "noise", "train_noise_range", "fresh_noise", "denoiser",
+                          "init_from", "shift_augment", "loss", "optimizer", "lr", "lr_schedule", "epochs",
+                          "batch_size", "dataset", "limit", "seed"}) {
     if (!config.contains(key)) continue;
     const nlohmann::json& v = config[key];
-    if (v.is_null() || (v.is_string() && v.get<std::string>().empty())) continue;
+    if (v.is_null() || (v.is_string() && v.get<std::string>().empty()) || v == false ||
+        (std::string_view(key) == "shift_augment" && v == 0))
+      continue;
     text += fmt::format("{}{} {}", text.empty() ? "" : ", ", key, v.is_string() ? v.get<std::string>() : v.dump());
   }
   return text;
