@@ -35,16 +35,15 @@ jobs=${JOBS:-$(nproc)}
 tests=(test_kernels test_layers)
 
 # --- packages ---------------------------------------------------------------------------
-# Host tools, then the arm64 libraries the top-level CMakeLists.txt and tests/ ask for
-# (OpenMP comes with the cross compiler; OpenBLAS, Highway and stb through pkg-config;
-# zlib, OpenSSL, fmt and GTest through CMake package files). nlohmann-json and CLI11
-# are header-only, Architecture: all, so the host's packages serve both.
-host_packages=(g++-"$triple" cmake make pkg-config file
-               nlohmann-json3-dev libcli11-dev)
+# Host tools, then the arm64 libraries that a kernels-only build (CMake's
+# DENOISE_KERNELS_ONLY: the kernel and layer libraries and their tests) asks for
+# (OpenMP comes with the cross compiler; OpenBLAS and Highway through pkg-config; fmt and
+# GTest through CMake package files). nlohmann-json is header-only, Architecture: all,
+# so the host's package serves both.
+host_packages=(g++-"$triple" cmake make pkg-config file nlohmann-json3-dev)
 # libgomp1 and libstdc++6 are run-time only: the cross compiler links against its own
 # copies in /usr/aarch64-linux-gnu, but the programs run with the multiarch ones.
-arm64_packages=(libopenblas-dev libhwy-dev libstb-dev zlib1g-dev libssl-dev libfmt-dev libgtest-dev
-                libgomp1 libstdc++6)
+arm64_packages=(libopenblas-dev libhwy-dev libfmt-dev libgtest-dev libgomp1 libstdc++6)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
@@ -155,17 +154,14 @@ summary_header() {
 echo "== configuring $build/ (toolchain $(realpath --relative-to="$root" "$toolchain"))"
 mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
-  -DDENOISE_TESTS=ON -DDENOISE_BENCH=OFF >"$build/configure.log" 2>&1 ||
+  -DDENOISE_KERNELS_ONLY=ON -DDENOISE_TESTS=ON -DDENOISE_BENCH=OFF >"$build/configure.log" 2>&1 ||
   { cat "$build/configure.log"; echo "== configure failed" >&2; exit 1; }
 # What was found, read back from the cache (a re-run of cmake prints nothing of it).
 cache() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt"; }
 echo "   OpenMP         $(cache OpenMP_CXX_FLAGS) $(cache OpenMP_gomp_LIBRARY)"
 echo "   openblas       $(cache OPENBLAS_VERSION) (pkg-config) $(pkg-config --variable=libdir openblas)"
 echo "   libhwy         $(cache HWY_VERSION) (pkg-config) $(pkg-config --variable=libdir libhwy)"
-echo "   stb            (pkg-config) $(pkg-config --cflags stb)"
-echo "   zlib           $(cache ZLIB_LIBRARY_RELEASE)"
-echo "   OpenSSL        $(cache OPENSSL_CRYPTO_LIBRARY)"
-for p in fmt nlohmann_json CLI11 GTest; do printf '   %-14s %s\n' "$p" "$(cache "${p}_DIR")"; done
+for p in fmt nlohmann_json GTest; do printf '   %-14s %s\n' "$p" "$(cache "${p}_DIR")"; done
 echo "   emulator       $qemu -L / (CMAKE_CROSSCOMPILING_EMULATOR, set by the toolchain file)"
 # Nothing of the amd64 libraries may leak into the arm64 build.
 if grep -rqs "x86_64-linux-gnu" "$build/CMakeCache.txt" "$build"/CMakeFiles/*.dir/{flags.make,link.txt}; then
