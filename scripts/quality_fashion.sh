@@ -19,6 +19,13 @@ train seed
 train unet --model unet --optimizer adam --epochs 6 --train-noise-range 0.1,1.0
 train seed-adam --optimizer adam --lr 0.002 --lr-schedule cosine --epochs 20
 train dncnn --model dncnn --loss mean_squared_error --optimizer adam --epochs 4 --train-noise-range 0.1,1.0
+# The PSNR fine-tunings of the MNIST table, with fresh noise every epoch, on half its epochs.
+psnr=(--optimizer adam --lr 0.0005 --lr-schedule cosine --loss psnr --fresh-noise --train-noise-range 0.1,1.0)
+train unet-psnr --model unet "${psnr[@]}" --epochs 4 --init-from "$d/unet"
+train unet-large --model unet-large --optimizer adam --lr-schedule cosine --fresh-noise --epochs 4 \
+  --train-noise-range 0.1,1.0
+train unet-large-psnr --model unet-large "${psnr[@]}" --epochs 2 --init-from "$d/unet-large"
 ./build/denoise quality --dataset fashion-mnist --threads 2 --tune-images 500 --noise gaussian:0.5 --out "$d/quality" \
   --model "seed (seed's training)=$d/seed" --model "seed + adam 20 ep=$d/seed-adam" \
-  --model "dncnn (4 ep)=$d/dncnn" --model "unet (6 ep)=$d/unet"
+  --model "dncnn (4 ep)=$d/dncnn" --model "unet (6 ep)=$d/unet" --model "unet + psnr (6 + 4 ep)=$d/unet-psnr" \
+  --model "unet-large + psnr (4 + 2 ep)=$d/unet-large-psnr"
