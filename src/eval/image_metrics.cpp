@@ -2,10 +2,13 @@
 
 #include <array>
 #include <cmath>
+#include <numeric>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
+#include "core/over_samples.hpp"
 
 namespace dn {
 
@@ -101,16 +104,14 @@ bool keras_shapes_match(const Shape& y_pred, const Shape& y_true) {
 double binary_accuracy(const Tensor& y_pred, const Tensor& y_true) {
   check_shapes("binary_accuracy", y_pred, y_true);
   if (y_pred.empty()) throw std::invalid_argument("binary_accuracy: empty tensors");
-  // Sample by sample on the threads that made them (see train/losses.cpp's over_samples).
-  const int batch = y_pred.rank() > 1 ? y_pred.dim(0) : 1;
-  const std::size_t n = y_pred.size(), m = n / static_cast<std::size_t>(batch);
-  std::size_t matches = 0;
-#pragma omp parallel for schedule(static) reduction(+ : matches) if (batch > 1 && n >= (1 << 13))
-  for (int i = 0; i < batch; ++i) {
-    const std::size_t at = static_cast<std::size_t>(i) * m;
-    matches += count_matches(y_pred.data() + at, y_true.data() + at, m);
-  }
-  return static_cast<double>(matches) / static_cast<double>(n);
+  // Sample by sample on the threads that made them (core/over_samples.hpp).
+  std::vector<std::size_t> matches(static_cast<std::size_t>(y_pred.rank() > 1 ? y_pred.dim(0) : 1));
+  const float *p = y_pred.data(), *y = y_true.data();
+  over_samples(y_pred, std::size_t{1} << 13, [&](int i, std::size_t first, std::size_t count) {
+    matches[static_cast<std::size_t>(i)] = count_matches(p + first, y + first, count);
+  });
+  return static_cast<double>(std::accumulate(matches.begin(), matches.end(), std::size_t{0})) /
+         static_cast<double>(y_pred.size());
 }
 
 double binary_accuracy_ceiling(const Tensor& y_true) {

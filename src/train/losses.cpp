@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/over_samples.hpp"
 #include "eval/image_metrics.hpp"
 #include "kernels/loss.hpp"
 
@@ -42,19 +43,8 @@ double blocked_sum(std::size_t n, BlockSum block_sum) {
   return total;
 }
 
-// fn(begin, end) over the floats of each sample, the samples split among the threads as
-// the layers' kernels split a batch (a static schedule), so that each core writes the
-// gradient rows of the samples it made and reads next. Elementwise work only: the
-// result does not depend on the split.
+// Elementwise gradients run sample by sample on the threads that made them.
 constexpr std::size_t kParallelMinFloats = 1 << 13;
-
-template <class Fn>
-void over_samples(const Tensor& like, Fn fn) {
-  const int batch = like.rank() > 1 ? like.dim(0) : 1;
-  const std::size_t m = batch > 0 ? like.size() / static_cast<std::size_t>(batch) : 0;
-#pragma omp parallel for schedule(static) if (batch > 1 && like.size() >= kParallelMinFloats)
-  for (int i = 0; i < batch; ++i) fn(static_cast<std::size_t>(i) * m, m);
-}
 
 class BinaryCrossentropy final : public Loss {
  public:
@@ -78,7 +68,9 @@ class BinaryCrossentropy final : public Loss {
     float* d = d_pred.data();
     const std::size_t n = y_pred.size();
     const float inv_n = static_cast<float>(1.0 / static_cast<double>(n));
-    over_samples(y_pred, [=](std::size_t at, std::size_t m) { kernels::bce_gradient(p + at, y + at, d + at, m, inv_n); });
+    over_samples(y_pred, kParallelMinFloats, [=](int, std::size_t at, std::size_t m) {
+      kernels::bce_gradient(p + at, y + at, d + at, m, inv_n);
+    });
   }
 };
 
@@ -105,7 +97,9 @@ class MeanSquaredError final : public Loss {
     float* d = d_pred.data();
     const std::size_t n = y_pred.size();
     const float scale = static_cast<float>(2.0 / static_cast<double>(n));
-    over_samples(y_pred, [=](std::size_t at, std::size_t m) { kernels::scaled_difference(p + at, y + at, d + at, m, scale); });
+    over_samples(y_pred, kParallelMinFloats, [=](int, std::size_t at, std::size_t m) {
+      kernels::scaled_difference(p + at, y + at, d + at, m, scale);
+    });
   }
 };
 

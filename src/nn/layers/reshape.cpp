@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include "core/error.hpp"
+#include "core/over_samples.hpp"
 
 namespace dn {
 
@@ -17,18 +18,13 @@ static std::string target_str(const Shape& target) {
   return out + (target.size() == 1 ? ",)" : ")");
 }
 
-// A batch's copy, sample by sample on every thread from kParallelMinFloats on. The kernels
-// split a batch by samples the same way (a static schedule), so each core copies what
-// it made and will read next: the same copy on one core pulls half the batch across.
-constexpr std::size_t kParallelMinFloats = 1 << 14;
-
+// A batch's copy, sample by sample on the threads that made them (core/over_samples.hpp).
 static void copy_batch(const Tensor& from, Tensor& to) {
-  const int n = from.rank() > 0 ? from.dim(0) : 1;
-  const std::size_t sample = n > 0 ? from.size() / static_cast<std::size_t>(n) : 0;
   const float* src = from.data();
   float* dst = to.data();
-#pragma omp parallel for schedule(static) if (n > 1 && from.size() >= kParallelMinFloats)
-  for (int i = 0; i < n; ++i) std::memcpy(dst + i * sample, src + i * sample, sample * sizeof(float));
+  over_samples(from, std::size_t{1} << 14, [=](int, std::size_t first, std::size_t count) {
+    std::memcpy(dst + first, src + first, count * sizeof(float));
+  });
 }
 
 Reshape::Reshape(Shape target_shape) : target_shape_(std::move(target_shape)) {
