@@ -280,65 +280,7 @@ void conv_backward_weights(Path p, const ConvGeometry& g, const float* x, const 
   if (p == Path::simd) kernels::simd::conv2d_backward_weights(g, x, dy, dw, db, ws);
 }
 
-TEST_P(ConvKernels, ForwardMatchesReference) {
-  Workspace ws;
-  for (const ConvCase& c : kConvCases) {
-    SCOPED_TRACE(describe(c));
-    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
-    const auto x = random_floats(g.input_size(), 10);
-    const auto w = random_floats(g.patch() * g.O, 11);
-    const auto b = random_floats(g.O, 12);
-    std::vector<float> y_ref(g.output_size());
-    reference::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y_ref.data());
-    for (Path p : paths(kernels::simd::forward_fits(g))) {
-      SCOPED_TRACE(path_name(p));
-      std::vector<float> y(g.output_size(), 3.0f);
-      conv_forward(p, g, x.data(), w.data(), b.data(), c.act, y.data(), ws);
-      EXPECT_LE(max_rel_error(y, y_ref), kTol);
-    }
-  }
-}
-
-TEST_P(ConvKernels, BackwardDataMatchesReference) {
-  Workspace ws;
-  for (const ConvCase& c : kConvCases) {
-    SCOPED_TRACE(describe(c));
-    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
-    const auto dy = random_floats(g.output_size(), 20);
-    const auto w = random_floats(g.patch() * g.O, 21);
-    std::vector<float> dx_ref(g.input_size());
-    reference::conv2d_backward_data(g, dy.data(), w.data(), dx_ref.data());
-    for (Path p : paths(kernels::simd::backward_data_fits(g))) {
-      SCOPED_TRACE(path_name(p));
-      std::vector<float> dx(g.input_size(), 7.0f);
-      conv_backward_data(p, g, dy.data(), w.data(), nullptr, Activation::linear, dx.data(), ws);
-      EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
-    }
-  }
-}
-
-TEST_P(ConvKernels, BackwardWeightsAddsAndMatchesReference) {
-  Workspace ws;
-  for (const ConvCase& c : kConvCases) {
-    SCOPED_TRACE(describe(c));
-    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
-    const auto x = random_floats(g.input_size(), 30);
-    const auto dy = random_floats(g.output_size(), 31);
-    // Start from non-zero grads: the kernel must add to them.
-    const std::vector<float> dw0 = random_floats(g.patch() * g.O, 32), db0 = random_floats(g.O, 33);
-    std::vector<float> dw_ref = dw0, db_ref = db0;
-    reference::conv2d_backward_weights(g, x.data(), dy.data(), dw_ref.data(), db_ref.data());
-    for (Path p : paths(kernels::simd::backward_weights_fits(g))) {
-      SCOPED_TRACE(path_name(p));
-      std::vector<float> dw = dw0, db = db0;
-      conv_backward_weights(p, g, x.data(), dy.data(), dw.data(), db.data(), ws);
-      EXPECT_LE(max_rel_error(dw, dw_ref), kTol);
-      EXPECT_LE(max_rel_error(db, db_ref), kTol);
-    }
-  }
-}
-
-// --- the wide forward: more than 16 channels in or out (the classifiers' layers) ---
+// --- many channels: more than 16 in or out (the classifiers' layers) ---
 
 // Dense layers are 1x1 convolutions over N pixels of 1x1 (H = W = 1, C inputs, O units).
 const ConvCase kWideCases[] = {
@@ -367,6 +309,71 @@ const ConvCase kWideCases[] = {
     {100, 1, 1, 1600, 24, 1, 1, 1, 1, Padding::valid, Activation::relu},  // several chunks
     {9, 1, 1, 40, 40, 1, 1, 1, 1, Padding::valid, Activation::tanh},
 };
+
+// Every shape the backward tests run: the few-channel table, then the wide one.
+std::vector<ConvCase> all_conv_cases() {
+  std::vector<ConvCase> all(std::begin(kConvCases), std::end(kConvCases));
+  all.insert(all.end(), std::begin(kWideCases), std::end(kWideCases));
+  return all;
+}
+
+TEST_P(ConvKernels, ForwardMatchesReference) {
+  Workspace ws;
+  for (const ConvCase& c : kConvCases) {
+    SCOPED_TRACE(describe(c));
+    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+    const auto x = random_floats(g.input_size(), 10);
+    const auto w = random_floats(g.patch() * g.O, 11);
+    const auto b = random_floats(g.O, 12);
+    std::vector<float> y_ref(g.output_size());
+    reference::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y_ref.data());
+    for (Path p : paths(kernels::simd::forward_fits(g))) {
+      SCOPED_TRACE(path_name(p));
+      std::vector<float> y(g.output_size(), 3.0f);
+      conv_forward(p, g, x.data(), w.data(), b.data(), c.act, y.data(), ws);
+      EXPECT_LE(max_rel_error(y, y_ref), kTol);
+    }
+  }
+}
+
+TEST_P(ConvKernels, BackwardDataMatchesReference) {
+  Workspace ws;
+  for (const ConvCase& c : all_conv_cases()) {
+    SCOPED_TRACE(describe(c));
+    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+    const auto dy = random_floats(g.output_size(), 20);
+    const auto w = random_floats(g.patch() * g.O, 21);
+    std::vector<float> dx_ref(g.input_size());
+    reference::conv2d_backward_data(g, dy.data(), w.data(), dx_ref.data());
+    for (Path p : paths(kernels::simd::backward_data_fits(g))) {
+      SCOPED_TRACE(path_name(p));
+      std::vector<float> dx(g.input_size(), 7.0f);
+      conv_backward_data(p, g, dy.data(), w.data(), nullptr, Activation::linear, dx.data(), ws);
+      EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
+    }
+  }
+}
+
+TEST_P(ConvKernels, BackwardWeightsAddsAndMatchesReference) {
+  Workspace ws;
+  for (const ConvCase& c : all_conv_cases()) {
+    SCOPED_TRACE(describe(c));
+    const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+    const auto x = random_floats(g.input_size(), 30);
+    const auto dy = random_floats(g.output_size(), 31);
+    // Start from non-zero grads: the kernel must add to them.
+    const std::vector<float> dw0 = random_floats(g.patch() * g.O, 32), db0 = random_floats(g.O, 33);
+    std::vector<float> dw_ref = dw0, db_ref = db0;
+    reference::conv2d_backward_weights(g, x.data(), dy.data(), dw_ref.data(), db_ref.data());
+    for (Path p : paths(kernels::simd::backward_weights_fits(g))) {
+      SCOPED_TRACE(path_name(p));
+      std::vector<float> dw = dw0, db = db0;
+      conv_backward_weights(p, g, x.data(), dy.data(), dw.data(), db.data(), ws);
+      EXPECT_LE(max_rel_error(dw, dw_ref), kTol);
+      EXPECT_LE(max_rel_error(db, db_ref), kTol);
+    }
+  }
+}
 
 TEST_P(ConvKernels, WideForwardMatchesReference) {
   Workspace ws;
@@ -490,12 +497,14 @@ TEST_P(ConvTransposeKernels, ConvRolesSwappedMatchTransposeReference) {
 
 TEST_P(ConvKernels, LayerBackwardMatchesReference) {
   Workspace ws;
-  for (const ConvCase& c : kConvCases) {
+  for (const ConvCase& c : all_conv_cases()) {
     for (bool with_dx : {true, false}) {
       SCOPED_TRACE(describe(c) + (with_dx ? "" : ", no dx"));
       const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
       const auto x = random_floats(g.input_size(), 80);
-      const auto w = random_floats(g.patch() * g.O, 81);
+      // Glorot-range weights: softmax's outputs stay away from saturation for long sums.
+      const double limit = std::sqrt(6.0 / (g.patch() + g.O));
+      const auto w = random_floats(g.patch() * g.O, 81, -limit, limit);
       const auto b = random_floats(g.O, 82);
       const auto dy = random_floats(g.output_size(), 83);
       std::vector<float> y(g.output_size()), dz(g.output_size()), dx_ref(g.input_size());
@@ -759,7 +768,10 @@ TEST_P(ConvKernels, BitIdenticalForAnyThreadCountAndRun) {
   for (const ConvGeometry& g : {conv_geometry(32, 28, 28, 1, 12, 3, 3, 1, 1, Padding::same),
                                 conv_geometry(33, 14, 14, 14, 12, 3, 3, 2, 2, Padding::same),
                                 conv_geometry(2, 23, 21, 14, 6, 5, 5, 1, 1, Padding::same),
-                                conv_geometry(33, 14, 14, 12, 14, 3, 3, 1, 1, Padding::same)}) {  // Winograd
+                                conv_geometry(33, 14, 14, 12, 14, 3, 3, 1, 1, Padding::same),   // Winograd
+                                conv_geometry(9, 28, 28, 1, 32, 5, 5, 1, 1, Padding::valid),    // slices of outputs
+                                conv_geometry(9, 12, 12, 32, 64, 3, 3, 1, 1, Padding::same),    // wide
+                                conv_geometry(9, 12, 12, 64, 40, 3, 3, 1, 1, Padding::valid)}) {  // wide, part group
     const auto one = run_all(g, 1);
     EXPECT_EQ(one, run_all(g, 1));
     EXPECT_EQ(one, run_all(g, 2));
@@ -767,11 +779,13 @@ TEST_P(ConvKernels, BitIdenticalForAnyThreadCountAndRun) {
   }
 }
 
-// The wide forward: each sample's bits are the same alone (N = 1) as in a batch of 7,
-// on 1, 2 or 3 threads (pointwise layers cut the batch's pixels into chunks and blocks).
-TEST_P(ConvKernels, WideForwardBitIdenticalForAnyBatchAndThreadCount) {
+// The wide forward and backward-data: each sample's bits are the same alone (N = 1) as
+// in a batch of 7, on 1, 2 or 3 threads (pointwise layers cut the batch's pixels into
+// chunks and blocks).
+TEST_P(ConvKernels, WideBitIdenticalForAnyBatchAndThreadCount) {
   const ConvCase cases[] = {
       {7, 13, 13, 32, 64, 3, 3, 1, 1, Padding::valid, Activation::relu},
+      {7, 12, 12, 32, 64, 3, 3, 1, 1, Padding::same, Activation::relu},
       {7, 12, 12, 1, 32, 5, 5, 1, 1, Padding::valid, Activation::relu},
       {7, 9, 7, 20, 17, 3, 3, 2, 2, Padding::same, Activation::tanh},
       {7, 1, 1, 1600, 256, 1, 1, 1, 1, Padding::valid, Activation::relu},
@@ -786,23 +800,28 @@ TEST_P(ConvKernels, WideForwardBitIdenticalForAnyBatchAndThreadCount) {
     const auto x = random_floats(g.input_size(), 77);
     const auto w = random_floats(g.patch() * g.O, 78, -0.1, 0.1);
     const auto b = random_floats(g.O, 79);
+    // y of x, then dx with y as the output gradient.
     auto run = [&](const ConvGeometry& geometry, const float* input, int threads) {
       ThreadCount tc(threads);
       Workspace ws;
-      std::vector<float> y(geometry.output_size());
+      std::vector<float> y(geometry.output_size()), dx(geometry.input_size());
       kernels::conv2d_forward(geometry, input, w.data(), b.data(), c.act, y.data(), ws);
-      return y;
+      kernels::conv2d_backward_data(geometry, y.data(), w.data(), nullptr, Activation::linear, dx.data(), ws);
+      return std::pair{y, dx};
     };
-    const auto all = run(g, x.data(), 1);
+    const auto [y_all, dx_all] = run(g, x.data(), 1);
     for (int threads : {2, 3}) {
-      const auto y = run(g, x.data(), threads);
-      EXPECT_EQ(0, std::memcmp(y.data(), all.data(), y.size() * sizeof(float))) << threads << " threads";
+      const auto [y, dx] = run(g, x.data(), threads);
+      EXPECT_EQ(0, std::memcmp(y.data(), y_all.data(), y.size() * sizeof(float))) << threads << " threads";
+      EXPECT_EQ(0, std::memcmp(dx.data(), dx_all.data(), dx.size() * sizeof(float))) << threads << " threads";
     }
     ConvGeometry one = g;
     one.N = 1;
     for (int n = 0; n < g.N; ++n) {
-      const auto y = run(one, x.data() + n * one.input_size(), 1);
-      EXPECT_EQ(0, std::memcmp(y.data(), all.data() + n * one.output_size(), y.size() * sizeof(float)))
+      const auto [y, dx] = run(one, x.data() + n * one.input_size(), 1);
+      EXPECT_EQ(0, std::memcmp(y.data(), y_all.data() + n * one.output_size(), y.size() * sizeof(float)))
+          << "sample " << n;
+      EXPECT_EQ(0, std::memcmp(dx.data(), dx_all.data() + n * one.input_size(), dx.size() * sizeof(float)))
           << "sample " << n;
     }
   }

@@ -1,7 +1,7 @@
-// Convolution backward-weights for at most 16 output channels: groups over o, summed
-// over output pixels, one (kh, kw, c) tap per accumulator; partial sums per chunk of
-// the batch, cut from the geometry alone and added in chunk order, so the result is
-// bit-identical for any thread count.
+// Convolution backward-weights: groups over o, summed over output pixels, one (kh, kw, c)
+// tap per accumulator; more than 16 output channels run as slices of 16, one after the
+// other. Partial sums per chunk of the batch, cut from the geometry alone and added in
+// chunk order, so the result is bit-identical for any thread count.
 //
 // x (N,H,W,C), dy (N,OH,OW,O), dw (KH,KW,C,O) and dbias (O) accumulated into.
 
@@ -14,7 +14,7 @@ namespace dn::kernels::simd {
 
 constexpr int kBandRows = 4;  // output rows per pass over the taps, whose inputs stay in L1
 
-inline bool direct_backward_weights_fits(const ConvGeometry& g) { return g.O <= kLanes && !pointwise(g); }
+inline bool direct_backward_weights_fits(const ConvGeometry& g) { return !pointwise(g); }
 
 }  // namespace dn::kernels::simd
 #endif  // DN_KERNELS_SIMD_BACKWARD_WEIGHTS_H_
@@ -38,10 +38,12 @@ struct WeightPass {
   Index row_step;   // floats between the padded inputs of neighbouring output rows
   Index step;       // ... of neighbouring output pixels
   Index tap_row;    // floats between padded rows (kernel rows one apart)
-  const float* dy;  // the band's first output pixel
+  const float* dy;  // the band's first output pixel, at the slice's first channel
   int rows, OW, O;
-  float* acc;       // the pass's R * T vectors
-  float* bias_acc;  // the vector summing dy, or null
+  int lanes;               // channels in the slice (16 but in the last)
+  const float* whole_end;  // dy groups read whole up to here: they end inside the band
+  float* acc;              // the pass's R * T vectors
+  float* bias_acc;         // the vector summing dy, or null
 };
 
 // Accumulates R kernel rows of T consecutive (kw, c) taps each: in a padded row these
@@ -58,13 +60,13 @@ struct Weights {
         for (int t = 0; t < T; ++t) acc[r][t] = Load(p.acc + (r * T + t) * kLanes);
       V bias = p.bias_acc ? Load(p.bias_acc) : Zero();
       const float* dy = p.dy;
-      // dy is read as whole groups while they end inside the band: the lanes past O only
-      // reach accumulator lanes that add_chunks leaves out. (AVX2's masked loads are slow.)
-      const float* whole_end = p.dy + Index(p.rows) * p.OW * p.O - kLanes;
+      // dy is read as whole groups while they end inside the band: the lanes past the
+      // slice only reach accumulator lanes that add_chunks leaves out. (AVX2's masked
+      // loads are slow.)
       for (int row = 0; row < p.rows; ++row) {
         const float* x = p.x + row * p.row_step;
         for (int ow = 0; ow < p.OW; ++ow, dy += p.O, x += p.step) {
-          const V d = dy <= whole_end ? LoadU(dy) : LoadFirst(p.O, dy);
+          const V d = dy <= p.whole_end ? LoadU(dy) : LoadFirst(p.lanes, dy);
 #pragma GCC unroll 32
           for (int r = 0; r < R; ++r)
 #pragma GCC unroll 32
@@ -83,11 +85,12 @@ struct Weights {
 };
 
 // Chunks of partial weight gradients: chunk k sums output rows [rows * k / count,
-// rows * (k + 1) / count) of the batch. Each holds the taps' vectors and a bias vector.
+// rows * (k + 1) / count) of the batch. Each holds the taps' vectors and bias vectors.
 struct WeightChunks {
   int count;
   Index size;  // floats per chunk
-  WeightChunks(int rows, Index acc_size) : count(std::min(rows, kWeightChunks)), size(acc_size + kLanes) {}
+  WeightChunks(int rows, Index acc_size, Index bias_size = kLanes)
+      : count(std::min(rows, kWeightChunks)), size(acc_size + bias_size) {}
   int first_row(int rows, int k) const { return static_cast<int>(Index(k) * rows / count); }
 };
 
@@ -119,24 +122,28 @@ void over_chunks(float* partials, const WeightChunks& chunks, const Chunk& chunk
 }
 
 // dw (O lanes per tap) and dbias (bias_lanes lanes, if not null) += the chunks' sums,
-// taken in chunk order.
+// taken in chunk order. A chunk holds the taps' groups slice by slice (16 outputs
+// each), then the bias groups.
 inline void add_chunks(const float* partials, const WeightChunks& chunks, int taps, int O, float* dw, float* dbias,
                 int bias_lanes) {
-  for (int t = 0; t <= taps; ++t) {
-    float* dst = t < taps ? dw + Index(t) * O : dbias;
-    if (!dst) continue;
-    const int n = t < taps ? O : bias_lanes;
-    V sum = Load(partials + Index(t) * kLanes);
-    for (int k = 1; k < chunks.count; ++k)
-      sum = Add(sum, Load(partials + k * chunks.size + Index(t) * kLanes));
+  auto add = [&](Index at, int n, float* dst) {
+    V sum = Load(partials + at);
+    for (int k = 1; k < chunks.count; ++k) sum = Add(sum, Load(partials + k * chunks.size + at));
     StoreFirst(n, Add(LoadFirst(n, dst), sum), dst);
-  }
+  };
+  const int slices = (O + kLanes - 1) / kLanes;
+  for (int s = 0; s < slices; ++s)
+    for (int t = 0; t < taps; ++t)
+      add((Index(s) * taps + t) * kLanes, std::min(kLanes, O - s * kLanes), dw + Index(t) * O + s * kLanes);
+  if (!dbias) return;
+  for (int b = 0; b * kLanes < bias_lanes; ++b)
+    add((Index(slices) * taps + b) * kLanes, std::min(kLanes, bias_lanes - b * kLanes), dbias + b * kLanes);
 }
 
 // The weight gradient of a convolution, accumulated one sample (or part of one) at a time.
 struct WeightPlan {
   const ConvGeometry& g;
-  int Hp, Wp, taps, row_taps, groups;
+  int Hp, Wp, taps, row_taps, groups, slices;
   bool whole;  // the whole kernel in registers at once, else each kernel row in groups
 
   explicit WeightPlan(const ConvGeometry& geometry)
@@ -146,8 +153,11 @@ struct WeightPlan {
         taps(static_cast<int>(g.patch())),
         row_taps(g.KW * g.C),
         groups((row_taps + kMaxWeightAcc - 1) / kMaxWeightAcc),
+        slices((g.O + kLanes - 1) / kLanes),
         whole(taps <= kMaxWeightAcc && g.KH <= 4) {}
-  Index acc_size() const { return Index(taps) * kLanes; }  // groups over o, in (kh, kw, c) order
+  // Groups over o, in (slice, kh, kw, c) order; then the bias groups.
+  Index acc_size() const { return Index(slices) * taps * kLanes; }
+  Index bias_size() const { return Index(slices) * kLanes; }
   Index scratch_size() const { return Index(Hp) * Wp * g.C; }
 
   // The padded sample x [H,W,C] that run() reads; xp: scratch_size() floats.
@@ -167,29 +177,38 @@ struct WeightPlan {
   // acc += the gradient from output rows [oh0, oh1) of one sample, given its padded
   // input xp and its dy [OH,OW,O]; bias_acc (if not null) += the sum of those dy.
   void run(const float* xp, const float* dy, int oh0, int oh1, float* acc, float* bias_acc) const {
-    for (int band = oh0; band < oh1; band += kBandRows) {
-      const float* x0 = xp + Index(band) * g.stride_h * Wp * g.C;
-      WeightPass pass{x0,  Index(g.stride_h) * Wp * g.C, Index(g.stride_w) * g.C, Index(Wp) * g.C,
-                      dy + Index(band) * g.OW * g.O, std::min(kBandRows, oh1 - band), g.OW, g.O, acc, bias_acc};
-      if (whole) {
-        switch (g.KH) {
-          case 1: dispatch<Weights<1>::Kernel, kMaxWeightAcc>(row_taps, pass); break;
-          case 2: dispatch<Weights<2>::Kernel, kMaxWeightAcc / 2>(row_taps, pass); break;
-          case 3: dispatch<Weights<3>::Kernel, kMaxWeightAcc / 3>(row_taps, pass); break;
-          default: dispatch<Weights<4>::Kernel, kMaxWeightAcc / 4>(row_taps, pass); break;
-        }
-        continue;
+    for (int band = oh0; band < oh1; band += kBandRows)
+      for (int s = 0; s < slices; ++s) {
+        const int rows = std::min(kBandRows, oh1 - band);
+        const float* dy_band = dy + Index(band) * g.OW * g.O;
+        run_slice(WeightPass{xp + Index(band) * g.stride_h * Wp * g.C, Index(g.stride_h) * Wp * g.C,
+                             Index(g.stride_w) * g.C, Index(Wp) * g.C, dy_band + s * kLanes, rows, g.OW, g.O,
+                             std::min(kLanes, g.O - s * kLanes), dy_band + Index(rows) * g.OW * g.O - kLanes,
+                             acc + Index(s) * taps * kLanes, bias_acc ? bias_acc + s * kLanes : nullptr});
       }
-      for (int kh = 0; kh < g.KH; ++kh)
-        for (int group = 0, t0 = 0; group < groups; ++group) {
-          const int T = (row_taps - t0) / (groups - group);
-          pass.x = x0 + Index(kh) * Wp * g.C + t0;
-          pass.acc = acc + (Index(kh) * row_taps + t0) * kLanes;
-          dispatch<Weights<1>::Kernel, kMaxWeightAcc>(T, pass);
-          pass.bias_acc = nullptr;  // the first pass sums the bias gradient
-          t0 += T;
-        }
+  }
+
+  // One band's passes over the taps for one slice of outputs.
+  void run_slice(WeightPass pass) const {
+    if (whole) {
+      switch (g.KH) {
+        case 1: return dispatch<Weights<1>::Kernel, kMaxWeightAcc>(row_taps, pass);
+        case 2: return dispatch<Weights<2>::Kernel, kMaxWeightAcc / 2>(row_taps, pass);
+        case 3: return dispatch<Weights<3>::Kernel, kMaxWeightAcc / 3>(row_taps, pass);
+        default: return dispatch<Weights<4>::Kernel, kMaxWeightAcc / 4>(row_taps, pass);
+      }
     }
+    const float* x0 = pass.x;
+    float* acc = pass.acc;
+    for (int kh = 0; kh < g.KH; ++kh)
+      for (int group = 0, t0 = 0; group < groups; ++group) {
+        const int T = (row_taps - t0) / (groups - group);
+        pass.x = x0 + Index(kh) * Wp * g.C + t0;
+        pass.acc = acc + (Index(kh) * row_taps + t0) * kLanes;
+        dispatch<Weights<1>::Kernel, kMaxWeightAcc>(T, pass);
+        pass.bias_acc = nullptr;  // the first pass sums the bias gradient
+        t0 += T;
+      }
   }
 };
 

@@ -15,6 +15,8 @@
 #include "kernels/simd/backward_data-inl.h"
 #include "kernels/simd/backward_weights-inl.h"
 #include "kernels/simd/winograd_weights-inl.h"
+#include "kernels/simd/wide_forward-inl.h"
+#include "kernels/simd/wide_backward_data-inl.h"
 
 #include <optional>
 
@@ -66,6 +68,10 @@ void run_backward_data(const ConvGeometry& g, const float* dy, const float* w, c
     const Scratch s = scratch(ws, FlippedPlan::packed_size(g), FlippedPlan::scratch_size(g));
     return each_sample(FlippedPlan(g, w, s.shared, bias, act), s);
   }
+  if (wide_backward_data_fits(g)) {
+    const Scratch s = scratch(ws, WideDataPlan::packed_size(g), WideDataPlan::scratch_size(g));
+    return each_sample(WideDataPlan(g, w, s.shared, bias, act), s);
+  }
   const Scratch s = scratch(ws, DataPlan::packed_size(g), DataPlan::scratch_size(g));
   DataPlan::pack(g, w, s.shared);
   each_sample(DataPlan(g, s.shared, bias, act), s);
@@ -75,7 +81,7 @@ void run_backward_weights(const ConvGeometry& g, const float* x, const float* dy
                              Workspace& ws) {
   const WeightPlan plan(g);
   const int rows = g.N * g.OH;  // output rows of the batch, cut into chunks
-  const WeightChunks chunks(rows, plan.acc_size());
+  const WeightChunks chunks(rows, plan.acc_size(), plan.bias_size());
   const Scratch s = scratch(ws, chunks.size * chunks.count, plan.scratch_size());
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
   over_chunks(s.shared, chunks, [&](int k) {
@@ -97,18 +103,32 @@ template <class WeightsPlan>
 void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g, const float* x, const float* y,
                               const float* dy, Activation act, const float* w, float* dx, float* dw, float* dbias,
                               Workspace& ws) {
-  const WeightChunks chunks(g.N, weights.acc_size());  // whole samples: dx needs all of dz
+  const WeightChunks chunks(g.N, weights.acc_size(), weights.bias_size());  // whole samples: dx needs all of dz
   const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
   const Index dz_size = round_up(out_sample), weights_scratch = round_up(weights.scratch_size());
-  const bool by_winograd = dx && winograd_backward_data_fits(g);
-  const Index packed = by_winograd ? FlippedPlan::packed_size(g) : DataPlan::packed_size(g);
-  const Index data_scratch = !dx ? 0 : by_winograd ? FlippedPlan::scratch_size(g) : DataPlan::scratch_size(g);
+  // dx by Winograd, by the wide forward of the flipped convolution, or directly.
+  enum class Data { none, winograd, wide, direct };
+  const Data by = !dx                              ? Data::none
+                  : winograd_backward_data_fits(g) ? Data::winograd
+                  : wide_backward_data_fits(g)     ? Data::wide
+                                                   : Data::direct;
+  const Index packed = by == Data::winograd ? FlippedPlan::packed_size(g)
+                       : by == Data::wide   ? WideDataPlan::packed_size(g)
+                       : by == Data::direct ? DataPlan::packed_size(g)
+                                            : 0;
+  const Index data_scratch = by == Data::winograd ? FlippedPlan::scratch_size(g)
+                             : by == Data::wide   ? WideDataPlan::scratch_size(g)
+                             : by == Data::direct ? DataPlan::scratch_size(g)
+                                                  : 0;
   const Scratch s = scratch(ws, round_up(packed) + chunks.size * chunks.count, dz_size + weights_scratch + data_scratch);
   std::optional<FlippedPlan> winograd_data;
+  std::optional<WideDataPlan> wide_data;
   std::optional<DataPlan> data;
-  if (by_winograd) {
+  if (by == Data::winograd) {
     winograd_data.emplace(g, w, s.shared, nullptr, Activation::linear);
-  } else if (dx) {
+  } else if (by == Data::wide) {
+    wide_data.emplace(g, w, s.shared, nullptr, Activation::linear);
+  } else if (by == Data::direct) {
     DataPlan::pack(g, w, s.shared);
     data.emplace(g, s.shared, nullptr, Activation::linear);
   }
@@ -123,6 +143,7 @@ void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g,
       // dz = act'(y) * dy for this sample only: it stays in cache for both uses.
       activation_backward(act, y + n * out_sample, dy + n * out_sample, dz, Index(g.OH) * g.OW, g.O);
       if (winograd_data) winograd_data->run(dz, dx + n * in_sample, own + weights_scratch);
+      if (wide_data) wide_data->run(dz, dx + n * in_sample, own + weights_scratch);
       if (data) data->run(dz, dx + n * in_sample, own + weights_scratch);
       weights.accumulate(x + n * in_sample, dz, acc, acc + weights.acc_size(), own);
     }
@@ -142,7 +163,7 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
   // The layer's output is the convolution's input: dz [H,W,C] plays x, the layer's input
   // x [OH,OW,O] plays the output gradient.
   const WeightPlan weights(g);
-  const WeightChunks chunks(g.N, weights.acc_size());
+  const WeightChunks chunks(g.N, weights.acc_size(), weights.bias_size());
   const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
   const Index dz_size = round_up(in_sample), weights_scratch = round_up(weights.scratch_size());
   const Scratch s = scratch(ws, ForwardPlan::packed_size(g) + chunks.size * chunks.count,
@@ -196,7 +217,7 @@ bool forward_maxpool_fits(const ConvGeometry& g, Activation act) {
   return direct_forward_fits(g) && !winograd_fits(g) && fused(act) && g.OH % 2 == 0 && g.OW % 2 == 0;
 }
 
-bool backward_data_fits(const ConvGeometry& g) { return direct_backward_data_fits(g); }
+bool backward_data_fits(const ConvGeometry& g) { return direct_backward_data_fits(g) || wide_backward_data_fits(g); }
 
 bool backward_weights_fits(const ConvGeometry& g) { return direct_backward_weights_fits(g); }
 

@@ -274,12 +274,18 @@ struct WidePlan {
     for (int p = 0; p < passes; ++p) {
       const auto [g0, G] = pass(p);
       for (int oh = 0; oh < g.OH; ++oh) {
-        const float* x_row = x + Index(oh) * g.stride_h * row;
+        // Kernel rows that fall in the top or bottom padding are left out: they would
+        // only add zeros (a backward-data of a valid convolution pads by KH - 1).
+        const int top = oh * g.stride_h - g.pad_top;
+        const int kh0 = std::clamp(-top, 0, g.KH), kh1 = std::clamp(g.H - top, kh0, g.KH);
+        const float* x_row = x + Index(oh * g.stride_h + kh0) * row;
         float* y_row = y + Index(oh) * g.OW * g.O;
         for_each_block(g.OW, wide_pixels(G), [&](int ow0, int size) {
           float* y_block = y_row + Index(ow0) * g.O;
           const Index left = out_sample - (y_block - y);
-          wide_block(G, size, block(x_row + ow0 * step, step, row, g.KH, g.KW, g.C, y_block, left, g0, G));
+          WideBlock b = block(x_row + ow0 * step, step, row, kh1 - kh0, g.KW, g.C, y_block, left, g0, G);
+          b.w += Index(kh0) * g.KW * g.C * w_step;
+          wide_block(G, size, b);
         });
       }
     }

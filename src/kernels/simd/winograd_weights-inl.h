@@ -105,6 +105,7 @@ struct WinogradWeightPlan {
       : g(geometry), tiles_h((g.OH + 1) / 2), tiles_w((g.OW + 1) / 2), Hp(2 * tiles_h + 2), Wp(2 * tiles_w + 2) {}
   // The sums: a group over o per (position, c), in that order; the bias's group follows.
   Index acc_size() const { return Index(kPatch) * g.C * kLanes; }
+  Index bias_size() const { return kLanes; }
   Index scratch_size() const { return Index(Hp) * Wp * kLanes + 2 * kWeightTiles * kTransformedTile; }
 
   // acc += the transformed products of the sample x [H,W,C] and its dy [OH,OW,O];
