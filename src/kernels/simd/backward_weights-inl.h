@@ -144,7 +144,7 @@ inline void add_chunks(const float* partials, const WeightChunks& chunks, int ta
 struct WeightPlan {
   const ConvGeometry& g;
   int Hp, Wp, taps, row_taps, groups, slices;
-  bool whole;  // the whole kernel in registers at once, else each kernel row in groups
+  int rows_per_pass;  // kernel rows accumulated at once (1 to 4); 0: a row is too long for that
 
   explicit WeightPlan(const ConvGeometry& geometry)
       : g(geometry),
@@ -154,7 +154,7 @@ struct WeightPlan {
         row_taps(g.KW * g.C),
         groups((row_taps + kMaxWeightAcc - 1) / kMaxWeightAcc),
         slices((g.O + kLanes - 1) / kLanes),
-        whole(taps <= kMaxWeightAcc && g.KH <= 4) {}
+        rows_per_pass(std::min(4, kMaxWeightAcc / row_taps)) {}
   // Groups over o, in (slice, kh, kw, c) order; then the bias groups.
   Index acc_size() const { return Index(slices) * taps * kLanes; }
   Index bias_size() const { return Index(slices) * kLanes; }
@@ -188,25 +188,32 @@ struct WeightPlan {
       }
   }
 
-  // One band's passes over the taps for one slice of outputs.
+  // One band's passes over the taps for one slice of outputs: several whole kernel rows
+  // per pass where they fit the registers, else each kernel row in groups of taps.
   void run_slice(WeightPass pass) const {
-    if (whole) {
-      switch (g.KH) {
-        case 1: return dispatch<Weights<1>::Kernel, kMaxWeightAcc>(row_taps, pass);
-        case 2: return dispatch<Weights<2>::Kernel, kMaxWeightAcc / 2>(row_taps, pass);
-        case 3: return dispatch<Weights<3>::Kernel, kMaxWeightAcc / 3>(row_taps, pass);
-        default: return dispatch<Weights<4>::Kernel, kMaxWeightAcc / 4>(row_taps, pass);
-      }
-    }
     const float* x0 = pass.x;
     float* acc = pass.acc;
+    if (rows_per_pass > 0) {
+      for (int kh = 0; kh < g.KH; kh += rows_per_pass) {
+        pass.x = x0 + Index(kh) * Wp * g.C;
+        pass.acc = acc + Index(kh) * row_taps * kLanes;
+        switch (std::min(rows_per_pass, g.KH - kh)) {
+          case 1: dispatch<Weights<1>::Kernel, kMaxWeightAcc>(row_taps, pass); break;
+          case 2: dispatch<Weights<2>::Kernel, kMaxWeightAcc / 2>(row_taps, pass); break;
+          case 3: dispatch<Weights<3>::Kernel, kMaxWeightAcc / 3>(row_taps, pass); break;
+          default: dispatch<Weights<4>::Kernel, kMaxWeightAcc / 4>(row_taps, pass); break;
+        }
+        pass.bias_acc = nullptr;  // the first pass sums the bias gradient
+      }
+      return;
+    }
     for (int kh = 0; kh < g.KH; ++kh)
       for (int group = 0, t0 = 0; group < groups; ++group) {
         const int T = (row_taps - t0) / (groups - group);
         pass.x = x0 + Index(kh) * Wp * g.C + t0;
         pass.acc = acc + (Index(kh) * row_taps + t0) * kLanes;
         dispatch<Weights<1>::Kernel, kMaxWeightAcc>(T, pass);
-        pass.bias_acc = nullptr;  // the first pass sums the bias gradient
+        pass.bias_acc = nullptr;
         t0 += T;
       }
   }

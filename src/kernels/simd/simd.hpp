@@ -1,12 +1,14 @@
 #pragma once
 // SIMD kernels: for few channels, where im2col + GEMM spends more time copying patches
 // than multiplying, every convolution and pooling operation; for many channels, the
-// forward (wide_forward-inl.h). One source per kernel family, compiled for every SIMD
-// target the build knows (Google Highway: AVX-512, AVX2 + FMA, NEON, scalar) and
-// dispatched at run time to the best one the CPU runs. A group of 16 floats holds the channels of one
-// pixel, so NHWC needs no reorder, and a block of pixels accumulates in registers so
-// that each weight group is loaded once per block. 3x3 kernels take Winograd's minimal
-// filtering where the channels make it pay.
+// forward (wide_forward-inl.h), the backward-data at stride 1 (the same blocks run on
+// the flipped convolution) and the weight gradient (16 outputs at a time). One source
+// per kernel family, compiled for every SIMD target the build knows (Google Highway:
+// AVX-512, AVX2 + FMA, NEON, scalar) and dispatched at run time to the best one the CPU
+// runs. A group of 16 floats holds the channels of one pixel, so NHWC needs no reorder,
+// and a block of pixels accumulates in registers so that each weight group is loaded
+// once per block. 3x3 kernels take Winograd's minimal filtering where the channels make
+// it pay.
 //
 // kernels/conv.cpp and kernels/pool.cpp call these where the shape fits; the contracts
 // are those of kernels/conv.hpp and kernels/pool.hpp, and so is the determinism:
@@ -34,8 +36,10 @@ void use_target(const std::string& name);
 // Applies DENOISE_SIMD once, before the first kernel runs; UsageError for a bad value.
 void apply_environment();
 
-// Whether the kernels below cover g: few channels on the group side (at most 16),
-// strides the blocks handle, and not a 1x1 convolution (GEMM runs straight on x there).
+// Whether the kernels below cover g. Forward: few channels on the group side (at most
+// 16), strides the blocks handle, and not a 1x1 convolution (GEMM runs straight on x
+// there). Backward-data: few channels, or many at stride 1. Backward-weights: any
+// convolution but a 1x1 one.
 bool forward_fits(const ConvGeometry& g);
 bool forward_maxpool_fits(const ConvGeometry& g, Activation act);  // the contract of kernels::conv2d_maxpool_fits
 bool backward_data_fits(const ConvGeometry& g);
