@@ -308,6 +308,11 @@ const ConvCase kWideCases[] = {
     {33, 1, 1, 17, 256, 1, 1, 1, 1, Padding::valid, Activation::linear},  // several passes
     {100, 1, 1, 1600, 24, 1, 1, 1, 1, Padding::valid, Activation::relu},  // several chunks
     {9, 1, 1, 40, 40, 1, 1, 1, 1, Padding::valid, Activation::tanh},
+    // Stride 1 with even and non-square kernels: the flipped convolution of backward-data
+    // pads unevenly (a "same" 4x4 kernel: 1 row before, 2 after; flipped: 2 before, 1 after).
+    {2, 8, 7, 20, 18, 4, 4, 1, 1, Padding::same, Activation::relu},
+    {2, 6, 9, 17, 33, 2, 3, 1, 1, Padding::valid, Activation::linear},
+    {1, 5, 4, 48, 24, 3, 3, 1, 1, Padding::same, Activation::relu},  // the U-Nets' 48 -> 24
 };
 
 // Every shape the backward tests run: the few-channel table, then the wide one.
