@@ -155,6 +155,11 @@ struct Data {
     else
       clean.gather(order, begin, count, y);
   }
+  // As train/fit.cpp: the next batch's images start loading while this one trains.
+  void prefetch(const std::vector<std::size_t>& order, std::size_t begin, std::size_t count) const {
+    inputs().prefetch(order, begin, count);
+    if (!classify) clean.prefetch(order, begin, count);
+  }
 };
 
 Tensor one_hot(const std::vector<std::uint8_t>& labels) {
@@ -217,6 +222,7 @@ struct Trainer {
     begin %= order.size();
     const std::size_t count = std::min(batch, order.size() - begin);
     d.gather(order, begin, count, xb, yb);
+    d.prefetch(order, (begin + batch) % order.size(), count);
     model->forward(xb, pred, true);
     loss_sum += loss->forward(pred, yb) * static_cast<double>(count);
     metric_sum += batch_metric(how.metric, pred, yb) * static_cast<double>(count);
@@ -327,6 +333,7 @@ nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t b
     const std::size_t begin = (static_cast<std::size_t>(s + warmup) * batch) % t.order.size();
     const std::size_t count = std::min(batch, t.order.size() - begin);
     d.gather(t.order, begin, count, t.xb, t.yb);
+    d.prefetch(t.order, (begin + batch) % t.order.size(), count);
     lap();
     const Tensor* in = &t.xb;
     for (std::size_t i = 0; i < L; ++i) {

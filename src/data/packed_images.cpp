@@ -109,6 +109,18 @@ void PackedImages::gather(const std::vector<std::size_t>& order, std::size_t beg
   for (std::size_t i = 0; i < count; ++i) decode_row(order[begin + i], out.data() + i * row_);
 }
 
+void PackedImages::prefetch(const std::vector<std::size_t>& order, std::size_t begin, std::size_t count) const {
+  constexpr std::size_t kLine = 64;
+  const std::size_t end = std::min(order.size(), begin + count);
+  const std::size_t row_bytes = row_ * (encoding_ == PixelEncoding::u8 ? 1 : sizeof(std::uint16_t));
+  for (std::size_t i = begin; i < end; ++i) {
+    if (order[i] >= size()) continue;
+    const char* row = encoding_ == PixelEncoding::u8 ? reinterpret_cast<const char*>(u8_.data() + order[i] * row_)
+                                                    : reinterpret_cast<const char*>(u16_.data() + order[i] * row_);
+    for (std::size_t b = 0; b < row_bytes; b += kLine) __builtin_prefetch(row + b, 0, 1);
+  }
+}
+
 void PackedImages::slice(std::size_t begin, std::size_t count, Tensor& out) const {
   if (begin > size() || count > size() - begin)
     throw std::out_of_range(fmt::format("PackedImages: images [{}, {}) of {}", begin, begin + count, size()));

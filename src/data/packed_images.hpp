@@ -44,6 +44,9 @@ class PackedImages {
 
   // Images order[begin, begin + count) as float into out, resized to [count, per-image dims...].
   void gather(const std::vector<std::size_t>& order, std::size_t begin, std::size_t count, Tensor& out) const;
+  // Asks the CPU to start loading images order[begin, begin + count) (what is past the
+  // end of order or of the store is left out): the next batch arrives while this one trains.
+  void prefetch(const std::vector<std::size_t>& order, std::size_t begin, std::size_t count) const;
   // Images [begin, begin + count) as float; std::out_of_range past the end.
   void slice(std::size_t begin, std::size_t count, Tensor& out) const;
   Tensor unpack() const;  // every image as float

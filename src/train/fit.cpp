@@ -193,6 +193,8 @@ History fit(Layer& model, const Loss& loss, Optimizer& optimizer, const Samples&
       if (mine > 0) {
         x.gather(order, first, mine, xb);
         y.gather(order, first, mine, yb);
+        x.prefetch(order, first + count, mine);  // about this process's share of the next batch
+        y.prefetch(order, first + count, mine);
         if (world > 1) set_batch_share(model, first - begin, begin + count - first - mine);
         model.forward(xb, pred, true);
         step.loss = loss.forward(pred, yb);

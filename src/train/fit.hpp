@@ -68,6 +68,9 @@ class Samples {
                       Tensor& out) const = 0;
   // Samples [begin, begin + count).
   virtual void slice(std::size_t begin, std::size_t count, Tensor& out) const = 0;
+  // A hint: samples order[begin, begin + count) are gathered next (past the end: left out).
+  virtual void prefetch(const std::vector<std::size_t>& /*order*/, std::size_t /*begin*/,
+                        std::size_t /*count*/) const {}
 };
 
 class TensorSamples final : public Samples {
@@ -95,6 +98,9 @@ class PackedSamples final : public Samples {
   }
   void slice(std::size_t begin, std::size_t count, Tensor& out) const override {
     images_->slice(begin, count, out);
+  }
+  void prefetch(const std::vector<std::size_t>& order, std::size_t begin, std::size_t count) const override {
+    images_->prefetch(order, begin, count);
   }
 
  private:
