@@ -10,7 +10,7 @@
 #ifndef DN_KERNELS_SIMD_WIDE_BACKWARD_DATA_H_
 #define DN_KERNELS_SIMD_WIDE_BACKWARD_DATA_H_
 #include "kernels/simd/common-inl.h"
-#include "kernels/simd/winograd-inl.h"       // flipped()
+#include "kernels/simd/winograd-inl.h"       // flipped(), flip_weights()
 #include "kernels/simd/wide_forward-inl.h"  // detail::wide_forward_fits()
 
 namespace dn::kernels::simd {
@@ -54,18 +54,11 @@ struct WideDataPlan {
   void run(const float* dy, float* dx, float* xp) const { plan.run_sample(dy, dx, xp); }
 
  private:
-  // The kernel turned half round with channels swapped, [KH,KW,O,C] from [KH,KW,C,O],
-  // at packed; then the wide forward's bias and weights after it. Returns the weights
-  // the plan reads.
+  // flip_weights' output at packed, then the wide forward's bias and weights after it;
+  // returns the weights the plan reads.
   static const float* prepare(const ConvGeometry& g, const ConvGeometry& f, const float* w, const float* bias,
                               float* packed) {
-    const int taps = g.KH * g.KW;
-    for (int t = 0; t < taps; ++t) {
-      const float* src = w + Index(taps - 1 - t) * g.C * g.O;
-      float* dst = packed + Index(t) * g.O * g.C;
-      for (int o = 0; o < g.O; ++o)
-        for (int c = 0; c < g.C; ++c) dst[Index(o) * g.C + c] = src[Index(c) * g.O + o];
-    }
+    flip_weights(g, w, packed);
     return WidePlan::prepare(f, packed, bias, packed + flipped_size(g));
   }
 };

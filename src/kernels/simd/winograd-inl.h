@@ -33,6 +33,16 @@ inline ConvGeometry flipped(const ConvGeometry& g) {
   return f;
 }
 
+// w [KH,KW,C,O] as the flipped convolution's kernel [KH,KW,O,C].
+inline void flip_weights(const ConvGeometry& g, const float* w, float* out) {
+  for (int kh = 0; kh < g.KH; ++kh)
+    for (int kw = 0; kw < g.KW; ++kw)
+      for (int c = 0; c < g.C; ++c)
+        for (int o = 0; o < g.O; ++o)
+          out[((Index(kh) * g.KW + kw) * g.O + o) * g.C + c] =
+              w[((Index(g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.C + c) * g.O + o];
+}
+
 // Few dx channels (below kWinogradInputs) are left to backward-data's kernel that sums
 // over output lanes.
 inline bool winograd_backward_data_fits(const ConvGeometry& g) {
@@ -220,16 +230,6 @@ struct WinogradPlan {
     if (!fused(act)) activation_forward(act, y, Index(g.OH) * g.OW, g.O);
   }
 };
-
-// w [KH,KW,C,O] as the flipped convolution's kernel [KH,KW,O,C].
-inline void flip_weights(const ConvGeometry& g, const float* w, float* out) {
-  for (int kh = 0; kh < g.KH; ++kh)
-    for (int kw = 0; kw < g.KW; ++kw)
-      for (int c = 0; c < g.C; ++c)
-        for (int o = 0; o < g.O; ++o)
-          out[((Index(kh) * g.KW + kw) * g.O + o) * g.C + c] =
-              w[((Index(g.KH - 1 - kh) * g.KW + (g.KW - 1 - kw)) * g.C + c) * g.O + o];
-}
 
 // The Winograd plan of the flipped convolution; `packed` holds flip_weights' output
 // first, then the transformed weights.
