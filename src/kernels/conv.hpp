@@ -9,12 +9,13 @@
 // geometry alone, never from the thread count, and reduced in a fixed order):
 // - SIMD (kernels/simd/simd.hpp), one source for every SIMD target, dispatched at run
 //   time: direct and Winograd loops for few channels (at most 16), where im2col costs
-//   more than the multiplications, and a forward for many channels (Dense included)
-//   whose every output sums its taps in one order, so that inference gives the same
-//   bits for any batch or block size;
+//   more than the multiplications; for many channels a forward (Dense included) whose
+//   every output sums its taps in one order, so that inference gives the same bits for
+//   any batch or block size, the same blocks for backward-data at stride 1, and the
+//   direct weight gradient 16 outputs at a time;
 // - portable: im2col + one single-threaded sgemm per chunk of output rows, with bias
-//   and activation fused after the GEMM, OpenMP over chunks; any shape, and the
-//   backward of the many-channel layers.
+//   and activation fused after the GEMM, OpenMP over chunks; any shape, and what the
+//   SIMD kernels leave: Dense's backward, strided many-channel backward-data.
 #include <string>
 
 #include "kernels/activation.hpp"
