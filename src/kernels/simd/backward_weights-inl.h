@@ -89,7 +89,7 @@ struct Weights {
 struct WeightChunks {
   int count;
   Index size;  // floats per chunk
-  WeightChunks(int rows, Index acc_size, Index bias_size = kLanes)
+  WeightChunks(int rows, Index acc_size, Index bias_size)
       : count(std::min(rows, kWeightChunks)), size(acc_size + bias_size) {}
   int first_row(int rows, int k) const { return static_cast<int>(Index(k) * rows / count); }
 };
