@@ -500,11 +500,21 @@ TEST_P(ConvTransposeKernels, ConvRolesSwappedMatchTransposeReference) {
 
 // --- whole layer backwards: dz = act'(y) * dy, then dx, dw and dbias in one call ---
 
+// dx through the derivative of the ReLU that made x (relu_dx): the reference's dx, zero
+// where x is not positive.
+std::vector<float> through_relu(const std::vector<float>& x, std::vector<float> dx, int channels) {
+  reference::activation_backward(Activation::relu, x.data(), dx.data(), dx.data(), x.size() / channels, channels);
+  return dx;
+}
+
+enum class Dx { none, plain, through_relu };
+
 TEST_P(ConvKernels, LayerBackwardMatchesReference) {
   Workspace ws;
   for (const ConvCase& c : all_conv_cases()) {
-    for (bool with_dx : {true, false}) {
-      SCOPED_TRACE(describe(c) + (with_dx ? "" : ", no dx"));
+    for (Dx want : {Dx::plain, Dx::none, Dx::through_relu}) {
+      const bool with_dx = want != Dx::none, relu_dx = want == Dx::through_relu;
+      SCOPED_TRACE(describe(c) + (with_dx ? "" : ", no dx") + (relu_dx ? ", dx through relu" : ""));
       const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
       const auto x = random_floats(g.input_size(), 80);
       // Glorot-range weights: softmax's outputs stay away from saturation for long sums.
@@ -516,6 +526,7 @@ TEST_P(ConvKernels, LayerBackwardMatchesReference) {
       reference::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y.data());
       reference::activation_backward(c.act, y.data(), dy.data(), dz.data(), g.rows(), g.O);
       reference::conv2d_backward_data(g, dz.data(), w.data(), dx_ref.data());
+      if (relu_dx) dx_ref = through_relu(x, dx_ref, g.C);
       const std::vector<float> dw0 = random_floats(w.size(), 84), db0 = random_floats(g.O, 85);
       std::vector<float> dw_ref = dw0, db_ref = db0;
       reference::conv2d_backward_weights(g, x.data(), dz.data(), dw_ref.data(), db_ref.data());
@@ -526,11 +537,11 @@ TEST_P(ConvKernels, LayerBackwardMatchesReference) {
         std::vector<float> dx(g.input_size(), 9.0f), dw = dw0, db = db0, scratch(g.output_size());
         float* dx_out = with_dx ? dx.data() : nullptr;
         if (simd)
-          kernels::simd::conv_layer_backward(g, x.data(), y.data(), dy.data(), c.act, w.data(), dx_out,
-                                               dw.data(), db.data(), ws);
+          kernels::simd::conv_layer_backward(g, x.data(), y.data(), dy.data(), c.act, w.data(), dx_out, relu_dx,
+                                             dw.data(), db.data(), ws);
         else
-          kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), c.act, w.data(), dx_out, dw.data(),
-                                       db.data(), scratch.data(), ws);
+          kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), c.act, w.data(), dx_out, relu_dx,
+                                       dw.data(), db.data(), scratch.data(), ws);
         if (with_dx) {
           EXPECT_LE(max_rel_error(dx, dx_ref), kTol) << "dx";
         }
@@ -544,11 +555,12 @@ TEST_P(ConvKernels, LayerBackwardMatchesReference) {
 TEST_P(ConvTransposeKernels, LayerBackwardMatchesReference) {
   Workspace ws;
   for (const TransposeCase& c : kTransposeCases) {
-    for (bool with_dx : {true, false}) {
+    for (Dx want : {Dx::plain, Dx::none, Dx::through_relu}) {
+      const bool with_dx = want != Dx::none, relu_dx = want == Dx::through_relu;
       const reference::TransposeShape t = keras_transpose_shape(c);
-      SCOPED_TRACE(fmt::format("N{} {}x{}x{} -> {}x{}x{} k{}x{} s{}x{} {} {}{}", c.N, c.IH, c.IW, c.CI, t.OH,
+      SCOPED_TRACE(fmt::format("N{} {}x{}x{} -> {}x{}x{} k{}x{} s{}x{} {} {}{}{}", c.N, c.IH, c.IW, c.CI, t.OH,
                                t.OW, c.CO, c.KH, c.KW, c.sh, c.sw, padding_name(c.padding), act_name(c.act),
-                               with_dx ? "" : ", no dx"));
+                               with_dx ? "" : ", no dx", relu_dx ? ", dx through relu" : ""));
       const ConvGeometry g =
           conv_transpose_geometry(c.N, c.IH, c.IW, c.CI, c.CO, c.KH, c.KW, c.sh, c.sw, c.padding);
       const std::size_t in_size = std::size_t(c.N) * c.IH * c.IW * c.CI;
@@ -561,6 +573,7 @@ TEST_P(ConvTransposeKernels, LayerBackwardMatchesReference) {
       reference::conv2d_transpose_forward(t, x.data(), k.data(), b.data(), c.act, y.data());
       reference::activation_backward(c.act, y.data(), dy.data(), dz.data(), out_size / c.CO, c.CO);
       reference::conv2d_transpose_backward_data(t, dz.data(), k.data(), dx_ref.data());
+      if (relu_dx) dx_ref = through_relu(x, dx_ref, c.CI);
       const std::vector<float> dk0 = random_floats(k.size(), 94), db0 = random_floats(c.CO, 95);
       std::vector<float> dk_ref = dk0, db_ref = db0;
       reference::conv2d_transpose_backward_weights(t, x.data(), dz.data(), dk_ref.data(), db_ref.data());
@@ -573,10 +586,10 @@ TEST_P(ConvTransposeKernels, LayerBackwardMatchesReference) {
         float* dx_out = with_dx ? dx.data() : nullptr;
         if (simd)
           kernels::simd::conv_transpose_layer_backward(g, x.data(), y.data(), dy.data(), c.act, k.data(), dx_out,
-                                                         dk.data(), db.data(), ws);
+                                                       relu_dx, dk.data(), db.data(), ws);
         else
           kernels::conv_transpose_layer_backward(g, x.data(), y.data(), dy.data(), c.act, k.data(), dx_out,
-                                                 dk.data(), db.data(), scratch.data(), ws);
+                                                 relu_dx, dk.data(), db.data(), scratch.data(), ws);
         if (with_dx) {
           EXPECT_LE(max_rel_error(dx, dx_ref), kTol) << "dx";
         }
@@ -642,17 +655,22 @@ TEST_P(PoolKernels, MatchReferenceIncludingTies) {
       {3, 2, 2, 5, 2, 2, Padding::valid},     {2, 6, 8, 14, 2, 2, Padding::same},
   };
   for (const PoolCase& c : cases) {
-    for (bool ties : {false, true}) {
-      SCOPED_TRACE(fmt::format("N{} {}x{}x{} pool {} stride {} {}{}", c.N, c.H, c.W, c.C, c.pool, c.stride,
-                               padding_name(c.padding), ties ? " ties" : ""));
+    // relu: x came out of a ReLU (windows of zeros tie) whose derivative the pooling's
+    // backward takes over, given its y.
+    for (auto [ties, relu] : {std::pair{false, false}, {true, false}, {false, true}}) {
+      SCOPED_TRACE(fmt::format("N{} {}x{}x{} pool {} stride {} {}{}{}", c.N, c.H, c.W, c.C, c.pool, c.stride,
+                               padding_name(c.padding), ties ? " ties" : "", relu ? " after relu" : ""));
       const ConvGeometry g = pool_geometry(c.N, c.H, c.W, c.C, c.pool, c.pool, c.stride, c.stride, c.padding);
       auto x = random_floats(g.input_size(), 60, -1.0, 1.0);
       if (ties)  // few distinct values, so most windows hold several maxima
         for (float& v : x) v = std::floor(v * 2.0f);
+      if (relu)
+        for (float& v : x) v = std::max(v, 0.0f);
       std::vector<float> y_ref(g.output_size()), dx_ref(g.input_size());
       reference::maxpool_forward(g, x.data(), y_ref.data());
       const auto dy = random_floats(g.output_size(), 61);
       reference::maxpool_backward(g, x.data(), dy.data(), dx_ref.data());
+      if (relu) dx_ref = through_relu(x, dx_ref, g.C);
       for (Path p : paths(kernels::simd::pool_fits(g))) {
         SCOPED_TRACE(path_name(p));
         std::vector<float> y(g.output_size()), dx(g.input_size(), 5.0f);
@@ -666,9 +684,10 @@ TEST_P(PoolKernels, MatchReferenceIncludingTies) {
         if (p == Path::portable) kernels::portable::maxpool_forward(g, x.data(), y_inference.data(), nullptr);
         if (p == Path::simd) kernels::simd::maxpool_forward(g, x.data(), y_inference.data(), nullptr);
         EXPECT_EQ(y_inference, y_ref);
-        if (p == Path::best) kernels::maxpool_backward(g, where.data(), dy.data(), dx.data());
-        if (p == Path::portable) kernels::portable::maxpool_backward(g, where.data(), dy.data(), dx.data());
-        if (p == Path::simd) kernels::simd::maxpool_backward(g, where.data(), dy.data(), dx.data());
+        const float* relu_y = relu ? y.data() : nullptr;
+        if (p == Path::best) kernels::maxpool_backward(g, where.data(), dy.data(), relu_y, dx.data());
+        if (p == Path::portable) kernels::portable::maxpool_backward(g, where.data(), dy.data(), relu_y, dx.data());
+        if (p == Path::simd) kernels::simd::maxpool_backward(g, where.data(), dy.data(), relu_y, dx.data());
         EXPECT_LE(max_rel_error(dx, dx_ref), kTol);
       }
     }
@@ -759,13 +778,14 @@ std::vector<std::vector<float>> run_all(const ConvGeometry& g, int threads) {
   kernels::conv2d_forward(g, x.data(), w.data(), b.data(), Activation::relu, y.data(), ws);
   kernels::conv2d_backward_data(g, dy.data(), w.data(), b_in.data(), Activation::sigmoid, dx.data(), ws);
   kernels::conv2d_backward_weights(g, x.data(), dy.data(), dw.data(), db.data(), ws);
-  // The layer backwards, as a Conv2D (y from x) and as a Conv2DTranspose (dx from dy).
+  // The layer backwards, as a Conv2D (y from x) and as a Conv2DTranspose (dx from dy),
+  // each with its dx through the derivative of a ReLU before it.
   std::vector<float> layer_dx(g.input_size()), layer_dw(w.size()), layer_db(g.O), scratch(g.output_size());
-  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), Activation::relu, w.data(), layer_dx.data(),
+  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), Activation::relu, w.data(), layer_dx.data(), true,
                                layer_dw.data(), layer_db.data(), scratch.data(), ws);
   std::vector<float> t_dy(g.output_size()), t_dw(w.size()), t_db(g.C), t_scratch(g.input_size());
   kernels::conv_transpose_layer_backward(g, dy.data(), dx.data(), x.data(), Activation::sigmoid, w.data(),
-                                         t_dy.data(), t_dw.data(), t_db.data(), t_scratch.data(), ws);
+                                         t_dy.data(), true, t_dw.data(), t_db.data(), t_scratch.data(), ws);
   return {y, dx, dw, db, layer_dx, layer_dw, layer_db, t_dy, t_dw, t_db};
 }
 
@@ -841,7 +861,7 @@ TEST_P(PoolKernels, BitIdenticalForAnyThreadCount) {
     std::vector<float> y(g.output_size()), dx(g.input_size());
     std::vector<std::uint16_t> where(g.output_size());
     kernels::maxpool_forward(g, x.data(), y.data(), where.data());
-    kernels::maxpool_backward(g, where.data(), dy.data(), dx.data());
+    kernels::maxpool_backward(g, where.data(), dy.data(), y.data(), dx.data());  // as after a ReLU
     return std::pair{y, dx};
   };
   const auto one = run(1);

@@ -188,6 +188,30 @@ TEST(LayerGradients, ReshapeAndFlatten) {
   EXPECT_THROW(Reshape({-1, -1}), UsageError);
 }
 
+// Stacks whose neighbours share their ReLUs' derivatives in the backward pass (each
+// kind of layer leaving one and taking one, across a nested stack's boundary too).
+TEST(LayerGradients, ReluDerivativesFusedBetweenNeighbours) {
+  auto encoder = std::make_unique<Sequential>();
+  encoder->add(std::make_unique<Conv2D>(3, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(4, 3, 1, Padding::same, Activation::relu));
+  auto decoder = std::make_unique<Sequential>();
+  decoder->add(std::make_unique<Conv2DTranspose>(3, 3, 2, Padding::same, Activation::relu))
+      .add(std::make_unique<Conv2DTranspose>(2, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<Conv2D>(2, 3, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<Flatten>())
+      .add(std::make_unique<Dense>(5, Activation::relu))
+      .add(std::make_unique<Dense>(3, Activation::relu))
+      .add(std::make_unique<Dense>(2, Activation::linear));
+  Sequential model;
+  model.add(std::move(encoder)).add(std::move(decoder));
+  Rng rng = build_rng();
+  model.build({6, 8, 2}, rng);
+  for (Param* p : model.params())
+    if (p->name == "bias") p->value = random_tensor(p->value.shape(), 70, -0.2, 0.5);
+  expect_matches_finite_differences(model, random_tensor({2, 6, 8, 2}, 71), 72);
+}
+
 TEST(LayerGradients, AtSizesOtherThanTheBuiltOne) {
   // Height and width come from the input: built at 28x28 or with them free (kNone),
   // each layer runs forward and backward at other sizes.

@@ -208,6 +208,41 @@ TEST(Sequential, ParameterGradientsDoNotDependOnWhetherTheInputGradientIsWanted)
   EXPECT_GT(std::count_if(without.begin(), without.end(), [](float g) { return g != 0.0f; }), 3000);
 }
 
+// Every layer of the tree back to its own ReLU derivative (Layer::ends_in_relu).
+void unfuse(Layer& layer) {
+  layer.set_relu_left(false);
+  layer.set_relu_taken(false);
+  for (Layer* child : layer.children()) unfuse(*child);
+}
+
+TEST(Sequential, ReluFusedBetweenNeighboursGivesTheBitsOfTheUnfusedBackward) {
+  // Conv -> pool, conv -> conv transpose across the encoder/decoder boundary, conv
+  // transpose -> conv transpose, conv -> conv and dense -> dense, and the U-Net's stacks.
+  for (const std::string name : {"seed", "classifier", "classifier-large", "unet", "dncnn"}) {
+    SCOPED_TRACE(name);
+    auto model = make_model({name, "relu", 28, 28}, 3);
+    const Dataset data = make_synthetic_digits(5, 8);
+    Tensor y;
+    model->forward(data.images, y, true);
+    Tensor dy(y.shape());
+    for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = float(i % 11) * 0.1f - 0.5f;
+    auto grads = [&] {
+      for (Param* p : model->params()) p->grad.zero();
+      Tensor dx;
+      model->backward(data.images, y, dy, &dx);
+      std::vector<float> all(dx.data(), dx.data() + dx.size());
+      for (Param* p : model->params()) all.insert(all.end(), p->grad.data(), p->grad.data() + p->grad.size());
+      return all;
+    };
+    const std::vector<float> fused = grads();
+    unfuse(*model);
+    const std::vector<float> plain = grads();
+    ASSERT_EQ(fused.size(), plain.size());
+    EXPECT_EQ(0, std::memcmp(fused.data(), plain.data(), fused.size() * sizeof(float)));
+    EXPECT_GT(std::count_if(plain.begin(), plain.end(), [](float g) { return g != 0.0f; }), 1000);
+  }
+}
+
 TEST(Models, UnknownNameOrActivationIsAUsageError) {
   EXPECT_THROW(make_model({"resnet", "relu", 28, 28}, 0), UsageError);
   EXPECT_THROW(make_model({"seed", "swish9", 28, 28}, 0), UsageError);

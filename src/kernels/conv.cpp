@@ -323,23 +323,25 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
 }
 
 void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
-                         const float* w, float* dx, float* dw, float* dbias, float* dz_scratch, Workspace& ws) {
+                         const float* w, float* dx, bool relu_dx, float* dw, float* dbias, float* dz_scratch,
+                         Workspace& ws) {
   if (simd::conv_layer_backward_fits(g, dx != nullptr))
-    return simd::conv_layer_backward(g, x, y, dy, act, w, dx, dw, dbias, ws);
+    return simd::conv_layer_backward(g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
   const float* dz = dy;
   if (act != Activation::linear) {
     activation_backward(act, y, dy, dz_scratch, g.rows(), g.O);
     dz = dz_scratch;
   }
   if (dx) conv2d_backward_data(g, dz, w, nullptr, Activation::linear, dx, ws);
+  if (dx && relu_dx) activation_backward(Activation::relu, x, dx, dx, g.input_size() / g.C, g.C);
   conv2d_backward_weights(g, x, dz, dw, dbias, ws);
 }
 
 void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
-                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
-                                   float* dz_scratch, Workspace& ws) {
+                                   Activation act, const float* w, float* dx, bool relu_dx, float* dw,
+                                   float* dbias, float* dz_scratch, Workspace& ws) {
   if (simd::conv_transpose_layer_backward_fits(g, dx != nullptr))
-    return simd::conv_transpose_layer_backward(g, x, y, dy, act, w, dx, dw, dbias, ws);
+    return simd::conv_transpose_layer_backward(g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
   const std::size_t pixels = g.input_size() / g.C;
   const float* dz = dy;
   if (act != Activation::linear) {
@@ -347,6 +349,7 @@ void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const 
     dz = dz_scratch;
   }
   if (dx) conv2d_forward(g, dz, w, nullptr, Activation::linear, dx, ws);
+  if (dx && relu_dx) activation_backward(Activation::relu, x, dx, dx, g.output_size() / g.O, g.O);
   conv2d_backward_weights(g, dz, x, dw, nullptr, ws);
   add_channel_sums(dz, pixels, g.C, dbias);
 }

@@ -86,15 +86,18 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
 // dz = dL/d(pre-activation) = act'(y) * dy, dx = conv^T(dz, w) (skipped when dx is null),
 // dw += dL/dw and dbias += dL/dbias. Where the direct kernels fit, one pass over the
 // samples; else dz is written to dz_scratch (y's size) and the three kernels above run.
+// relu_dx: x came out of a ReLU whose derivative the layer before left to this one (see
+// Layer::take_relu_derivative): dx is zeroed where x is not positive as it is written.
 void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
-                         const float* w, float* dx, float* dw, float* dbias, float* dz_scratch, Workspace& ws);
+                         const float* w, float* dx, bool relu_dx, float* dw, float* dbias, float* dz_scratch,
+                         Workspace& ws);
 
 // The same for a Conv2DTranspose layer y = act(conv^T(x, w) + bias), g the convolution it
 // transposes (x [N,OH,OW,O], y [N,H,W,C]): dx = conv(dz, w), dw += dL/dw (conv
 // backward-weights with dz as the input and x as the output gradient), dbias += sum of dz.
 void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
-                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
-                                   float* dz_scratch, Workspace& ws);
+                                   Activation act, const float* w, float* dx, bool relu_dx, float* dw,
+                                   float* dbias, float* dz_scratch, Workspace& ws);
 
 // The im2col + GEMM implementation of the first three, whatever the shape and CPU.
 namespace portable {

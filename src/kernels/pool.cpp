@@ -21,11 +21,12 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint1
     portable::maxpool_forward(g, x, y, where);
 }
 
-void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,
+                      float* dx) {
   if (simd::pool_fits(g))
-    simd::maxpool_backward(g, where, dy, dx);
+    simd::maxpool_backward(g, where, dy, relu_y, dx);
   else
-    portable::maxpool_backward(g, where, dy, dx);
+    portable::maxpool_backward(g, where, dy, relu_y, dx);
 }
 
 namespace portable {
@@ -68,7 +69,8 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint1
   }
 }
 
-void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,
+                      float* dx) {
   const std::size_t C = static_cast<std::size_t>(g.C);
   const std::size_t sample = static_cast<std::size_t>(g.H) * g.W * C;
   // Parallel over samples: overlapping windows (stride < pool) then never race.
@@ -83,7 +85,8 @@ void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const f
         const std::size_t o = ((static_cast<std::size_t>(n) * g.OH + oh) * g.OW + ow) * C;
         for (std::size_t c = 0; c < C; ++c) {
           const int kh = where[o + c] / g.KW, kw = where[o + c] % g.KW;
-          dxn[((ih0 + kh) * g.W + iw0 + kw) * C + c] += dy[o + c];
+          const float grad = !relu_y || relu_y[o + c] > 0.0f ? dy[o + c] : 0.0f;
+          dxn[((ih0 + kh) * g.W + iw0 + kw) * C + c] += grad;
         }
       }
     }

@@ -23,14 +23,18 @@ inline constexpr int kMaxPoolTaps = 1 << 16;
 // where may be null (inference): then only y is written.
 void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where);
 
-// dx = dy routed to the taps recorded by maxpool_forward.
-void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx);
+// dx = dy routed to the taps recorded by maxpool_forward. relu_y (the forward's y, or
+// null): x came out of a ReLU whose derivative the layer before left to this one, and
+// as x at a window's winning tap is y, dy passes only where y is positive.
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,
+                      float* dx);
 
 // Plain loops for the two above, whatever the shape and CPU; the dispatchers above take
 // kernels/direct.hpp instead where it fits.
 namespace portable {
 void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where);
-void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx);
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,
+                      float* dx);
 }  // namespace portable
 
 }  // namespace kernels

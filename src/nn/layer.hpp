@@ -69,12 +69,26 @@ class Layer {
   // Constructor arguments as Keras would list them in get_config().
   virtual nlohmann::json config() const { return nlohmann::json::object(); }
 
+  // A ReLU between two neighbours, fused in the backward pass (Sequential::build pairs
+  // them up): the layer whose output went through it leaves its derivative to the layer
+  // after, which zeroes its dx where its input is not positive while writing dx. One
+  // pass over that gradient instead of two, with the same bits.
+  // Whether the output is a ReLU's, whose derivative the backward can leave to the next layer.
+  virtual bool ends_in_relu() const { return false; }
+  // Whether the backward can take over the derivative of the ReLU that made its input.
+  virtual bool takes_relu_derivative() const { return false; }
+  // Switch either on (only where the query above says yes) or off; both start off.
+  virtual void set_relu_left(bool on) { relu_left_ = on; }
+  virtual void set_relu_taken(bool on) { relu_taken_ = on; }
+
   std::size_t param_count();
 
  protected:
   std::string name_;
   Shape input_shape_;
   Shape output_shape_;
+  bool relu_left_ = false;   // backward: dy has been through this layer's ReLU derivative
+  bool relu_taken_ = false;  // backward: dx goes through the derivative of the ReLU before
 };
 
 }  // namespace dn

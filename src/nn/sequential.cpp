@@ -28,6 +28,15 @@ Shape Sequential::build(const Shape& input_shape, Rng& rng) {
   input_shape_ = input_shape;
   Shape shape = input_shape;
   for (auto& layer : layers_) shape = layer->build(shape, rng);
+  // Neighbours share the backward of a ReLU between them; the first layer's input and the
+  // last one's output are the container's to pair (off until it does).
+  layers_.front()->set_relu_taken(false);
+  layers_.back()->set_relu_left(false);
+  for (std::size_t i = 0; i + 1 < layers_.size(); ++i) {
+    const bool fused = layers_[i]->ends_in_relu() && layers_[i + 1]->takes_relu_derivative();
+    layers_[i]->set_relu_left(fused);
+    layers_[i + 1]->set_relu_taken(fused);
+  }
   output_shape_ = shape;
   outputs_.resize(layers_.size());
   grads_.resize(layers_.size());

@@ -29,6 +29,11 @@ class Sequential : public Layer {
   // {layer name: its state} for the layers that have any (nested containers nest).
   nlohmann::json random_state() const override;
   void set_random_state(const nlohmann::json& state) override;
+  // A stack ends in its last layer and starts with its first (Layer::ends_in_relu).
+  bool ends_in_relu() const override { return layers_.back()->ends_in_relu(); }
+  bool takes_relu_derivative() const override { return layers_.front()->takes_relu_derivative(); }
+  void set_relu_left(bool on) override { layers_.back()->set_relu_left(on); }
+  void set_relu_taken(bool on) override { layers_.front()->set_relu_taken(on); }
 
   std::size_t size() const { return layers_.size(); }
   Layer& layer(std::size_t i) { return *layers_[i]; }

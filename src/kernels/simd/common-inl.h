@@ -120,13 +120,18 @@ HWY_INLINE V load_bias(const float* bias, int n) { return bias ? LoadFirst(n, bi
 // P pixels of n floats, step floats apart. When step is n they are the first of a run of
 // `run` pixels (to the end of their row) that is stored in increasing order: whole groups
 // then spill onto pixels stored later, even where a later block of the row stores them.
+// gate (laid out as y, or null): lanes are zeroed where it is not positive, the derivative
+// of the ReLU that made it, for a backward pass whose dx goes back through that ReLU.
 template <int P>
-HWY_INLINE void store_pixels(const V (&acc)[P], float* y, Index step, int n, bool with_relu, int run) {
+HWY_INLINE void store_pixels(const V (&acc)[P], float* y, Index step, int n, bool with_relu, int run,
+                             const float* gate = nullptr) {
 #pragma GCC unroll 32
   for (int i = 0; i < P; ++i) {
-    const V v = with_relu ? Relu(acc[i]) : acc[i];
-    if (step == Index(n))
-      StoreInRun(v, y, i, run, n);
+    V v = with_relu ? Relu(acc[i]) : acc[i];
+    const bool whole = step == Index(n) && Index(i) * n + kLanes <= Index(run) * n;
+    if (gate) v = SelectGreater(whole ? LoadU(gate + i * step) : LoadFirst(n, gate + i * step), Zero(), v, Zero());
+    if (whole)
+      StoreU(v, y + i * step);
     else
       StoreFirst(n, v, y + i * step);
   }

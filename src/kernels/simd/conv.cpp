@@ -101,8 +101,8 @@ void run_backward_weights(const ConvGeometry& g, const float* x, const float* dy
 // One pass over the samples with the weight-gradient plan `weights` (direct or Winograd).
 template <class WeightsPlan>
 void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g, const float* x, const float* y,
-                              const float* dy, Activation act, const float* w, float* dx, float* dw, float* dbias,
-                              Workspace& ws) {
+                              const float* dy, Activation act, const float* w, float* dx, bool relu_dx, float* dw,
+                              float* dbias, Workspace& ws) {
   const WeightChunks chunks(g.N, weights.acc_size(), weights.bias_size());  // whole samples: dx needs all of dz
   const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
   const Index dz_size = round_up(out_sample), weights_scratch = round_up(weights.scratch_size());
@@ -136,30 +136,37 @@ void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g,
   over_chunks(partials, chunks, [&](int k) {
     float* acc = partials + k * chunks.size;
     std::memset(acc, 0, chunks.size * sizeof(float));
-    float* dz = s.mine();
-    float* own = dz + dz_size;
+    float* const own = s.mine() + dz_size;
     const auto [n0, n1] = chunk_samples(g, chunks, k);
     for (int n = n0; n < n1; ++n) {
-      // dz = act'(y) * dy for this sample only: it stays in cache for both uses.
-      activation_backward(act, y + n * out_sample, dy + n * out_sample, dz, Index(g.OH) * g.OW, g.O);
-      if (winograd_data) winograd_data->run(dz, dx + n * in_sample, own + weights_scratch);
-      if (wide_data) wide_data->run(dz, dx + n * in_sample, own + weights_scratch);
-      if (data) data->run(dz, dx + n * in_sample, own + weights_scratch);
+      // dz = act'(y) * dy for this sample only: it stays in cache for both uses. dy itself
+      // where the activation is linear, or its ReLU's derivative was left to the next layer.
+      const float* dz = dy + n * out_sample;
+      if (act != Activation::linear) {
+        activation_backward(act, y + n * out_sample, dz, s.mine(), Index(g.OH) * g.OW, g.O);
+        dz = s.mine();
+      }
+      float* const dxn = dx + n * in_sample;
+      if (winograd_data) winograd_data->run(dz, dxn, own + weights_scratch);
+      if (wide_data) wide_data->run(dz, dxn, own + weights_scratch);
+      if (data) data->run(dz, dxn, own + weights_scratch);
+      // A pass of its own (the data plans store dx in blocks), on a sample still in cache.
+      if (dx && relu_dx) activation_backward(Activation::relu, x + n * in_sample, dxn, dxn, Index(g.H) * g.W, g.C);
       weights.accumulate(x + n * in_sample, dz, acc, acc + weights.acc_size(), own);
     }
   }, [&](const WeightChunks& one) { weights.finish(partials, one, dw, dbias, g.O); });
 }
 
 void run_conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
-                         const float* w, float* dx, float* dw, float* dbias, Workspace& ws) {
+                             const float* w, float* dx, bool relu_dx, float* dw, float* dbias, Workspace& ws) {
   if (winograd_backward_weights_fits(g))
-    return conv_layer_backward_with(WinogradWeightPlan(g), g, x, y, dy, act, w, dx, dw, dbias, ws);
-  conv_layer_backward_with(WeightPlan(g), g, x, y, dy, act, w, dx, dw, dbias, ws);
+    return conv_layer_backward_with(WinogradWeightPlan(g), g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
+  conv_layer_backward_with(WeightPlan(g), g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
 }
 
 void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
-                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
-                                   Workspace& ws) {
+                                       Activation act, const float* w, float* dx, bool relu_dx, float* dw,
+                                       float* dbias, Workspace& ws) {
   // The layer's output is the convolution's input: dz [H,W,C] plays x, the layer's input
   // x [OH,OW,O] plays the output gradient.
   const WeightPlan weights(g);
@@ -174,15 +181,19 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
   over_chunks(partials, chunks, [&](int k) {
     float* acc = partials + k * chunks.size;
     std::memset(acc, 0, chunks.size * sizeof(float));
-    float* dz = s.mine();
-    float* own = dz + dz_size;
+    float* const own = s.mine() + dz_size;
     const auto [n0, n1] = chunk_samples(g, chunks, k);
+    const float* dz = nullptr;
     // Four chains of adds over the pixels in turn, so that the adds overlap. Whole groups
     // where they end inside the sample: lanes past C only reach bias lanes left out.
     auto pixel = [&](Index p) { return p + kLanes <= in_sample ? LoadU(dz + p) : LoadFirst(g.C, dz + p); };
     V b0 = Zero(), b1 = b0, b2 = b0, b3 = b0;
     for (int n = n0; n < n1; ++n) {
-      activation_backward(act, y + n * in_sample, dy + n * in_sample, dz, Index(g.H) * g.W, g.C);
+      dz = dy + n * in_sample;
+      if (act != Activation::linear) {
+        activation_backward(act, y + n * in_sample, dz, s.mine(), Index(g.H) * g.W, g.C);
+        dz = s.mine();
+      }
       Index p = 0;
       for (; p + 4 * g.C <= in_sample; p += 4 * g.C) {
         b0 = Add(b0, pixel(p));
@@ -191,7 +202,8 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
         b3 = Add(b3, pixel(p + 3 * g.C));
       }
       for (; p < in_sample; p += g.C) b0 = Add(b0, pixel(p));
-      if (dx) forward.run(dz, dx + n * out_sample, own + weights_scratch);
+      // The layer's input x is what the ReLU before it made: its derivative gates dx.
+      if (dx) forward.run(dz, dx + n * out_sample, own + weights_scratch, relu_dx ? x + n * out_sample : nullptr);
       weights.accumulate(dz, x + n * out_sample, acc, nullptr, own);
     }
     Store(Add(Add(b0, b1), Add(b2, b3)), acc + weights.acc_size());
@@ -254,16 +266,16 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
 }
 
 void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
-                         const float* w, float* dx, float* dw, float* dbias, Workspace& ws) {
+                         const float* w, float* dx, bool relu_dx, float* dw, float* dbias, Workspace& ws) {
   apply_environment();
-  HWY_DYNAMIC_DISPATCH(run_conv_layer_backward)(g, x, y, dy, act, w, dx, dw, dbias, ws);
+  HWY_DYNAMIC_DISPATCH(run_conv_layer_backward)(g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
 }
 
 void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
-                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
-                                   Workspace& ws) {
+                                   Activation act, const float* w, float* dx, bool relu_dx, float* dw,
+                                   float* dbias, Workspace& ws) {
   apply_environment();
-  HWY_DYNAMIC_DISPATCH(run_conv_transpose_layer_backward)(g, x, y, dy, act, w, dx, dw, dbias, ws);
+  HWY_DYNAMIC_DISPATCH(run_conv_transpose_layer_backward)(g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
 }
 
 }  // namespace dn::kernels::simd

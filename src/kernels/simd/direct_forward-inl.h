@@ -48,6 +48,7 @@ struct ForwardBlock {
   int rows, O;
   int run;  // output pixels from the block's first to the end of its row, stored in that order
   bool relu;
+  const float* gate;  // laid out as y, or null: see store_pixels
 };
 
 // STEP: floats between the inputs of neighbouring output pixels (CS * stride_w).
@@ -71,7 +72,7 @@ struct Forward {
               for (int i = 0; i < P; ++i) acc[i] = MulAdd(xc[i * STEP], wv, acc[i]);
             }
           }
-        store_pixels(acc, b.y + row * b.y_step, b.O, b.O, b.relu, b.run);
+        store_pixels(acc, b.y + row * b.y_step, b.O, b.O, b.relu, b.run, b.gate ? b.gate + row * b.y_step : nullptr);
       }
     }
   };
@@ -141,8 +142,9 @@ struct ForwardPlan {
     return Index((g.OH - 1) * g.stride_h + g.KH) * ((g.OW - 1) * g.stride_w + g.KW) * padded_channels(g.C);
   }
 
-  // y [OH,OW,O] of the sample x [H,W,C]; xp: scratch_size(g) floats.
-  void run(const float* x, float* y, float* xp) const {
+  // y [OH,OW,O] of the sample x [H,W,C]; xp: scratch_size(g) floats. gate (laid out as
+  // y, or null): y is zeroed where it is not positive (see store_pixels).
+  void run(const float* x, float* y, float* xp, const float* gate = nullptr) const {
     pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, CS);
     for_each_block(g.OW, kMaxBlock, [&](int ow0, int size) {
       const ForwardBlock block{xp + Index(ow0) * g.stride_w * CS,
@@ -159,7 +161,8 @@ struct ForwardPlan {
                                g.OH,
                                g.O,
                                g.OW - ow0,
-                               act == Activation::relu};
+                               act == Activation::relu,
+                               gate ? gate + Index(ow0) * g.O : nullptr};
       switch (CS * g.stride_w) {
         case 1: return dispatch<Forward<1>::Kernel, kMaxBlock>(size, block);
         case 2: return dispatch<Forward<2>::Kernel, kMaxBlock>(size, block);
@@ -190,7 +193,8 @@ struct ForwardPlan {
                                g.OH / 2,
                                g.O,
                                pooled_w - pw0,
-                               act == Activation::relu};
+                               act == Activation::relu,
+                               nullptr};
       constexpr int kMax = ForwardPool<1>::kMaxPooled;
       switch (CS * g.stride_w) {
         case 1: return dispatch<ForwardPool<1>::Kernel, kMax>(size, block);

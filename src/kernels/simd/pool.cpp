@@ -66,7 +66,15 @@ void maxpool_pairs_forward(const ConvGeometry& g, const float* x, float* y, std:
   }
 }
 
-void maxpool_pairs_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
+// grad where the pooled value relu_y[o...] is positive, zero elsewhere; grad itself when
+// relu_y is null. whole: the group lies inside the batch's pooled values.
+HWY_INLINE V gated(const float* relu_y, Index o, bool whole, int n, const V& grad) {
+  if (!relu_y) return grad;
+  return SelectGreater(whole ? LoadU(relu_y + o) : LoadFirst(n, relu_y + o), Zero(), grad, Zero());
+}
+
+void maxpool_pairs_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,
+                            float* dx) {
   const int C = g.C;
   const Index row = Index(g.W) * C, in_sample = Index(g.H) * row, out_sample = Index(g.OH) * g.OW * C;
   const Index batch_end = g.N * out_sample;
@@ -88,7 +96,7 @@ void maxpool_pairs_backward(const ConvGeometry& g, const std::uint16_t* where, c
       float* out = dxn + ih * row;
       for (int ow = 0; ow < g.OW; ++ow, o += C, out += 2 * C) {
         const bool whole = o + kLanes <= batch_end;
-        const V grad = whole ? LoadU(dy + o) : LoadFirst(C, dy + o);
+        const V grad = gated(relu_y, o, whole, C, whole ? LoadU(dy + o) : LoadFirst(C, dy + o));
         const V won = LoadTaps(where + o, C, whole);
         const V a = AddWhereEqual(won, left, zero, grad), b = AddWhereEqual(won, right, zero, grad);
         store(a, out);  // lanes past C land on the next pixels, stored after it
@@ -140,8 +148,9 @@ void run_maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::u
   }
 }
 
-void run_maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
-  if (tiled_pairs(g)) return maxpool_pairs_backward(g, where, dy, dx);
+void run_maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,
+                          float* dx) {
+  if (tiled_pairs(g)) return maxpool_pairs_backward(g, where, dy, relu_y, dx);
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.C;
   // Windows that do not overlap write their pixels' gradients outright (zero where not
   // the maximum), and only pixels outside every window need zeroing first; overlapping
@@ -172,7 +181,7 @@ void run_maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, con
             float* pixel = dxn + (Index(ih0 + kh) * g.W + iw0 + kw) * g.C;
             for (int c0 = 0; c0 < g.C; c0 += kLanes) {
               const int m = std::min(kLanes, g.C - c0);
-              const V grad = LoadFirst(m, dy + o + c0);
+              const V grad = gated(relu_y, o + c0, false, m, LoadFirst(m, dy + o + c0));
               const V won = LoadTaps(where + o + c0, m, o + c0 + kLanes <= sample_end);
               float* out = pixel + c0;
               const V before = disjoint ? Zero() : LoadFirst(m, out);
@@ -204,9 +213,10 @@ void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint1
   HWY_DYNAMIC_DISPATCH(run_maxpool_forward)(g, x, y, where);
 }
 
-void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx) {
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,
+                      float* dx) {
   apply_environment();
-  HWY_DYNAMIC_DISPATCH(run_maxpool_backward)(g, where, dy, dx);
+  HWY_DYNAMIC_DISPATCH(run_maxpool_backward)(g, where, dy, relu_y, dx);
 }
 
 }  // namespace dn::kernels::simd

@@ -63,13 +63,15 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
                              Workspace& ws);
 // One sample at a time through the whole layer backward, so that its dz stays in cache
 // and is never written for the batch; partial weight gradients per chunk of samples.
+// relu_dx: see kernels::conv_layer_backward.
 void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
-                         const float* w, float* dx, float* dw, float* dbias, Workspace& ws);
+                         const float* w, float* dx, bool relu_dx, float* dw, float* dbias, Workspace& ws);
 void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
-                                   Activation act, const float* w, float* dx, float* dw, float* dbias,
-                                   Workspace& ws);
+                                   Activation act, const float* w, float* dx, bool relu_dx, float* dw,
+                                   float* dbias, Workspace& ws);
 
 void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where);
-void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, float* dx);
+void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,
+                      float* dx);
 
 }  // namespace dn::kernels::simd

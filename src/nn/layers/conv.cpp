@@ -80,8 +80,8 @@ void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor
   check_output_grad(*this, y, dy);
   if (dx) dx->resize(x.shape());
   dz_.resize(y.shape());
-  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), activation_, kernel_.value.data(),
-                               dx ? dx->data() : nullptr, kernel_.grad.data(), bias_.grad.data(), dz_.data(), ws_);
+  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), backward_activation(), kernel_.value.data(),
+                               dx ? dx->data() : nullptr, relu_taken_, kernel_.grad.data(), bias_.grad.data(), dz_.data(), ws_);
 }
 
 // --- Conv2DTranspose ---
@@ -120,8 +120,9 @@ void Conv2DTranspose::backward(const Tensor& x, const Tensor& y, const Tensor& d
   check_output_grad(*this, y, dy);
   if (dx) dx->resize(x.shape());
   dz_.resize(y.shape());
-  kernels::conv_transpose_layer_backward(g, x.data(), y.data(), dy.data(), activation_, kernel_.value.data(),
-                                         dx ? dx->data() : nullptr, kernel_.grad.data(), bias_.grad.data(),
+  kernels::conv_transpose_layer_backward(g, x.data(), y.data(), dy.data(), backward_activation(),
+                                         kernel_.value.data(), dx ? dx->data() : nullptr, relu_taken_,
+                                         kernel_.grad.data(), bias_.grad.data(),
                                          dz_.data(), ws_);
 }
 

@@ -13,6 +13,8 @@ class ConvLayerBase : public Layer {
  public:
   std::vector<Param*> params() override { return {&kernel_, &bias_}; }
   nlohmann::json config() const override;
+  bool ends_in_relu() const override { return activation_ == Activation::relu; }
+  bool takes_relu_derivative() const override { return true; }
 
  protected:
   ConvLayerBase(int filters, Size2 kernel_size, Size2 strides, Padding padding, Activation activation);
@@ -26,6 +28,8 @@ class ConvLayerBase : public Layer {
   Param kernel_, bias_;
   Tensor dz_;  // dL/d(pre-activation) where the kernels do not fuse it away
   Workspace ws_;
+  // The activation whose derivative the backward applies: none where the next layer did.
+  Activation backward_activation() const { return relu_left_ ? Activation::linear : activation_; }
 };
 
 // Keras Conv2D: kernel (kh, kw, in, filters), bias (filters), y = act(conv(x) + bias).

@@ -44,8 +44,8 @@ void Dense::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor*
   check_output_grad(*this, y, dy);
   if (dx) dx->resize(x.shape());
   dz_.resize(y.shape());
-  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), activation_, kernel_.value.data(),
-                               dx ? dx->data() : nullptr, kernel_.grad.data(), bias_.grad.data(), dz_.data(), ws_);
+  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), relu_left_ ? Activation::linear : activation_,
+                               kernel_.value.data(), dx ? dx->data() : nullptr, relu_taken_, kernel_.grad.data(), bias_.grad.data(), dz_.data(), ws_);
 }
 
 nlohmann::json Dense::config() const {

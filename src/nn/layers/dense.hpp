@@ -19,6 +19,8 @@ class Dense : public Layer {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   std::vector<Param*> params() override { return {&kernel_, &bias_}; }
   nlohmann::json config() const override;
+  bool ends_in_relu() const override { return activation_ == Activation::relu; }
+  bool takes_relu_derivative() const override { return true; }
 
  private:
   ConvGeometry geometry(const Tensor& x) const;  // one "pixel" per row of x's last axis

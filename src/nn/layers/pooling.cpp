@@ -57,7 +57,7 @@ void MaxPooling2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, 
   if (where_.size() != dy.size())
     throw std::logic_error(name() + ": backward needs a training forward of the same batch first");
   dx->resize(x.shape());
-  kernels::maxpool_backward(g, where_.data(), dy.data(), dx->data());
+  kernels::maxpool_backward(g, where_.data(), dy.data(), relu_taken_ ? y.data() : nullptr, dx->data());
 }
 
 nlohmann::json MaxPooling2D::config() const {

@@ -21,6 +21,7 @@ class MaxPooling2D : public Layer {
   void forward(const Tensor& x, Tensor& y, bool training) override;
   // The gradient goes to the first maximum of each window in scan order.
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  bool takes_relu_derivative() const override { return true; }
   nlohmann::json config() const override;
   // 2x2 windows at stride 2, nothing padded: what Conv2D::forward_maxpool computes.
   bool halves() const { return pool_size_.h == 2 && pool_size_.w == 2 && strides_.h == 2 && strides_.w == 2 &&
