@@ -722,8 +722,8 @@ TEST_P(PoolKernels, NaNFollowsTheComparisonWithAndWithoutTaps) {
   }
 }
 
-// Inference's convolution with its 2x2 pooling in one pass: bit for bit the two kernels
-// one after the other, a NaN in the input included.
+// A convolution with its 2x2 pooling in one pass: bit for bit the two kernels one after
+// the other, a NaN in the input and ties included, and (in training) the same winning taps.
 TEST_P(ConvKernels, ForwardWithMaxPoolIsConvThenPoolBitForBit) {
   const ConvCase cases[] = {
       {5, 28, 28, 1, 12, 3, 3, 1, 1, Padding::same, Activation::relu},  // seed conv 1
@@ -741,15 +741,21 @@ TEST_P(ConvKernels, ForwardWithMaxPoolIsConvThenPoolBitForBit) {
     }
     auto x = random_floats(g.input_size(), 80);
     x[3] = NAN;
+    for (std::size_t i = 0; i < x.size(); i += 7) x[i] = 0.0f;  // windows that tie
     const auto w = random_floats(g.patch() * g.O, 81);
     const auto b = random_floats(g.O, 82);
     std::vector<float> conv(g.output_size());
     kernels::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, conv.data(), ws);
     const ConvGeometry pg = pool_geometry(g.N, g.OH, g.OW, g.O, 2, 2, 2, 2, Padding::valid);
-    std::vector<float> expected(pg.output_size()), fused(pg.output_size(), 7.0f);
-    kernels::maxpool_forward(pg, conv.data(), expected.data(), nullptr);
-    kernels::conv2d_forward_maxpool(g, x.data(), w.data(), b.data(), c.act, fused.data(), ws);
+    std::vector<float> expected(pg.output_size()), fused(pg.output_size(), 7.0f), trained(fused);
+    std::vector<std::uint16_t> where(pg.output_size()), fused_where(pg.output_size(), 9);
+    kernels::maxpool_forward(pg, conv.data(), expected.data(), where.data());
+    kernels::conv2d_forward_maxpool(g, x.data(), w.data(), b.data(), c.act, fused.data(), nullptr, ws);
     EXPECT_EQ(0, std::memcmp(fused.data(), expected.data(), fused.size() * sizeof(float)));
+    kernels::conv2d_forward_maxpool(g, x.data(), w.data(), b.data(), c.act, trained.data(), fused_where.data(), ws);
+    EXPECT_EQ(0, std::memcmp(trained.data(), expected.data(), trained.size() * sizeof(float)));
+    EXPECT_EQ(fused_where, where);
+    EXPECT_GT(std::count(where.begin(), where.end(), std::uint16_t{3}), 0);
     EXPECT_TRUE(std::any_of(fused.begin(), fused.end(), [](float v) { return std::isnan(v); }));
   }
   // What it leaves to the separate kernels: odd output sizes, unfused activations.

@@ -301,9 +301,9 @@ bool conv2d_maxpool_fits(const ConvGeometry& g, Activation act) {
 }
 
 void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
-                            float* y, Workspace& ws) {
+                            float* y, std::uint16_t* where, Workspace& ws) {
   if (!conv2d_maxpool_fits(g, act)) throw std::logic_error("conv2d_forward_maxpool: shape or CPU not covered");
-  simd::conv2d_forward_maxpool(g, x, w, bias, act, y, ws);
+  simd::conv2d_forward_maxpool(g, x, w, bias, act, y, where, ws);
 }
 
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,

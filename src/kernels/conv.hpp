@@ -68,10 +68,11 @@ void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const
 // Inference: y [N,OH/2,OW/2,O] = 2x2, stride-2 max pooling of act(conv(x, w) + bias) in one
 // pass, the convolution's output never stored; bit for bit conv2d_forward followed by
 // maxpool_forward. Only where conv2d_maxpool_fits: the direct kernels, OH and OW even,
-// a fused activation (linear or relu).
+// a fused activation (linear or relu). where (null in inference): the winning taps, as
+// maxpool_forward records them for maxpool_backward.
 bool conv2d_maxpool_fits(const ConvGeometry& g, Activation act);
 void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
-                            float* y, Workspace& ws);
+                            float* y, std::uint16_t* where, Workspace& ws);
 
 // dx = act(conv^T(dy, w) + bias): the gradient of conv2d_forward with respect to x when
 // bias is null and act linear; with them, the Conv2DTranspose forward.

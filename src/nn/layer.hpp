@@ -50,6 +50,14 @@ class Layer {
   virtual void forward(const Tensor& x, Tensor& y, bool training) = 0;
   // x and y are those of the last forward. dx may be null (first layer): skip it.
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
+  // This layer's forward and next's in one pass where the kernels fuse them (Sequential
+  // asks): next_y as next.forward would make it; y only given this layer's output shape,
+  // for the backward passes, which do not read it then. False, with nothing done, where
+  // the two do not fuse.
+  virtual bool forward_with_next(Layer& /*next*/, const Tensor& /*x*/, Tensor& /*y*/, Tensor& /*next_y*/,
+                                 bool /*training*/) {
+    return false;
+  }
 
   // All trainable parameters, a container's including those of its children.
   virtual std::vector<Param*> params() { return {}; }

@@ -50,6 +50,16 @@ void Sequential::forward(const Tensor& x, Tensor& y, bool training) {
   const Tensor* in = &x;
   for (std::size_t i = 0; i < n; ++i) {
     Tensor& out = (i + 1 == n) ? y : outputs_[i];
+    // A layer and the next in one pass where the kernels fuse them (a convolution and its
+    // pooling): the first's output then only has its shape.
+    if (i + 1 < n) {
+      Tensor& next_out = (i + 2 == n) ? y : outputs_[i + 1];
+      if (layers_[i]->forward_with_next(*layers_[i + 1], *in, out, next_out, training)) {
+        in = &next_out;
+        ++i;
+        continue;
+      }
+    }
     layers_[i]->forward(*in, out, training);
     in = &out;
   }

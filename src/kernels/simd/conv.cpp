@@ -43,13 +43,14 @@ void run_forward(const ConvGeometry& g, const float* x, const float* w, const fl
 }
 
 void run_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
-                            float* y, Workspace& ws) {
+                         float* y, std::uint16_t* where, Workspace& ws) {
   const Scratch s = scratch(ws, ForwardPlan::packed_size(g), ForwardPlan::scratch_size(g));
   pack_over_outputs(g, w, s.shared);
   const ForwardPlan plan(g, s.shared, bias, act);
   const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH / 2) * (g.OW / 2) * g.O;
 #pragma omp parallel for schedule(static) if (g.N > 1)
-  for (int n = 0; n < g.N; ++n) plan.run_pooled(x + n * in_sample, y + n * out_sample, s.mine());
+  for (int n = 0; n < g.N; ++n)
+    plan.run_pooled(x + n * in_sample, y + n * out_sample, where ? where + n * out_sample : nullptr, s.mine());
 }
 
 void run_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
@@ -248,9 +249,9 @@ void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const
 }
 
 void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
-                            float* y, Workspace& ws) {
+                            float* y, std::uint16_t* where, Workspace& ws) {
   apply_environment();
-  HWY_DYNAMIC_DISPATCH(run_forward_maxpool)(g, x, w, bias, act, y, ws);
+  HWY_DYNAMIC_DISPATCH(run_forward_maxpool)(g, x, w, bias, act, y, where, ws);
 }
 
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,

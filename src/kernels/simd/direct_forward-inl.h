@@ -48,7 +48,8 @@ struct ForwardBlock {
   int rows, O;
   int run;  // output pixels from the block's first to the end of its row, stored in that order
   bool relu;
-  const float* gate;  // laid out as y, or null: see store_pixels
+  const float* gate;      // laid out as y, or null: see store_pixels
+  std::uint16_t* where;   // ForwardPool: the winning taps, laid out as y, or null
 };
 
 // STEP: floats between the inputs of neighbouring output pixels (CS * stride_w).
@@ -109,12 +110,19 @@ struct ForwardPool {
 #pragma GCC unroll 32
         for (int i = 0; i < P; ++i) {
           auto out = [&](V v) { return b.relu ? Relu(v) : v; };
-          // In scan order, with maxpool_forward's comparison (ties and NaN keep the first).
-          V best = out(top[2 * i]);
-          best = KeepGreater(out(top[2 * i + 1]), best);
-          best = KeepGreater(out(bottom[2 * i]), best);
-          best = KeepGreater(out(bottom[2 * i + 1]), best);
+          // In scan order, with maxpool_forward's comparison (ties and NaN keep the first),
+          // and its tap numbers kh * 2 + kw.
+          const V window[4] = {out(top[2 * i]), out(top[2 * i + 1]), out(bottom[2 * i]), out(bottom[2 * i + 1])};
+          V best = window[0], tap = Zero();
+#pragma GCC unroll 4
+          for (int k = 1; k < 4; ++k) {
+            if (b.where) tap = SelectGreater(window[k], best, Set(static_cast<float>(k)), tap);
+            best = KeepGreater(window[k], best);
+          }
           StoreInRun(best, y, i, b.run, b.O);
+          if (b.where)
+            StoreTaps(tap, b.where + pair * b.y_step + Index(i) * b.O, b.O,
+                      Index(i) * b.O + kLanes <= Index(b.run) * b.O);
         }
       }
     }
@@ -162,7 +170,8 @@ struct ForwardPlan {
                                g.O,
                                g.OW - ow0,
                                act == Activation::relu,
-                               gate ? gate + Index(ow0) * g.O : nullptr};
+                               gate ? gate + Index(ow0) * g.O : nullptr,
+                               nullptr};
       switch (CS * g.stride_w) {
         case 1: return dispatch<Forward<1>::Kernel, kMaxBlock>(size, block);
         case 2: return dispatch<Forward<2>::Kernel, kMaxBlock>(size, block);
@@ -174,8 +183,8 @@ struct ForwardPlan {
   }
 
   // y [OH/2,OW/2,O]: the 2x2 maxima of the output, which is never stored (OH and OW even,
-  // activation fused).
-  void run_pooled(const float* x, float* y, float* xp) const {
+  // activation fused); where (or null): their taps, as maxpool_forward records them.
+  void run_pooled(const float* x, float* y, std::uint16_t* where, float* xp) const {
     pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, CS);
     const int pooled_w = g.OW / 2;
     for_each_block(pooled_w, ForwardPool<1>::kMaxPooled, [&](int pw0, int size) {
@@ -194,7 +203,8 @@ struct ForwardPlan {
                                g.O,
                                pooled_w - pw0,
                                act == Activation::relu,
-                               nullptr};
+                               nullptr,
+                               where ? where + Index(pw0) * g.O : nullptr};
       constexpr int kMax = ForwardPool<1>::kMaxPooled;
       switch (CS * g.stride_w) {
         case 1: return dispatch<ForwardPool<1>::Kernel, kMax>(size, block);

@@ -53,7 +53,7 @@ bool wide_forward_fits(const ConvGeometry& g);
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                     float* y, Workspace& ws);
 void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
-                            float* y, Workspace& ws);
+                            float* y, std::uint16_t* where, Workspace& ws);
 // Registers hold a block of pixels x output groups; Dense reads x in place, in blocks of samples.
 void conv2d_forward_wide(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                          float* y, Workspace& ws);

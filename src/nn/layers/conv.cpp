@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "nn/initializers.hpp"
+#include "nn/layers/pooling.hpp"
 
 namespace dn {
 
@@ -66,12 +67,23 @@ void Conv2D::forward(const Tensor& x, Tensor& y, bool /*training*/) {
 }
 
 // x (N,H,W,C) -> y (N,OH/2,OW/2,filters)
-bool Conv2D::forward_maxpool(const Tensor& x, Tensor& y) {
+bool Conv2D::forward_maxpool(const Tensor& x, Tensor& y, std::uint16_t* where) {
   const ConvGeometry g = geometry(x);
   if (!kernels::conv2d_maxpool_fits(g, activation_)) return false;
   y.resize({g.N, g.OH / 2, g.OW / 2, g.O});
-  kernels::conv2d_forward_maxpool(g, x.data(), kernel_.value.data(), bias_.value.data(), activation_, y.data(), ws_);
+  kernels::conv2d_forward_maxpool(g, x.data(), kernel_.value.data(), bias_.value.data(), activation_, y.data(), where,
+                                  ws_);
   return true;
+}
+
+// x (N,H,W,C) -> y shaped (N,OH,OW,filters), unwritten; next_y (N,OH/2,OW/2,filters)
+bool Conv2D::forward_with_next(Layer& next, const Tensor& x, Tensor& y, Tensor& next_y, bool training) {
+  auto* pool = dynamic_cast<MaxPooling2D*>(&next);
+  if (!pool || !pool->halves() || (training && backward_activation() != Activation::linear)) return false;
+  const ConvGeometry g = geometry(x);
+  if (!kernels::conv2d_maxpool_fits(g, activation_)) return false;
+  y.resize({g.N, g.OH, g.OW, g.O});
+  return forward_maxpool(x, next_y, pool->winning_taps(std::size_t(g.N) * (g.OH / 2) * (g.OW / 2) * g.O, training));
 }
 
 // x, y of the forward; dy like y, dx like x.

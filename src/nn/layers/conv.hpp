@@ -44,10 +44,14 @@ class Conv2D : public ConvLayerBase {
   std::unique_ptr<Layer> clone() const override { return std::make_unique<Conv2D>(*this); }
   Shape build(const Shape& input_shape, Rng& rng) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
-  // Inference: y = MaxPooling2D(2)(this(x)) in one pass, the convolution's output pooled
-  // as it is computed and never stored (nn/inference.hpp plans it); false, with nothing
-  // done, where the kernels cannot (kernels::conv2d_maxpool_fits).
-  bool forward_maxpool(const Tensor& x, Tensor& y);
+  // y = MaxPooling2D(2)(this(x)) in one pass, the convolution's output pooled as it is
+  // computed and never stored (nn/inference.hpp plans it for inference); where (or null):
+  // the pooling's winning taps. False, with nothing done, where the kernels cannot
+  // (kernels::conv2d_maxpool_fits).
+  bool forward_maxpool(const Tensor& x, Tensor& y, std::uint16_t* where = nullptr);
+  // A MaxPooling2D(2) next: the pass above, in training where the backward need not read
+  // this layer's output (its ReLU's derivative left to the pooling, or no activation).
+  bool forward_with_next(Layer& next, const Tensor& x, Tensor& y, Tensor& next_y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
 
  private:

@@ -26,6 +26,12 @@ class MaxPooling2D : public Layer {
   // 2x2 windows at stride 2, nothing padded: what Conv2D::forward_maxpool computes.
   bool halves() const { return pool_size_.h == 2 && pool_size_.w == 2 && strides_.h == 2 && strides_.w == 2 &&
                                padding_ == Padding::valid; }
+  // Where a fused forward (Conv2D::forward_with_next) records the winning taps of y's
+  // `outputs` values for this layer's backward; null outside training, which records none.
+  std::uint16_t* winning_taps(std::size_t outputs, bool training) {
+    where_.resize(training ? outputs : 0);
+    return training ? where_.data() : nullptr;
+  }
 
  private:
   ConvGeometry geometry(int batch, int height, int width) const;
