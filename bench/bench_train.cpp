@@ -337,7 +337,8 @@ nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t b
     lap();
     const Tensor* in = &t.xb;
     for (std::size_t i = 0; i < L; ++i) {
-      // As Sequential: a layer and the next in one pass where they fuse (the time goes to the first).
+      // As Sequential: a layer and the next in one pass where they fuse (the time goes to the
+      // first). The leaves are flattened; the seed model's pair lies inside its encoder.
       if (i + 1 < L && leaves[i]->forward_with_next(*leaves[i + 1], *in, outs[i], outs[i + 1], true)) {
         lap();
         in = &outs[++i];

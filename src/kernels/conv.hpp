@@ -88,7 +88,7 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
 // dw += dL/dw and dbias += dL/dbias. Where the direct kernels fit, one pass over the
 // samples; else dz is written to dz_scratch (y's size) and the three kernels above run.
 // relu_dx: x came out of a ReLU whose derivative the layer before left to this one (see
-// Layer::take_relu_derivative): dx is zeroed where x is not positive as it is written.
+// Layer::takes_relu_derivative): dx is zeroed where x is not positive as it is written.
 void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy, Activation act,
                          const float* w, float* dx, bool relu_dx, float* dw, float* dbias, float* dz_scratch,
                          Workspace& ws);
