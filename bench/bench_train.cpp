@@ -358,11 +358,19 @@ nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t b
     lap();
     const Tensor* d_out = &t.d_pred;
     for (std::size_t i = L; i-- > 0;) {
-      const Tensor& x = i == 0 ? t.xb : outs[i - 1];
+      auto x = [&](std::size_t j) -> const Tensor& { return j == 0 ? t.xb : outs[j - 1]; };
       // As Sequential: the gradient stops at the first layer with parameters.
-      Tensor* d_in = i <= first_trainable ? nullptr : &grads[i - 1];
-      if (i >= first_trainable) leaves[i]->backward(x, outs[i], *d_out, d_in);
-      d_out = d_in;
+      auto d_in = [&](std::size_t j) { return j <= first_trainable ? nullptr : &grads[j - 1]; };
+      // As Sequential: a layer and the one before in one pass where they fuse (the time goes to the later).
+      if (i > first_trainable &&
+          leaves[i - 1]->backward_with_next(*leaves[i], x(i - 1), outs[i - 1], outs[i], *d_out, d_in(i - 1))) {
+        lap();
+        d_out = d_in(--i);
+        lap();
+        continue;
+      }
+      if (i >= first_trainable) leaves[i]->backward(x(i), outs[i], *d_out, d_in(i));
+      d_out = d_in(i);
       lap();
     }
     t.optimizer->step(t.params);

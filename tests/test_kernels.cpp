@@ -764,6 +764,56 @@ TEST_P(ConvKernels, ForwardWithMaxPoolIsConvThenPoolBitForBit) {
       kernels::conv2d_maxpool_fits(conv_geometry(1, 8, 8, 1, 4, 3, 3, 1, 1, Padding::same), Activation::sigmoid));
 }
 
+// Its backward in one pass: the pooling's gradient routed back sample by sample inside
+// the convolution's backward gives the bits of the two backwards one after the other
+// (with and without the ReLU's derivative taken at the pooling, with and without dx).
+TEST_P(ConvKernels, BackwardThroughMaxPoolIsPoolThenConvBitForBit) {
+  const ConvCase cases[] = {
+      {5, 28, 28, 1, 12, 3, 3, 1, 1, Padding::same, Activation::relu},  // seed conv 1
+      {2, 10, 12, 3, 16, 3, 3, 1, 1, Padding::valid, Activation::relu},
+      {3, 16, 31, 2, 5, 2, 3, 2, 2, Padding::same, Activation::relu},  // stride 2: 8x16 out
+      {2, 12, 8, 6, 14, 3, 3, 1, 1, Padding::same, Activation::linear},  // Winograd weight gradient
+  };
+  Workspace ws;
+  for (const ConvCase& c : cases) {
+    for (bool relu_at_pool : {true, false}) {
+      for (bool with_dx : {true, false}) {
+        SCOPED_TRACE(describe(c) + (relu_at_pool ? ", relu at the pooling" : "") + (with_dx ? "" : ", no dx"));
+        const ConvGeometry g = conv_geometry(c.N, c.H, c.W, c.C, c.O, c.KH, c.KW, c.sh, c.sw, c.padding);
+        if (!kernels::conv_maxpool_layer_backward_fits(g, with_dx)) {
+          ADD_FAILURE() << "the SIMD kernels should cover this shape";
+          continue;
+        }
+        const auto x = random_floats(g.input_size(), 90);
+        const auto w = random_floats(g.patch() * g.O, 91);
+        const auto b = random_floats(g.O, 92);
+        std::vector<float> y(g.output_size());
+        kernels::conv2d_forward(g, x.data(), w.data(), b.data(), c.act, y.data(), ws);
+        const ConvGeometry pg = pool_geometry(g.N, g.OH, g.OW, g.O, 2, 2, 2, 2, Padding::valid);
+        std::vector<float> pooled(pg.output_size());
+        std::vector<std::uint16_t> where(pg.output_size());
+        kernels::maxpool_forward(pg, y.data(), pooled.data(), where.data());
+        const auto pooled_dy = random_floats(pg.output_size(), 93);
+        const float* relu_y = relu_at_pool ? pooled.data() : nullptr;
+        // The two backwards one after the other.
+        std::vector<float> dy(g.output_size()), dx(g.input_size(), 9.0f), dw = random_floats(w.size(), 94),
+            db = random_floats(g.O, 95), scratch(g.output_size());
+        std::vector<float> dx1 = dx, dw1 = dw, db1 = db;
+        kernels::maxpool_backward(pg, where.data(), pooled_dy.data(), relu_y, dy.data());
+        kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), Activation::linear, w.data(),
+                                     with_dx ? dx.data() : nullptr, true, dw.data(), db.data(), scratch.data(), ws);
+        kernels::conv_maxpool_layer_backward(g, x.data(), where.data(), pooled_dy.data(), relu_y, w.data(),
+                                             with_dx ? dx1.data() : nullptr, true, dw1.data(), db1.data(), ws);
+        EXPECT_EQ(0, std::memcmp(dx1.data(), dx.data(), dx.size() * sizeof(float)));
+        EXPECT_EQ(0, std::memcmp(dw1.data(), dw.data(), dw.size() * sizeof(float)));
+        EXPECT_EQ(0, std::memcmp(db1.data(), db.data(), db.size() * sizeof(float)));
+      }
+    }
+  }
+  // What it leaves to the separate kernels: odd output sizes.
+  EXPECT_FALSE(kernels::conv_maxpool_layer_backward_fits(conv_geometry(1, 7, 8, 1, 4, 3, 3, 1, 1, Padding::same), true));
+}
+
 // --- determinism ---
 
 struct ThreadCount {

@@ -337,6 +337,18 @@ void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, 
   conv2d_backward_weights(g, x, dz, dw, dbias, ws);
 }
 
+bool conv_maxpool_layer_backward_fits(const ConvGeometry& g, bool with_dx) {
+  return simd::conv_maxpool_layer_backward_fits(g, with_dx);
+}
+
+void conv_maxpool_layer_backward(const ConvGeometry& g, const float* x, const std::uint16_t* where,
+                                 const float* pooled_dy, const float* relu_y, const float* w, float* dx, bool relu_dx,
+                                 float* dw, float* dbias, Workspace& ws) {
+  if (!conv_maxpool_layer_backward_fits(g, dx != nullptr))
+    throw std::logic_error("conv_maxpool_layer_backward: shape or CPU not covered");
+  simd::conv_maxpool_layer_backward(g, x, where, pooled_dy, relu_y, w, dx, relu_dx, dw, dbias, ws);
+}
+
 void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
                                    Activation act, const float* w, float* dx, bool relu_dx, float* dw,
                                    float* dbias, float* dz_scratch, Workspace& ws) {

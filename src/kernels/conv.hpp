@@ -16,6 +16,7 @@
 // - portable: im2col + one single-threaded sgemm per chunk of output rows, with bias
 //   and activation fused after the GEMM, OpenMP over chunks; any shape, and what the
 //   SIMD kernels leave: Dense's backward, strided many-channel backward-data.
+#include <cstdint>
 #include <string>
 
 #include "kernels/activation.hpp"
@@ -99,6 +100,18 @@ void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, 
 void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
                                    Activation act, const float* w, float* dx, bool relu_dx, float* dw,
                                    float* dbias, float* dz_scratch, Workspace& ws);
+
+// The backward of a Conv2D layer whose 2x2 max pooling (stride 2, tiling the output)
+// follows, in one pass: the pooling's gradient pooled_dy [N,OH/2,OW/2,O] goes back to
+// the winning taps `where` (through the derivative of the convolution's ReLU where
+// relu_y, the pooled y, is given) one sample at a time, so the convolution's output
+// gradient is never written for the batch; then as conv_layer_backward with a linear
+// activation (the ReLU's derivative is left to the pooling). Only where
+// conv_maxpool_layer_backward_fits.
+bool conv_maxpool_layer_backward_fits(const ConvGeometry& g, bool with_dx);
+void conv_maxpool_layer_backward(const ConvGeometry& g, const float* x, const std::uint16_t* where,
+                                 const float* pooled_dy, const float* relu_y, const float* w, float* dx, bool relu_dx,
+                                 float* dw, float* dbias, Workspace& ws);
 
 // The im2col + GEMM implementation of the first three, whatever the shape and CPU.
 namespace portable {

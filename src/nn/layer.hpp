@@ -58,6 +58,13 @@ class Layer {
                                  bool /*training*/) {
     return false;
   }
+  // The other way: this layer's backward and next's in one pass (x, y, next_y of the
+  // last forward, next_dy the gradient of next's output), next's input gradient never
+  // made. False, with nothing done, where the two do not fuse.
+  virtual bool backward_with_next(Layer& /*next*/, const Tensor& /*x*/, const Tensor& /*y*/,
+                                  const Tensor& /*next_y*/, const Tensor& /*next_dy*/, Tensor* /*dx*/) {
+    return false;
+  }
 
   // All trainable parameters, a container's including those of its children.
   virtual std::vector<Param*> params() { return {}; }

@@ -76,13 +76,20 @@ void Sequential::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Te
   std::size_t first = 0;
   if (!dx)
     while (first + 1 < n && !trainable(*layers_[first])) ++first;
+  auto in = [&](std::size_t i) -> const Tensor& { return i == 0 ? x : outputs_[i - 1]; };
+  auto out = [&](std::size_t i) -> const Tensor& { return i + 1 == n ? y : outputs_[i]; };
+  auto d_in = [&](std::size_t i) { return i == first ? (i == 0 ? dx : nullptr) : &grads_[i - 1]; };
   const Tensor* d_out = &dy;
   for (std::size_t i = n; i-- > first;) {
-    const Tensor& in = i == 0 ? x : outputs_[i - 1];
-    const Tensor& out = i + 1 == n ? y : outputs_[i];
-    Tensor* d_in = i == first ? (i == 0 ? dx : nullptr) : &grads_[i - 1];
-    layers_[i]->backward(in, out, *d_out, d_in);
-    d_out = d_in;
+    // A layer and the one before in one pass where the kernels fuse them (a convolution
+    // and its pooling): the later one's input gradient is never made.
+    if (i > first && layers_[i - 1]->backward_with_next(*layers_[i], in(i - 1), out(i - 1), out(i), *d_out,
+                                                        d_in(i - 1))) {
+      d_out = d_in(--i);
+      continue;
+    }
+    layers_[i]->backward(in(i), out(i), *d_out, d_in(i));
+    d_out = d_in(i);
   }
 }
 

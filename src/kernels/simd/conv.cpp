@@ -17,9 +17,11 @@
 #include "kernels/simd/winograd_weights-inl.h"
 #include "kernels/simd/wide_forward-inl.h"
 #include "kernels/simd/wide_backward_data-inl.h"
+#include "kernels/simd/unpool-inl.h"
 
 #include <optional>
 
+#include "kernels/pool.hpp"
 #include "kernels/simd/simd.hpp"
 
 HWY_BEFORE_NAMESPACE();
@@ -99,11 +101,21 @@ void run_backward_weights(const ConvGeometry& g, const float* x, const float* dy
   }, [&](const WeightChunks& one) { add_chunks(s.shared, one, plan.taps, g.O, dw, dbias, g.O); });
 }
 
+// A 2x2 max pooling's gradient, routed back to the convolution's output one sample at a
+// time (the pooling's backward fused into the convolution's).
+struct PooledDy {
+  ConvGeometry pool;  // tiled_pairs
+  const std::uint16_t* where;
+  const float* dy;      // [N,OH/2,OW/2,O]
+  const float* relu_y;  // the pooled y, where the pooling takes the ReLU's derivative; else null
+};
+
 // One pass over the samples with the weight-gradient plan `weights` (direct or Winograd).
+// dz is dy's, or the unpooled gradient of `pooled` (not null; act linear then).
 template <class WeightsPlan>
 void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g, const float* x, const float* y,
                               const float* dy, Activation act, const float* w, float* dx, bool relu_dx, float* dw,
-                              float* dbias, Workspace& ws) {
+                              float* dbias, Workspace& ws, const PooledDy* pooled = nullptr) {
   const WeightChunks chunks(g.N, weights.acc_size(), weights.bias_size());  // whole samples: dx needs all of dz
   const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
   const Index dz_size = round_up(out_sample), weights_scratch = round_up(weights.scratch_size());
@@ -142,11 +154,13 @@ void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g,
     for (int n = n0; n < n1; ++n) {
       // dz = act'(y) * dy for this sample only: it stays in cache for both uses. dy itself
       // where the activation is linear, or its ReLU's derivative was left to the next layer.
-      const float* dz = dy + n * out_sample;
-      if (act != Activation::linear) {
-        activation_backward(act, y + n * out_sample, dz, s.mine(), Index(g.OH) * g.OW, g.O);
-        dz = s.mine();
-      }
+      const float* dz = s.mine();
+      if (pooled)
+        unpool_pairs_sample(pooled->pool, n, pooled->where, pooled->dy, pooled->relu_y, s.mine());
+      else if (act != Activation::linear)
+        activation_backward(act, y + n * out_sample, dy + n * out_sample, s.mine(), Index(g.OH) * g.OW, g.O);
+      else
+        dz = dy + n * out_sample;
       float* const dxn = dx + n * in_sample;
       if (winograd_data) winograd_data->run(dz, dxn, own + weights_scratch);
       if (wide_data) wide_data->run(dz, dxn, own + weights_scratch);
@@ -163,6 +177,17 @@ void run_conv_layer_backward(const ConvGeometry& g, const float* x, const float*
   if (winograd_backward_weights_fits(g))
     return conv_layer_backward_with(WinogradWeightPlan(g), g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
   conv_layer_backward_with(WeightPlan(g), g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
+}
+
+void run_conv_maxpool_layer_backward(const ConvGeometry& g, const float* x, const std::uint16_t* where,
+                                     const float* pooled_dy, const float* relu_y, const float* w, float* dx,
+                                     bool relu_dx, float* dw, float* dbias, Workspace& ws) {
+  const PooledDy pooled{pool_geometry(g.N, g.OH, g.OW, g.O, 2, 2, 2, 2, Padding::valid), where, pooled_dy, relu_y};
+  if (winograd_backward_weights_fits(g))
+    return conv_layer_backward_with(WinogradWeightPlan(g), g, x, nullptr, nullptr, Activation::linear, w, dx,
+                                    relu_dx, dw, dbias, ws, &pooled);
+  conv_layer_backward_with(WeightPlan(g), g, x, nullptr, nullptr, Activation::linear, w, dx, relu_dx, dw, dbias, ws,
+                           &pooled);
 }
 
 void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
@@ -223,6 +248,7 @@ HWY_EXPORT(run_backward_data);
 HWY_EXPORT(run_backward_weights);
 HWY_EXPORT(run_conv_layer_backward);
 HWY_EXPORT(run_conv_transpose_layer_backward);
+HWY_EXPORT(run_conv_maxpool_layer_backward);
 
 bool forward_fits(const ConvGeometry& g) { return direct_forward_fits(g); }
 
@@ -236,6 +262,10 @@ bool backward_weights_fits(const ConvGeometry& g) { return direct_backward_weigh
 
 bool conv_layer_backward_fits(const ConvGeometry& g, bool with_dx) {
   return backward_weights_fits(g) && (!with_dx || backward_data_fits(g));
+}
+
+bool conv_maxpool_layer_backward_fits(const ConvGeometry& g, bool with_dx) {
+  return conv_layer_backward_fits(g, with_dx) && g.OH % 2 == 0 && g.OW % 2 == 0 && g.O <= kLanes;
 }
 
 bool conv_transpose_layer_backward_fits(const ConvGeometry& g, bool with_dx) {
@@ -270,6 +300,14 @@ void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, 
                          const float* w, float* dx, bool relu_dx, float* dw, float* dbias, Workspace& ws) {
   apply_environment();
   HWY_DYNAMIC_DISPATCH(run_conv_layer_backward)(g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
+}
+
+void conv_maxpool_layer_backward(const ConvGeometry& g, const float* x, const std::uint16_t* where,
+                                 const float* pooled_dy, const float* relu_y, const float* w, float* dx, bool relu_dx,
+                                 float* dw, float* dbias, Workspace& ws) {
+  apply_environment();
+  HWY_DYNAMIC_DISPATCH(run_conv_maxpool_layer_backward)(g, x, where, pooled_dy, relu_y, w, dx, relu_dx, dw, dbias,
+                                                        ws);
 }
 
 void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,

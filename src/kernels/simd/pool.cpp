@@ -8,20 +8,12 @@
 #include "hwy/highway.h"
 #include "kernels/simd/group-inl.h"
 #include "kernels/simd/common-inl.h"
+#include "kernels/simd/unpool-inl.h"
 
 #include "kernels/simd/simd.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
-
-// 2x2 windows at stride 2 that tile the image exactly, at most 16 channels: Keras's
-// MaxPooling2D() as the seed model and the U-Net use it. Groups are loaded and stored
-// whole wherever their 16 floats lie inside the batch (masked memory costs many plain
-// accesses on AVX2) and the general loop's index arithmetic per tap is gone.
-inline bool tiled_pairs(const ConvGeometry& g) {
-  return g.KH == 2 && g.KW == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_top == 0 && g.pad_left == 0 &&
-         g.H == 2 * g.OH && g.W == 2 * g.OW && g.C <= kLanes;
-}
 
 // Whole groups for pixels whose group ends before `end`, the first C floats otherwise.
 struct Pixels {
@@ -66,44 +58,11 @@ void maxpool_pairs_forward(const ConvGeometry& g, const float* x, float* y, std:
   }
 }
 
-// grad where the pooled value relu_y[o...] is positive, zero elsewhere; grad itself when
-// relu_y is null. whole: the group lies inside the batch's pooled values.
-HWY_INLINE V gated(const float* relu_y, Index o, bool whole, int n, const V& grad) {
-  if (!relu_y) return grad;
-  return SelectGreater(whole ? LoadU(relu_y + o) : LoadFirst(n, relu_y + o), Zero(), grad, Zero());
-}
-
 void maxpool_pairs_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,
                             float* dx) {
-  const int C = g.C;
-  const Index row = Index(g.W) * C, in_sample = Index(g.H) * row, out_sample = Index(g.OH) * g.OW * C;
-  const Index batch_end = g.N * out_sample;
-  const V zero = Zero();
+  const Index in_sample = Index(g.H) * g.W * g.C;
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
-  for (int n = 0; n < g.N; ++n) {
-    float* const dxn = dx + n * in_sample;
-    // Whole groups, but where they would reach past the sample (see the forward).
-    auto store = [&, sample_end = dxn + in_sample](const V& v, float* a) {
-      if (a + kLanes <= sample_end)
-        StoreU(v, a);
-      else
-        StoreFirst(C, v, a);
-    };
-    // Each dx row in turn, its pixels in increasing order (as in the forward): tap kh * 2 + kw.
-    for (int ih = 0; ih < g.H; ++ih) {
-      const V left = Set(static_cast<float>(2 * (ih % 2))), right = Set(static_cast<float>(2 * (ih % 2) + 1));
-      Index o = (n * g.OH + Index(ih / 2)) * g.OW * C;
-      float* out = dxn + ih * row;
-      for (int ow = 0; ow < g.OW; ++ow, o += C, out += 2 * C) {
-        const bool whole = o + kLanes <= batch_end;
-        const V grad = gated(relu_y, o, whole, C, whole ? LoadU(dy + o) : LoadFirst(C, dy + o));
-        const V won = LoadTaps(where + o, C, whole);
-        const V a = AddWhereEqual(won, left, zero, grad), b = AddWhereEqual(won, right, zero, grad);
-        store(a, out);  // lanes past C land on the next pixels, stored after it
-        store(b, out + C);
-      }
-    }
-  }
+  for (int n = 0; n < g.N; ++n) unpool_pairs_sample(g, n, where, dy, relu_y, dx + n * in_sample);
 }
 
 // Taps travel as floats beside the values (exact: a window has at most 65536 taps).

@@ -46,6 +46,7 @@ bool backward_data_fits(const ConvGeometry& g);
 bool backward_weights_fits(const ConvGeometry& g);
 bool conv_layer_backward_fits(const ConvGeometry& g, bool with_dx);
 bool conv_transpose_layer_backward_fits(const ConvGeometry& g, bool with_dx);
+bool conv_maxpool_layer_backward_fits(const ConvGeometry& g, bool with_dx);
 bool pool_fits(const ConvGeometry& g);
 // The wide forward (wide.cpp): more than 16 channels in or out, any kernel and stride.
 bool wide_forward_fits(const ConvGeometry& g);
@@ -69,6 +70,9 @@ void conv_layer_backward(const ConvGeometry& g, const float* x, const float* y, 
 void conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
                                    Activation act, const float* w, float* dx, bool relu_dx, float* dw,
                                    float* dbias, Workspace& ws);
+void conv_maxpool_layer_backward(const ConvGeometry& g, const float* x, const std::uint16_t* where,
+                                 const float* pooled_dy, const float* relu_y, const float* w, float* dx, bool relu_dx,
+                                 float* dw, float* dbias, Workspace& ws);
 
 void maxpool_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where);
 void maxpool_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,

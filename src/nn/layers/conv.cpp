@@ -86,6 +86,22 @@ bool Conv2D::forward_with_next(Layer& next, const Tensor& x, Tensor& y, Tensor& 
   return forward_maxpool(x, next_y, pool->winning_taps(std::size_t(g.N) * (g.OH / 2) * (g.OW / 2) * g.O, training));
 }
 
+// x (N,H,W,C); next_y and next_dy (N,OH/2,OW/2,filters); dx like x.
+bool Conv2D::backward_with_next(Layer& next, const Tensor& x, const Tensor& /*y*/, const Tensor& next_y,
+                                const Tensor& next_dy, Tensor* dx) {
+  auto* pool = dynamic_cast<MaxPooling2D*>(&next);
+  if (!pool || !pool->halves() || backward_activation() != Activation::linear) return false;
+  const ConvGeometry g = geometry(x);
+  const std::uint16_t* where = pool->recorded_taps(next_dy.size());
+  if (!where || !kernels::conv_maxpool_layer_backward_fits(g, dx != nullptr)) return false;
+  check_output_grad(*pool, next_y, next_dy);
+  if (dx) dx->resize(x.shape());
+  kernels::conv_maxpool_layer_backward(g, x.data(), where, next_dy.data(), pool->relu_taken() ? next_y.data() : nullptr,
+                                       kernel_.value.data(), dx ? dx->data() : nullptr, relu_taken_,
+                                       kernel_.grad.data(), bias_.grad.data(), ws_);
+  return true;
+}
+
 // x, y of the forward; dy like y, dx like x.
 void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   const ConvGeometry g = geometry(x);

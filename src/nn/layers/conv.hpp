@@ -52,6 +52,10 @@ class Conv2D : public ConvLayerBase {
   // A MaxPooling2D(2) next: the pass above, in training where the backward need not read
   // this layer's output (its ReLU's derivative left to the pooling, or no activation).
   bool forward_with_next(Layer& next, const Tensor& x, Tensor& y, Tensor& next_y, bool training) override;
+  // A MaxPooling2D(2) next, after a training forward: its gradient is routed back one
+  // sample at a time inside this layer's backward (kernels::conv_maxpool_layer_backward).
+  bool backward_with_next(Layer& next, const Tensor& x, const Tensor& y, const Tensor& next_y,
+                          const Tensor& next_dy, Tensor* dx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
 
  private:

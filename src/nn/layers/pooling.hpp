@@ -32,6 +32,12 @@ class MaxPooling2D : public Layer {
     where_.resize(training ? outputs : 0);
     return training ? where_.data() : nullptr;
   }
+  // The taps the last training forward recorded, if it made `outputs` values; else null.
+  const std::uint16_t* recorded_taps(std::size_t outputs) const {
+    return where_.size() == outputs && outputs > 0 ? where_.data() : nullptr;
+  }
+  // Whether the backward takes the derivative of the ReLU before (Layer::takes_relu_derivative).
+  bool relu_taken() const { return relu_taken_; }
 
  private:
   ConvGeometry geometry(int batch, int height, int width) const;
