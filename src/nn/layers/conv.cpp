@@ -76,10 +76,18 @@ bool Conv2D::forward_maxpool(const Tensor& x, Tensor& y, std::uint16_t* where) {
   return true;
 }
 
+// next as a 2x2 pooling this layer can run with; in training only where this layer's
+// backward will not read its own output (its ReLU's derivative left to the pooling).
+MaxPooling2D* Conv2D::pooling_to_fuse(Layer& next, bool training) const {
+  auto* pool = dynamic_cast<MaxPooling2D*>(&next);
+  if (!pool || !pool->halves() || (training && backward_activation() != Activation::linear)) return nullptr;
+  return pool;
+}
+
 // x (N,H,W,C) -> y shaped (N,OH,OW,filters), unwritten; next_y (N,OH/2,OW/2,filters)
 bool Conv2D::forward_with_next(Layer& next, const Tensor& x, Tensor& y, Tensor& next_y, bool training) {
-  auto* pool = dynamic_cast<MaxPooling2D*>(&next);
-  if (!pool || !pool->halves() || (training && backward_activation() != Activation::linear)) return false;
+  MaxPooling2D* pool = pooling_to_fuse(next, training);
+  if (!pool) return false;
   const ConvGeometry g = geometry(x);
   if (!kernels::conv2d_maxpool_fits(g, activation_)) return false;
   y.resize({g.N, g.OH, g.OW, g.O});
@@ -89,8 +97,8 @@ bool Conv2D::forward_with_next(Layer& next, const Tensor& x, Tensor& y, Tensor& 
 // x (N,H,W,C); next_y and next_dy (N,OH/2,OW/2,filters); dx like x.
 bool Conv2D::backward_with_next(Layer& next, const Tensor& x, const Tensor& /*y*/, const Tensor& next_y,
                                 const Tensor& next_dy, Tensor* dx) {
-  auto* pool = dynamic_cast<MaxPooling2D*>(&next);
-  if (!pool || !pool->halves() || backward_activation() != Activation::linear) return false;
+  const MaxPooling2D* pool = pooling_to_fuse(next, true);
+  if (!pool) return false;
   const ConvGeometry g = geometry(x);
   const std::uint16_t* where = pool->recorded_taps(next_dy.size());
   if (!where || !kernels::conv_maxpool_layer_backward_fits(g, dx != nullptr)) return false;
@@ -109,7 +117,8 @@ void Conv2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor
   if (dx) dx->resize(x.shape());
   dz_.resize(y.shape());
   kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), backward_activation(), kernel_.value.data(),
-                               dx ? dx->data() : nullptr, relu_taken_, kernel_.grad.data(), bias_.grad.data(), dz_.data(), ws_);
+                               dx ? dx->data() : nullptr, relu_taken_, kernel_.grad.data(), bias_.grad.data(),
+                               dz_.data(), ws_);
 }
 
 // --- Conv2DTranspose ---
@@ -150,8 +159,7 @@ void Conv2DTranspose::backward(const Tensor& x, const Tensor& y, const Tensor& d
   dz_.resize(y.shape());
   kernels::conv_transpose_layer_backward(g, x.data(), y.data(), dy.data(), backward_activation(),
                                          kernel_.value.data(), dx ? dx->data() : nullptr, relu_taken_,
-                                         kernel_.grad.data(), bias_.grad.data(),
-                                         dz_.data(), ws_);
+                                         kernel_.grad.data(), bias_.grad.data(), dz_.data(), ws_);
 }
 
 }  // namespace dn

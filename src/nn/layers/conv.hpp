@@ -8,6 +8,8 @@
 
 namespace dn {
 
+class MaxPooling2D;
+
 // What the two convolution layers share: arguments, parameters, scratch.
 class ConvLayerBase : public Layer {
  public:
@@ -61,6 +63,7 @@ class Conv2D : public ConvLayerBase {
  private:
   ConvGeometry geometry(int batch, int height, int width) const;
   ConvGeometry geometry(const Tensor& x) const;  // checks x
+  MaxPooling2D* pooling_to_fuse(Layer& next, bool training) const;
 };
 
 // Keras Conv2DTranspose: kernel (kh, kw, filters, in), bias (filters). Output size

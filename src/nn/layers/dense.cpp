@@ -44,8 +44,10 @@ void Dense::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor*
   check_output_grad(*this, y, dy);
   if (dx) dx->resize(x.shape());
   dz_.resize(y.shape());
-  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), relu_left_ ? Activation::linear : activation_,
-                               kernel_.value.data(), dx ? dx->data() : nullptr, relu_taken_, kernel_.grad.data(), bias_.grad.data(), dz_.data(), ws_);
+  // The ReLU's derivative is not applied here where the next layer took it.
+  const Activation act = relu_left_ ? Activation::linear : activation_;
+  kernels::conv_layer_backward(g, x.data(), y.data(), dy.data(), act, kernel_.value.data(), dx ? dx->data() : nullptr,
+                               relu_taken_, kernel_.grad.data(), bias_.grad.data(), dz_.data(), ws_);
 }
 
 nlohmann::json Dense::config() const {
