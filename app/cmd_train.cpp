@@ -1,4 +1,7 @@
 // denoise train | eval | show: train a denoiser into a run folder, evaluate it, picture it.
+#include <cstdint>
+#include <optional>
+
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
@@ -86,10 +89,14 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
   });
 });
 
+// Runs trained with different seeds see the same noisy images only when this is given.
+constexpr const char* kNoiseSeedHelp = "seeds the noise (default: the run's own --seed)";
+
 static RegisterCommand reg_eval(30, [](CLI::App& app) {
   struct Flags {
     std::string run_dir, split = "test", noise, out;
     std::size_t limit = 0;
+    std::optional<std::uint64_t> seed;
     int threads = 0;
   };
   auto f = std::make_shared<Flags>();
@@ -97,6 +104,7 @@ static RegisterCommand reg_eval(30, [](CLI::App& app) {
   cmd->add_option("run_dir", f->run_dir, "run folder written by denoise train")->required();
   cmd->add_option("--split", f->split, "train, validation or test")->capture_default_str();
   add_noise_flag(*cmd, f->noise, "noise (default: the run's)");
+  cmd->add_option("--seed", f->seed, kNoiseSeedHelp);
   cmd->add_option("--limit", f->limit, "first N images of the split (0 = all)")
       ->check(non_negative())
       ->capture_default_str();
@@ -104,7 +112,7 @@ static RegisterCommand reg_eval(30, [](CLI::App& app) {
   add_threads_flag(*cmd, f->threads);
   on_run(cmd, [f] {
     apply_threads(f->threads);
-    const DenoiseEvaluation m = evaluate_denoiser_run(f->run_dir, parse_split(f->split), f->noise, f->limit);
+    const DenoiseEvaluation m = evaluate_denoiser_run(f->run_dir, parse_split(f->split), f->noise, f->limit, f->seed);
     // Named for the split, beside the run's own record of training (metrics.json), never over it.
     const fs::path out =
         f->out.empty() ? fs::path(f->run_dir) / fmt::format("metrics-{}.json", f->split) : fs::path(f->out);
@@ -116,6 +124,7 @@ static RegisterCommand reg_eval(30, [](CLI::App& app) {
 static RegisterCommand reg_show(40, [](CLI::App& app) {
   struct Flags {
     std::string run_dir, out, split = "test", noise;
+    std::optional<std::uint64_t> seed;
     int count = 10;
   };
   auto f = std::make_shared<Flags>();
@@ -124,10 +133,11 @@ static RegisterCommand reg_show(40, [](CLI::App& app) {
   cmd->add_option("--count", f->count, "digits per row")->capture_default_str()->check(CLI::Range(1, 100));
   cmd->add_option("--split", f->split, "train, validation or test")->capture_default_str();
   add_noise_flag(*cmd, f->noise, "noise (default: the run's)");
+  cmd->add_option("--seed", f->seed, kNoiseSeedHelp);
   cmd->add_option("--out", f->out, "picture to write: .png, .jpg or .jpeg")->required();
   on_run(cmd, [f] {
     check_picture_name(f->out, "out");
-    show_denoiser_run(f->run_dir, parse_split(f->split), f->noise, f->count, f->out);
+    show_denoiser_run(f->run_dir, parse_split(f->split), f->noise, f->count, f->out, f->seed);
     fmt::print("Wrote {}\n", f->out);
   });
 });

@@ -83,6 +83,36 @@ TEST_F(CliTrain, SameSeedOneThreadGivesBitIdenticalWeights) {
   EXPECT_EQ(read_json(tmp / "a" / "history.json")[1]["loss"], read_json(tmp / "b" / "history.json")[1]["loss"]);
 }
 
+// eval draws the test noise from the run's own seed, so runs of two seeds meet different
+// noisy images; --seed puts them on the same ones, and the JSON says which.
+TEST_F(CliTrain, EvalSeedPutsRunsOfOtherSeedsOnTheSameNoise) {
+  ASSERT_EQ(train({"--out", (tmp / "a").string(), "--seed", "4"}).status, 0);
+  ASSERT_EQ(train({"--out", (tmp / "b").string(), "--seed", "5"}).status, 0);
+  auto eval = [&](const std::string& run, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"eval", (tmp / run).string(), "--out", (tmp / (run + ".json")).string()};
+    for (auto& a : extra) args.push_back(a);
+    const auto r = test::run_denoise(args);
+    EXPECT_EQ(r.status, 0) << r.output;
+    return read_json(tmp / (run + ".json"));
+  };
+  const auto a_own = eval("a", {}), b_own = eval("b", {});
+  EXPECT_EQ(a_own["noise_seed"], 4);
+  EXPECT_EQ(b_own["noise_seed"], 5);
+  EXPECT_NE(a_own["noisy"]["mse"], b_own["noisy"]["mse"]);  // another draw of the noise
+
+  const auto a9 = eval("a", {"--seed", "9"}), b9 = eval("b", {"--seed", "9"});
+  EXPECT_EQ(a9["noise_seed"], 9);
+  EXPECT_EQ(a9["noisy"], b9["noisy"]);  // the same noisy images, to the bit
+  EXPECT_NE(a9["noisy"]["mse"], a_own["noisy"]["mse"]);
+  // The run's own seed given explicitly is the default.
+  EXPECT_EQ(eval("a", {"--seed", "4"}), a_own);
+  EXPECT_EQ(read_json(tmp / "a" / "metrics.json")["noise_seed"], 4);
+
+  const auto s = test::run_denoise({"show", (tmp / "a").string(), "--seed", "9", "--out", (tmp / "a9.png").string()});
+  ASSERT_EQ(s.status, 0) << s.output;
+  EXPECT_TRUE(fs::exists(tmp / "a9.png"));
+}
+
 // --init-from starts from a run's weights: with a step too small to change a float,
 // the fine-tuned run ends with its start's weights, to the bit. A run of another
 // model or a missing folder is refused naming the flag.

@@ -95,6 +95,7 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter* writer
   result.metrics = evaluate_denoiser(*model, val_clean, val_noisy);
   result.metrics.split = Split::validation;
   result.metrics.noise = noise;
+  result.metrics.noise_seed = config.seed;
   result.metrics.diverged = result.history.diverged;
   write_json_atomic(dir / kRunMetricsFile, result.metrics.to_json());
   write_reconstructions(*model, val_clean, val_noisy, 10, dir / "reconstructions.png");

@@ -41,6 +41,7 @@ nlohmann::json DenoiseEvaluation::to_json() const {
   out["count"] = denoised.count;
   out["split"] = split_name(split);
   out["noise"] = noise.str();
+  out["noise_seed"] = noise_seed;
   if (diverged) out["diverged"] = *diverged;
   return out;
 }
@@ -53,6 +54,7 @@ DenoiseEvaluation DenoiseEvaluation::from_json(const nlohmann::json& j) {
     e.noisy = quality_from_json(j.at("noisy"), count);
     e.split = parse_split(j.at("split").get<std::string>());
     e.noise = parse_noise(j.at("noise").get<std::string>());
+    if (j.contains("noise_seed")) e.noise_seed = json_integer<std::uint64_t>(j["noise_seed"], "noise_seed");
     if (j.contains("diverged")) e.diverged = j["diverged"].get<bool>();
   } catch (const nlohmann::json::exception& ex) {
     throw DataError(std::string("metrics.json: ") + ex.what());
@@ -86,43 +88,46 @@ void write_reconstructions(Layer& model, const Tensor& clean, const Tensor& nois
 struct EvalSet {
   Tensor clean, noisy;
   NoiseSpec noise;
+  std::uint64_t noise_seed = 0;
 };
 
 static EvalSet eval_set(const DenoiserConfig& config, Split split, const std::string& noise_override,
-                        std::size_t limit) {
+                        std::size_t limit, std::optional<std::uint64_t> noise_seed) {
   DataOptions options = config.data;
   options.limit = limit;
-  options.seed = config.seed;
+  options.seed = config.seed;  // the run's split of a folder dataset, whatever seeds the noise
   Splits data = load_splits(options);
   EvalSet set;
   set.clean = std::move(split == Split::train        ? data.train.images
                         : split == Split::validation ? data.validation.images
                                                      : data.test.images);
   set.noise = parse_noise(noise_override.empty() ? config.noise : noise_override);
-  set.noisy = noisy_images(set.clean, set.noise, config.seed, split);
+  set.noise_seed = noise_seed.value_or(config.seed);
+  set.noisy = noisy_images(set.clean, set.noise, set.noise_seed, split);
   return set;
 }
 
 DenoiseEvaluation evaluate_denoiser_run(const fs::path& run_dir, Split split, const std::string& noise_override,
-                                        std::size_t limit) {
+                                        std::size_t limit, std::optional<std::uint64_t> noise_seed) {
   LoadedDenoiser run = load_denoiser(run_dir);
-  const EvalSet set = eval_set(run.config, split, noise_override, limit);
+  const EvalSet set = eval_set(run.config, split, noise_override, limit, noise_seed);
   DenoiseEvaluation e = evaluate_denoiser(*run.model, set.clean, set.noisy);
   e.split = split;
   e.noise = set.noise;
+  e.noise_seed = set.noise_seed;
   return e;
 }
 
 void show_denoiser_run(const fs::path& run_dir, Split split, const std::string& noise_override, int count,
-                       const fs::path& png) {
+                       const fs::path& png, std::optional<std::uint64_t> noise_seed) {
   LoadedDenoiser run = load_denoiser(run_dir);
-  const EvalSet set = eval_set(run.config, split, noise_override, static_cast<std::size_t>(count));
+  const EvalSet set = eval_set(run.config, split, noise_override, static_cast<std::size_t>(count), noise_seed);
   write_reconstructions(*run.model, set.clean, set.noisy, count, png);
 }
 
 std::string format_denoise_metrics(const DenoiseEvaluation& e) {
-  std::string out = fmt::format("Evaluation on {} ({} images, noise {})\n", split_name(e.split), e.denoised.count,
-                                e.noise.str());
+  std::string out = fmt::format("Evaluation on {} ({} images, noise {}, noise seed {})\n", split_name(e.split),
+                                e.denoised.count, e.noise.str(), e.noise_seed);
   out += fmt::format("  {:<24} {:>12} {:>12}\n", "metric", "noisy input", "denoised");
   const std::pair<double ImageQuality::*, const char*> rows[] = {{&ImageQuality::bce, "binary cross-entropy"},
                                                                  {&ImageQuality::mse, "MSE"},

@@ -3,6 +3,7 @@
 // input, on a set of images or on a split of a run folder's data; and the
 // picture of noisy / denoised / clean digits.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -20,11 +21,13 @@ struct DenoiseEvaluation {
   ImageQuality denoised, noisy;  // the model's output and its input, each against the clean images
   Split split = Split::validation;
   NoiseSpec noise;
+  std::uint64_t noise_seed = 0;  // what the noise was drawn from (with the split, see noisy_images)
   std::optional<bool> diverged;  // set for the evaluation written after training
 
   // metrics.json: the denoised image's bce, mse, psnr, psnr_set, ssim, binary_accuracy
   // and binary_accuracy_ceiling at the top level, the same under "noisy", then count,
-  // split, noise and (after training) diverged.
+  // split, noise, noise_seed and (after training) diverged. from_json takes a file
+  // without noise_seed (written before it was recorded) as 0.
   nlohmann::json to_json() const;
   static DenoiseEvaluation from_json(const nlohmann::json& j);  // DataError on missing or mistyped keys
 };
@@ -33,16 +36,19 @@ struct DenoiseEvaluation {
 DenoiseEvaluation evaluate_denoiser(Layer& model, const Tensor& clean, const Tensor& noisy);
 
 // A denoiser run folder on a split with the run's noise (or noise_override when not
-// empty), limited to the first limit images (0 = all).
+// empty), limited to the first limit images (0 = all). The noise is drawn from the
+// run's own seed unless noise_seed is given: runs trained with different seeds are
+// compared on the same noisy images only with the same noise_seed.
 DenoiseEvaluation evaluate_denoiser_run(const std::filesystem::path& run_dir, Split split,
-                                        const std::string& noise_override, std::size_t limit);
+                                        const std::string& noise_override, std::size_t limit,
+                                        std::optional<std::uint64_t> noise_seed = {});
 
 // Picture: rows noisy / denoised / clean for the first count images.
 void write_reconstructions(Layer& model, const Tensor& clean, const Tensor& noisy, int count,
                            const std::filesystem::path& png);
 // A run folder's reconstructions picture for a split.
 void show_denoiser_run(const std::filesystem::path& run_dir, Split split, const std::string& noise_override,
-                       int count, const std::filesystem::path& png);
+                       int count, const std::filesystem::path& png, std::optional<std::uint64_t> noise_seed = {});
 
 // A readable two-column table (noisy input vs denoised).
 std::string format_denoise_metrics(const DenoiseEvaluation& e);
