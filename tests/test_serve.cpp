@@ -27,6 +27,7 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "data/image_codec.hpp"
+#include "io/safetensors.hpp"
 #include "serve/server.hpp"
 #include "serve/worker_pool.hpp"
 #include "support/test_support.hpp"
@@ -44,8 +45,9 @@ const fs::path kClassifier = fs::path(DENOISE_SOURCE_DIR) / "models/classifier-m
 
 // A server on a free loopback port, serving from its own thread until destroyed.
 struct RunningServer {
-  explicit RunningServer(ServeOptions options = quiet_options())
-      : server(load_served_models(kDenoiser, kClassifier, std::nullopt), options) {
+  explicit RunningServer(ServeOptions options = quiet_options(),
+                         const std::optional<fs::path>& noisy_classifier = std::nullopt)
+      : server(load_served_models(kDenoiser, kClassifier, noisy_classifier), options) {
     port = server.bind();
     thread = std::thread([this] { server.run(); });
   }
@@ -307,6 +309,47 @@ TEST(ServeApi, PredictWithNoiseIsSeededAndReturnsThePictures) {
   for (float p : a["denoised"]["probabilities"]) sum += p;
   EXPECT_NEAR(sum, 1.0f, 1e-4f);
   EXPECT_EQ(a["noise"], "gaussian:0.5");
+}
+
+// With --noisy-classifier, noisy input is read by that classifier and everything else
+// by the clean one. Here the "noisy" classifier is the clean one whose last bias
+// favours 3 by far, so that which one read a picture shows in the digit.
+TEST(ServeApi, TheNoisyClassifierReadsNoisyInputOnly) {
+  TempDir tmp;
+  const fs::path noisy = tmp / "reads-three";
+  fs::copy(kClassifier, noisy);
+  auto tensors = load_safetensors(noisy / "model.safetensors");
+  ASSERT_TRUE(tensors.contains("dense/bias"));  // the last layer of the small classifier
+  tensors["dense/bias"][3] += 1000.0f;
+  std::vector<std::pair<std::string, const Tensor*>> named;
+  for (const auto& [name, t] : tensors) named.emplace_back(name, &t);
+  save_safetensors(noisy / "model.safetensors", named, read_safetensors_metadata(kClassifier / "model.safetensors"));
+
+  RunningServer s(RunningServer::quiet_options(), noisy);
+  auto c = s.client();
+  auto r = c.Get("/api/models");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(json::parse(r->body)["noisy_classifier"]["config"]["task"], "classify");
+
+  const std::string png = png_of(stroke_picture(7));
+  const auto ask = [&](const std::string& query) {
+    auto answer = c.Post("/api/predict?denoise=1&" + query, png, "image/png");
+    EXPECT_TRUE(answer && answer->status == 200) << (answer ? answer->body : "no answer");
+    return json::parse(answer->body);
+  };
+  const json with_noise = ask("noise=gaussian:0.5&seed=3"), clean = ask("noise=none");
+  EXPECT_EQ(with_noise["input"]["classifier"], "noisy_classifier");
+  EXPECT_EQ(with_noise["input"]["digit"], 3);
+  EXPECT_NEAR(with_noise["input"]["probabilities"][3].get<float>(), 1.0f, 1e-6f);
+  EXPECT_EQ(with_noise["denoised"]["classifier"], "classifier");  // denoised digits look clean
+  EXPECT_EQ(clean["input"]["classifier"], "classifier");
+  // The clean reading is the plain server's, to the bit.
+  RunningServer plain;
+  auto pc = plain.client();
+  auto p = pc.Post("/api/predict?denoise=1&noise=none", png, "image/png");
+  ASSERT_TRUE(p && p->status == 200);
+  EXPECT_EQ(clean, json::parse(p->body));
+  EXPECT_THROW(load_served_models(kDenoiser, kClassifier, kDenoiser), DataError);  // a denoiser cannot read digits
 }
 
 // /api/denoise gives the bytes `denoise apply` writes for the same picture and noise, and
