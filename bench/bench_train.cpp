@@ -35,6 +35,7 @@
 #include "data/dataset.hpp"
 #include "data/noise.hpp"
 #include "data/packed_images.hpp"
+#include "fma_peak.hpp"
 #include "kernels/simd/simd.hpp"
 #include "nn/inference.hpp"
 #include "nn/models.hpp"
@@ -295,7 +296,23 @@ struct Part {
   std::string name, phase;
   double wall = INFINITY, cpu = INFINITY;  // best round
   double round_wall = 0, round_cpu = 0;    // this round so far
+  double multiply_adds = 0;                // per step, counted as the direct convolution would do them
 };
+
+// Multiply-adds of one pass of a layer over a batch, counted as direct loops do them
+// (Winograd's layers do fewer, so they can score over 100% of the peak): every pixel of
+// a convolution's output, of a transposed convolution's input and every sample of a
+// Dense layer meets the whole kernel once. Layers without a kernel count none.
+double pass_multiply_adds(Layer& layer, const Tensor& in, const Tensor& out) {
+  const auto params = layer.params();
+  if (params.empty() || params[0]->name != "kernel") return 0;
+  const double kernel = static_cast<double>(params[0]->value.size());
+  const std::string type = layer.type();
+  if (type == "Conv2D") return kernel * out.dim(0) * out.dim(1) * out.dim(2);
+  if (type == "Conv2DTranspose") return kernel * in.dim(0) * in.dim(1) * in.dim(2);
+  if (type == "Dense") return kernel * in.dim(0);
+  return 0;
+}
 
 // Each leaf layer's forward and backward timed on its own, as Sequential would run them.
 nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t batch, int warmup, int steps,
@@ -316,6 +333,10 @@ nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t b
   std::size_t first_trainable = 0;
   while (first_trainable + 1 < L && leaves[first_trainable]->params().empty()) ++first_trainable;
   std::vector<Tensor> outs(L), grads(L);
+  // Which rows got the time of a fused pair (the other shows about none): the pair's
+  // multiply-adds are counted there.
+  std::vector<std::size_t> forward_row(L), backward_row(L);
+  for (std::size_t i = 0; i < L; ++i) forward_row[i] = 1 + i, backward_row[i] = 1 + L + 2 + (L - 1 - i);
   const auto total_start = Clock::now();
   for (int s = -warmup; s < steps * rounds; ++s) {
     std::size_t part = 0;
@@ -340,6 +361,7 @@ nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t b
       // As Sequential: a layer and the next in one pass where they fuse (the time goes to the
       // first). The leaves are flattened; the seed model's pair lies inside its encoder.
       if (i + 1 < L && leaves[i]->forward_with_next(*leaves[i + 1], *in, outs[i], outs[i + 1], true)) {
+        forward_row[i + 1] = forward_row[i];
         lap();
         in = &outs[++i];
         lap();
@@ -364,6 +386,7 @@ nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t b
       // As Sequential: a layer and the one before in one pass where they fuse (the time goes to the later).
       if (i > first_trainable &&
           leaves[i - 1]->backward_with_next(*leaves[i], x(i - 1), outs[i - 1], outs[i], *d_out, d_in(i - 1))) {
+        backward_row[i - 1] = backward_row[i];
         lap();
         d_out = d_in(--i);
         lap();
@@ -382,8 +405,16 @@ nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t b
       }
   }
   const double total = seconds_since(total_start);
-  double wall_sum = 0, cpu_sum = 0;
-  for (const Part& p : parts) wall_sum += p.wall, cpu_sum += p.cpu;
+  for (std::size_t i = 0; i < L; ++i) {
+    const Tensor& in = i == 0 ? t.xb : outs[i - 1];
+    const double pass = pass_multiply_adds(*leaves[i], in, outs[i]);
+    parts[forward_row[i]].multiply_adds += pass;
+    // The weight gradient, and the input gradient but at the first layer with weights.
+    if (i >= first_trainable) parts[backward_row[i]].multiply_adds += pass * (i > first_trainable ? 2 : 1);
+  }
+  const double peak = multiply_add_peak(omp_get_max_threads());
+  double wall_sum = 0, cpu_sum = 0, multiply_adds = 0;
+  for (const Part& p : parts) wall_sum += p.wall, cpu_sum += p.cpu, multiply_adds += p.multiply_adds;
   auto ms = [](double v) { return v * 1e3; };
   nlohmann::json rows = nlohmann::json::array();
   for (const Part& p : parts)
@@ -392,7 +423,9 @@ nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t b
                     {"ms_per_step", ms(p.wall)},
                     {"percent", 100.0 * p.wall / wall_sum},
                     {"cpu_ms_per_step", ms(p.cpu)},
-                    {"cpu_percent", 100.0 * p.cpu / cpu_sum}});
+                    {"cpu_percent", 100.0 * p.cpu / cpu_sum},
+                    {"multiply_adds_per_step", p.multiply_adds},
+                    {"percent_of_peak", 100.0 * p.multiply_adds / p.wall / peak}});
   const double epoch_steps = std::ceil(kEpochSamples / static_cast<double>(batch));
   return {{"steps", steps},
           {"rounds", rounds},
@@ -403,20 +436,32 @@ nlohmann::json run_layers(const std::string& model, const Data& d, std::size_t b
           {"seconds_per_epoch_estimate", wall_sum * epoch_steps},
           {"cpu_seconds_per_epoch_estimate", cpu_sum * epoch_steps},
           {"wall_seconds", total},
+          {"multiply_adds_per_step", multiply_adds},
+          {"multiply_add_peak_per_second", peak},
+          {"percent_of_peak", 100.0 * multiply_adds / wall_sum / peak},
           {"rows", rows}};
 }
 
 void print_layers(const nlohmann::json& r) {
-  fmt::print("{:<40} {:<18} {:>9} {:>7} {:>9} {:>7}\n", "part", "phase", "ms/step", "share", "cpu ms", "share");
+  // "of peak": multiply-adds as direct loops count them, against the measured peak.
+  auto of_peak = [](const nlohmann::json& j) {
+    return j["multiply_adds_per_step"].get<double>() > 0 ? fmt::format("{:>7.0f}%", j["percent_of_peak"].get<double>())
+                                                         : std::string(8, ' ');
+  };
+  fmt::print("{:<40} {:<18} {:>9} {:>7} {:>9} {:>7} {:>8}\n", "part", "phase", "ms/step", "share", "cpu ms", "share",
+             "of peak");
   for (const auto& row : r["rows"])
-    fmt::print("{:<40} {:<18} {:>9.4f} {:>6.1f}% {:>9.4f} {:>6.1f}%\n", row["part"].get<std::string>(),
+    fmt::print("{:<40} {:<18} {:>9.4f} {:>6.1f}% {:>9.4f} {:>6.1f}% {}\n", row["part"].get<std::string>(),
                row["phase"].get<std::string>(), row["ms_per_step"].get<double>(), row["percent"].get<double>(),
-               row["cpu_ms_per_step"].get<double>(), row["cpu_percent"].get<double>());
-  fmt::print("{:<40} {:<18} {:>9.4f} {:>7} {:>9.4f}\n", "total", "", r["ms_per_step"].get<double>(), "",
-             r["cpu_ms_per_step"].get<double>());
+               row["cpu_ms_per_step"].get<double>(), row["cpu_percent"].get<double>(), of_peak(row));
+  fmt::print("{:<40} {:<18} {:>9.4f} {:>7} {:>9.4f} {:>7} {}\n", "total", "", r["ms_per_step"].get<double>(), "",
+             r["cpu_ms_per_step"].get<double>(), "", of_peak(r));
   const std::string per_epoch = fmt::format("  as s/epoch ({} steps)", r["epoch_steps"].get<double>());
   fmt::print("{:<40} {:<18} {:>9.2f} {:>7} {:>9.2f}\n", per_epoch, "", r["seconds_per_epoch_estimate"].get<double>(),
              "", r["cpu_seconds_per_epoch_estimate"].get<double>());
+  fmt::print("peak: {:.1f} billion multiply-adds/s on {} thread(s), measured; layers count the multiply-adds of "
+             "direct loops, so Winograd's can pass 100%\n",
+             r["multiply_add_peak_per_second"].get<double>() / 1e9, r["threads"].get<int>());
 }
 
 }  // namespace

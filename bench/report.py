@@ -25,6 +25,27 @@ def print_row(name, r):
           f"{fmt(r['peak_rss_mb'], '>8.0f')}")
 
 
+def print_peak_share(runs, rows, torch_runs, torch_best_key):
+    """Each 2-thread epoch (and PyTorch's best) as a share of the machine's multiply-add
+    peak, from the layers run: its count of a step's multiply-adds (as direct loops do
+    them) and the peak it measured on 2 threads. One thread's peak is taken as half."""
+    layers = next((r for n, r in runs.items() if n.startswith("project_layers_")), None)
+    if not layers or "multiply_add_peak_per_second" not in layers or layers["batch"] != 32:
+        return None
+    per_step, peak = layers["multiply_adds_per_step"], layers["multiply_add_peak_per_second"]
+    steps = layers["epoch_steps"]
+    share = {r["target"]: per_step * steps / r["seconds_per_epoch_2_threads"] / peak
+             for r in rows if r["framework"] == "project"}
+    parts = [f"project {t} {100 * v:.0f}%" for t, v in share.items()]
+    if torch_best_key:
+        threads = torch_best_key[0]
+        share["pytorch_best"] = per_step * steps / torch_runs[torch_best_key]["seconds_per_epoch"] / (peak * threads / 2)
+        parts.append(f"PyTorch best {100 * share['pytorch_best']:.0f}% (of {threads} thread{'s' if threads > 1 else ''})")
+    print(f"share of the multiply-add peak ({peak / 1e9:.0f} billion/s on 2 threads, measured; {per_step / 1e6:.1f} "
+          f"million per step as direct loops count them): {', '.join(parts)}")
+    return share
+
+
 def main():
     out = sys.argv[1]
     runs = {}
@@ -88,6 +109,7 @@ def main():
         threads, wait = torch_best_key
         print(f"PyTorch best: {torch_best:.2f} s/epoch ({threads} thread{'s' if threads > 1 else ''}, "
               f"OMP wait {wait}); a project row's OMP wait is the better of those tried on its target")
+    peak_share = print_peak_share(runs, rows, torch_runs, torch_best_key)
 
     # classifier-large: training time per sample, project against PyTorch.
     cls = next((r for n, r in runs.items() if n.startswith("project_classifier_")), None)
@@ -126,7 +148,7 @@ def main():
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"table": rows, "pytorch_best": {"threads": torch_best_key[0], "omp_wait_policy": torch_best_key[1],
                                                    "seconds_per_epoch": torch_best} if torch_best_key else None,
-                   "classifier": classifier, "denoise_train_peak_rss_mb": denoise_mb,
+                   "classifier": classifier, "denoise_train_peak_rss_mb": denoise_mb, "peak_share": peak_share,
                    "checks": checks, "runs": runs}, f, indent=2)
         f.write("\n")
     print(f"results: {os.path.join(out, 'results.json')}")

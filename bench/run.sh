@@ -52,7 +52,7 @@ OMP_WAIT_POLICY=passive "${bench[@]}" --mode train --threads 2 --batch 32 \
   --json "$out/project_train_${best}_t2_b32_passive.json" >/dev/null
 echo "== project on $best: time per layer"
 "${bench[@]}" --mode layers --threads 2 --batch 32 --samples 8000 --json "$out/project_layers_${best}_t2_b32.json" |
-  sed -n '1,/as s\/epoch/p'
+  sed -n '1,/^peak:/p'
 # classifier-large at `denoise classify train`'s default batch; a few thousand samples
 # give its time per sample (a whole epoch takes a minute).
 echo "== project on $best: classifier-large training"
