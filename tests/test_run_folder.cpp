@@ -20,6 +20,7 @@
 #include "run/run_folder.hpp"
 #include "support/test_support.hpp"
 #include "train/denoiser.hpp"
+#include "train/denoiser_eval.hpp"
 
 namespace dn {
 namespace {
@@ -177,6 +178,31 @@ TEST(RunFolder, AVersion01SeedRunStillLoadsAndDenoises) {
   const Tensor noisy = noisy_images(digits.images, parse_noise("gaussian:0.5"), 0, Split::test);
   const DenoiseEvaluation e = evaluate_denoiser(*loaded.model, digits.images, noisy);
   EXPECT_GT(e.denoised.psnr, e.noisy.psnr + 3.0) << e.noisy.psnr << " -> " << e.denoised.psnr;
+  EXPECT_FALSE(e.constant_output);
+}
+
+// A collapsed denoiser (here: every kernel zero, so each image comes out as the same
+// sigmoid of the biases) is called so, in the JSON and in the table with what to do.
+TEST(RunFolder, AConstantOutputIsCalledACollapse) {
+  const LoadedDenoiser loaded = load_denoiser(fs::path(DENOISE_SOURCE_DIR) / "tests" / "fixtures" / "seed-run-v0.1");
+  for (auto& [name, p] : named_params(*loaded.model))
+    if (name.ends_with("kernel")) p->value.zero();
+  const Dataset digits = make_synthetic_digits(20, 4);
+  const Tensor noisy = noisy_images(digits.images, parse_noise("gaussian:0.5"), 0, Split::test);
+  const DenoiseEvaluation e = evaluate_denoiser(*loaded.model, digits.images, noisy);
+  EXPECT_TRUE(e.constant_output);
+  EXPECT_TRUE(e.to_json()["constant_output"].get<bool>());
+  EXPECT_TRUE(DenoiseEvaluation::from_json(e.to_json()).constant_output);
+  EXPECT_NE(format_denoise_metrics(e).find("collapsed"), std::string::npos);
+  // One image alone has nothing to be constant against.
+  Tensor one_clean, one_noisy;
+  slice_rows(digits.images, 0, 1, one_clean);
+  slice_rows(noisy, 0, 1, one_noisy);
+  EXPECT_FALSE(evaluate_denoiser(*loaded.model, one_clean, one_noisy).constant_output);
+  // Nor is a constant output of images that are all alike (here all blank) a collapse.
+  Tensor blank(digits.images.shape());
+  blank.zero();
+  EXPECT_FALSE(evaluate_denoiser(*loaded.model, blank, noisy).constant_output);
 }
 
 }  // namespace
