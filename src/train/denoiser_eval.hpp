@@ -29,8 +29,9 @@ struct DenoiseEvaluation {
 
   // metrics.json: the denoised image's bce, mse, psnr, psnr_set, ssim, binary_accuracy
   // and binary_accuracy_ceiling at the top level, the same under "noisy", then count,
-  // split, noise, noise_seed and (after training) diverged. from_json takes a file
-  // without noise_seed (written before it was recorded) as 0.
+  // split, noise, noise_seed, constant_output and (after training) diverged. from_json
+  // takes a file without the last three (written before they were recorded) as 0, false
+  // and unset.
   nlohmann::json to_json() const;
   static DenoiseEvaluation from_json(const nlohmann::json& j);  // DataError on missing or mistyped keys
 };
