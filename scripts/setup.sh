@@ -1,19 +1,37 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds (release and sanitizer), and fetches MNIST.
+# Installs what is missing, builds, and fetches MNIST.
 # Idempotent: a second run reuses what is installed, built and fetched.
-# Usage: scripts/setup.sh [--no-asan]
+# Usage: scripts/setup.sh [--main-job]
+#   (none)      everything the test suite needs: all packages, ONNX Runtime, the whole
+#               release build (program, tests, benchmarks) and the sanitizer build
+#   --main-job  only what `denoise reproduce` needs: the packages the program builds
+#               and runs with, and the program alone (a fresh machine saves the test
+#               tools' downloads, about 600 MB, and three quarters of the build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+main_job=false
+case "${1:-}" in
+  "") ;;
+  --main-job) main_job=true ;;
+  *) echo "setup.sh: unknown option '$1' (expected --main-job or nothing)" >&2; exit 2 ;;
+esac
 
+# What the program builds and runs with (CMakeLists.txt finds every one of them; GoogleTest
+# and Google Benchmark too, since the build is configured with its tests either way).
 packages=(g++ cmake make pkg-config git ca-certificates
           libopenblas-dev libhwy-dev libcli11-dev nlohmann-json3-dev libfmt-dev libpng-dev libjpeg62-turbo-dev libarchive-dev libcairo2-dev fonts-dejavu-core
-          zlib1g-dev libssl-dev libgtest-dev libbenchmark-dev dataset-fashion-mnist
-          libonnx-dev libprotobuf-dev python3-onnx python3-opencv  # ONNX export; its checker and OpenCV test it
-          clang-14 libfuzzer-14-dev   # the libFuzzer targets (tests/fuzz/, scripts/fuzz.sh); optional
-          libcpp-httplib-dev chromium chromium-driver  # denoise serve, and its test in a real browser
-          libopenmpi-dev openmpi-bin  # sweeps and data-parallel training over MPI (optional at build time)
+          zlib1g-dev libssl-dev libgtest-dev libbenchmark-dev
+          libonnx-dev libprotobuf-dev  # ONNX export
+          libcpp-httplib-dev          # denoise serve
+          libopenmpi-dev openmpi-bin  # sweeps and data-parallel training over MPI (found once, when the build is configured)
           libopencv-dev               # the classical denoising baselines (median, bilateral, non-local means)
           ccache)                     # rebuilds and worktrees reuse compiled objects
+# What only the tests use.
+$main_job || packages+=(
+          dataset-fashion-mnist       # the Fashion-MNIST tests
+          python3-onnx python3-opencv # ONNX's checker and OpenCV read what we export
+          clang-14 libfuzzer-14-dev   # the libFuzzer targets (tests/fuzz/, scripts/fuzz.sh); optional
+          chromium chromium-driver)   # the web page's test in a real browser
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,7 +49,7 @@ fi
 # ONNX Runtime for the export tests, project-local (tools/ is not committed). Its CPU
 # binaries ship in the package; the flag skips the optional GPU (CUDA) download.
 ort_version=1.30.0
-if [[ "$(node -p "require('./tools/onnxruntime/node_modules/onnxruntime-node/package.json').version" 2>/dev/null)" != "$ort_version" ]]; then
+if ! $main_job && [[ "$(node -p "require('./tools/onnxruntime/node_modules/onnxruntime-node/package.json').version" 2>/dev/null)" != "$ort_version" ]]; then
   echo "== installing onnxruntime-node $ort_version into tools/onnxruntime/"
   mkdir -p tools/onnxruntime
   npm install --prefix tools/onnxruntime --no-audit --no-fund --silent \
@@ -41,8 +59,12 @@ fi
 jobs=$(nproc)
 echo "== building release (build/)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$jobs"
-if [[ "${1:-}" != "--no-asan" ]]; then
+if $main_job; then
+  cmake --build build -j"$jobs" --target denoise
+else
+  cmake --build build -j"$jobs"
+fi
+if ! $main_job; then
   echo "== building with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDENOISE_SANITIZE=ON >/dev/null
   cmake --build build-asan -j"$jobs"
