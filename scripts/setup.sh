@@ -24,7 +24,7 @@ packages=(g++ cmake make pkg-config git ca-certificates
           libonnx-dev libprotobuf-dev  # ONNX export
           libcpp-httplib-dev          # denoise serve
           libopenmpi-dev openmpi-bin  # sweeps and data-parallel training over MPI (found once, when the build is configured)
-          libopencv-dev               # the classical denoising baselines (median, bilateral, non-local means)
+          libopencv-core-dev libopencv-imgproc-dev libopencv-photo-dev  # the classical baselines (median, bilateral, non-local means)
           ccache)                     # rebuilds and worktrees reuse compiled objects
 # What only the tests use.
 $main_job || packages+=(

@@ -2,9 +2,15 @@
 // training equals a single process's, a 2-rank sweep writes the 1-process table, and
 // errors end the job with one clear message instead of a hang. Skipped when the build
 // has no MPI. Each mpirun runs under `timeout`, so a hang fails the test, never the suite.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cmath>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -16,7 +22,9 @@
 #include "data/dataset.hpp"
 #include "dist/communicator.hpp"
 #include "io/safetensors.hpp"
+#include "run/run_writer.hpp"
 #include "support/test_support.hpp"
+#include "train/checkpoint.hpp"
 
 namespace dn {
 namespace {
@@ -76,6 +84,20 @@ class Mpi : public ::testing::Test {
   test::TempDir tmp;
 };
 
+// Whether the lock file can be taken (and is then let go) within the time given.
+bool lock_released(const fs::path& lock, std::chrono::seconds within) {
+  const auto end = std::chrono::steady_clock::now() + within;
+  do {
+    const int fd = ::open(lock.c_str(), O_RDWR);
+    if (fd < 0) return true;  // removed by a writer that finished
+    const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    ::close(fd);
+    if (free) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < end);
+  return false;
+}
+
 double max_weight_difference(const fs::path& a, const fs::path& b) {
   const auto wa = load_safetensors(a), wb = load_safetensors(b);
   double worst = 0;
@@ -130,6 +152,59 @@ TEST_F(Mpi, ClassifierWithDropoutTrainsAsOneProcess) {
   ASSERT_EQ(pair.status, 0) << pair.output;
   expect_same_history(tmp / "one", tmp / "two", 1e-5);
   EXPECT_LT(max_weight_difference(tmp / "one" / "model.safetensors", tmp / "two" / "model.safetensors"), 1e-5);
+}
+
+// Ctrl-C ends a data-parallel job at once (mpirun's); the last finished epoch's checkpoint
+// stays, every rank reads it on --resume, and the resumed job ends with the bits of a
+// job that was never interrupted.
+TEST_F(Mpi, AnInterruptedJobResumesOnEveryRankToTheUninterruptedBits) {
+  // Epochs long enough to be interrupted in: about 0.2 s each on two ranks, and as long
+  // with a quarter of the images in the sanitizer build.
+#ifdef __SANITIZE_ADDRESS__
+  const std::size_t images = 2400;
+#else
+  const std::size_t images = 9600;
+#endif
+  write_data_folder(tmp / "big", make_synthetic_digits(images, 3), make_synthetic_digits(100, 4));
+  auto train = [&](const fs::path& out) {
+    return std::vector<std::string>{"train", "--epochs", "8", "--threads", "1", "--verbose", "0",
+                                    "--data-dir", (tmp / "big").string(), "--out", out.string()};
+  };
+  const fs::path whole = tmp / "whole", cut = tmp / "cut";
+  const auto uninterrupted = mpirun(2, train(whole));
+  ASSERT_EQ(uninterrupted.status, 0) << uninterrupted.output;
+
+  auto checkpoint_epoch = [&] {
+    try {
+      return read_checkpoint(staging_folder(cut) / kCheckpointFile).epoch;
+    } catch (const std::exception&) {
+      return 0;  // none yet
+    }
+  };
+  const std::string job = "exec env " + std::string(kMpirun) + " -np 2 " + DENOISE_EXE + quoted(train(cut));
+  const auto stopped = test::run_until({"/bin/sh", "-c", job}, [&] { return checkpoint_epoch() >= 2; }, SIGINT);
+  ASSERT_NE(stopped.status, -1) << "the job ended before its second checkpoint\n" << stopped.output;
+  EXPECT_NE(stopped.status, 0) << stopped.output;
+  EXPECT_FALSE(fs::exists(cut)) << "an interrupted job left a run folder";
+  const int kept = checkpoint_epoch();
+  EXPECT_GE(kept, 2);
+  EXPECT_LT(kept, 8) << "the job was not interrupted\n" << stopped.output;
+  // mpirun returns at once; its ranks end within about a second, rank 0 holding the run
+  // folder's lock (RunWriter's flock on <folder>.lock) until then.
+  EXPECT_TRUE(lock_released(fs::path(cut.string() + ".lock"), std::chrono::seconds(60)))
+      << "rank 0 still holds the run folder a minute after the job ended";
+
+  const auto resumed = mpirun(2, {"train", "--resume", cut.string(), "--threads", "1", "--verbose", "0"});
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_FALSE(fs::exists(staging_folder(cut)));
+  const nlohmann::json a = read_json(whole / "history.json"), b = read_json(cut / "history.json");
+  ASSERT_EQ(b.size(), 8u);
+  for (std::size_t e = 0; e < a.size(); ++e) {
+    EXPECT_EQ(a[e]["loss"], b[e]["loss"]) << "epoch " << e + 1;
+    EXPECT_EQ(a[e]["val_loss"], b[e]["val_loss"]) << "epoch " << e + 1;
+  }
+  EXPECT_EQ(max_weight_difference(whole / "model.safetensors", cut / "model.safetensors"), 0.0);
+  EXPECT_EQ(read_json(cut / "config.json")["world_size"], 2);
 }
 
 TEST_F(Mpi, TwoRankSweepWritesTheOneProcessTable) {

@@ -60,9 +60,9 @@ CliResult run_denoise(const std::vector<std::string>& args) {
   return r;
 }
 
-CliResult run_denoise_until(const std::vector<std::string>& args, const std::function<bool()>& when, int signal) {
+CliResult run_until(const std::vector<std::string>& args, const std::function<bool()>& when, int signal) {
   const std::filesystem::path log = std::filesystem::temp_directory_path() /
-                                    ("denoise-until-" + std::to_string(::getpid()) + ".log");
+                                    ("run-until-" + std::to_string(::getpid()) + ".log");
   pid_t pid = ::fork();
   if (pid == 0) {
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -70,12 +70,10 @@ CliResult run_denoise_until(const std::vector<std::string>& args, const std::fun
     ::dup2(fd, 2);
     ::close(fd);
     std::vector<char*> argv;
-    std::string exe = DENOISE_EXE;
-    argv.push_back(exe.data());
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execv(exe.c_str(), argv.data());
+    ::execv(argv[0], argv.data());
     _exit(127);
   }
   bool sent = false;
@@ -93,6 +91,12 @@ CliResult run_denoise_until(const std::vector<std::string>& args, const std::fun
   std::filesystem::remove(log);
   r.status = !sent ? -1 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
   return r;
+}
+
+CliResult run_denoise_until(const std::vector<std::string>& args, const std::function<bool()>& when, int signal) {
+  std::vector<std::string> argv = {DENOISE_EXE};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_until(argv, when, signal);
 }
 
 void write_bytes(const fs::path& path, const std::string& bytes) {

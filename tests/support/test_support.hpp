@@ -32,6 +32,9 @@ CliResult run_denoise(const std::vector<std::string>& args);
 // became true before the program ended.
 CliResult run_denoise_until(const std::vector<std::string>& args, const std::function<bool()>& when, int signal);
 
+// The same for any program: argv[0] is its path.
+CliResult run_until(const std::vector<std::string>& argv, const std::function<bool()>& when, int signal);
+
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 
 }  // namespace dn::test
