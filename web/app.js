@@ -52,8 +52,41 @@ pad.addEventListener('pointerup', stop);
 pad.addEventListener('pointercancel', stop);
 
 $('clear').addEventListener('click', () => { clearPad(); showEmpty(); });
+// Drawing with the keyboard: the arrow keys move a pen over the pad (Shift: small steps),
+// Space or Enter puts it down (a dot) or lifts it; while it is down, each move draws.
+const pen = { x: pad.width / 2, y: pad.height / 2, down: false };
+const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+function showPen() {  // the ring, in the pad's displayed pixels (inside its border)
+  $('pen').style.left = (pad.offsetLeft + pad.clientLeft + pen.x * pad.clientWidth / pad.width) + 'px';
+  $('pen').style.top = (pad.offsetTop + pad.clientTop + pen.y * pad.clientHeight / pad.height) + 'px';
+  $('pen').classList.toggle('down', pen.down);
+}
+function ink(from, to) {
+  upload = null;
+  stroke(from, to);
+  dirty = true;
+  schedule();
+}
+pad.addEventListener('focus', showPen);
 pad.addEventListener('keydown', (e) => {
-  if (e.key === 'Delete' || e.key === 'Backspace' || e.key === 'Escape') { clearPad(); showEmpty(); e.preventDefault(); }
+  if (e.key === 'Delete' || e.key === 'Backspace' || e.key === 'Escape') {
+    clearPad();
+    showEmpty();
+  } else if (e.key in moves) {
+    const step = e.shiftKey ? 5 : 20, [dx, dy] = moves[e.key];
+    const to = { x: Math.min(pad.width, Math.max(0, pen.x + dx * step)),
+                 y: Math.min(pad.height, Math.max(0, pen.y + dy * step)) };
+    if (pen.down) ink({ x: pen.x, y: pen.y }, to);
+    Object.assign(pen, to);
+  } else if (e.key === ' ' || e.key === 'Enter') {
+    pen.down = !pen.down;
+    if (pen.down) ink(pen, pen);
+    $('pen-state').textContent = pen.down ? 'Pen down: the arrow keys draw.' : 'Pen up: the arrow keys move the pen.';
+  } else {
+    return;
+  }
+  showPen();
+  e.preventDefault();
 });
 $('upload').addEventListener('change', () => {
   const file = $('upload').files[0];

@@ -1,7 +1,7 @@
 // The page of `denoise serve` in a real browser: headless Chromium driven through
 // chromedriver's W3C WebDriver protocol (plain HTTP; Node's own fetch, no npm package).
-// It draws digits on the canvas with mouse events, waits for the page's prediction and
-// checks the digit read after denoising; moves the noise slider with the keyboard and
+// It draws digits on the canvas with mouse events and one with the arrow keys, waits for
+// the page's prediction and checks the digit read after denoising; moves the noise slider with the keyboard and
 // checks that the noisy picture changes; saves a screenshot; and draws again in a
 // phone-sized window.
 //
@@ -167,6 +167,23 @@ async function main() {
   mkdirSync(dirname(screenshot), { recursive: true });
   writeFileSync(screenshot, Buffer.from(png, 'base64'));
   console.log(`screenshot: ${screenshot}`);
+
+  // A digit drawn with the keyboard: the pen starts at the pad's centre; 4 steps up with
+  // the pen lifted, Space, 8 steps down, Space: a vertical stroke, read as a 1.
+  await run("document.getElementById('clear').click(); document.getElementById('pad').focus()");
+  check(await run("return getComputedStyle(document.getElementById('pen')).display") === 'block',
+        'the pen shows on the focused pad');
+  const press = (value, times = 1) =>
+    Array.from({ length: times }, () => [{ type: 'keyDown', value }, { type: 'keyUp', value }]).flat();
+  const beforeKeys = await answers();
+  await wd('POST', '/actions', { actions: [{ type: 'key', id: 'keyboard', actions: [
+    ...press('\uE013', 4), ...press(' '), ...press('\uE015', 8), ...press(' ')] }] });  // ArrowUp, ArrowDown
+  await wd('DELETE', '/actions');
+  await settled(beforeKeys);
+  const keyed = await run("return document.getElementById('digit-denoised').textContent");
+  check(keyed === '1', `a 1 drawn with the arrow keys is read as ${keyed}`);
+  check(await run("return document.getElementById('pen-state').textContent") === 'Pen up: the arrow keys move the pen.',
+        'the pen\'s state is announced');
 
   // A phone-sized window: nothing runs off the side, and a new drawing is still read.
   await wd('POST', '/window/rect', { width: 380, height: 800 });
