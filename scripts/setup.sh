@@ -63,8 +63,6 @@ if $main_job; then
   cmake --build build -j"$jobs" --target denoise
 else
   cmake --build build -j"$jobs"
-fi
-if ! $main_job; then
   echo "== building with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDENOISE_SANITIZE=ON >/dev/null
   cmake --build build-asan -j"$jobs"
