@@ -24,7 +24,6 @@
 #include "io/safetensors.hpp"
 #include "run/run_writer.hpp"
 #include "support/test_support.hpp"
-#include "train/checkpoint.hpp"
 
 namespace dn {
 namespace {
@@ -174,19 +173,13 @@ TEST_F(Mpi, AnInterruptedJobResumesOnEveryRankToTheUninterruptedBits) {
   const auto uninterrupted = mpirun(2, train(whole));
   ASSERT_EQ(uninterrupted.status, 0) << uninterrupted.output;
 
-  auto checkpoint_epoch = [&] {
-    try {
-      return read_checkpoint(staging_folder(cut) / kCheckpointFile).epoch;
-    } catch (const std::exception&) {
-      return 0;  // none yet
-    }
-  };
   const std::string job = "exec env " + std::string(kMpirun) + " -np 2 " + DENOISE_EXE + quoted(train(cut));
-  const auto stopped = test::run_until({"/bin/sh", "-c", job}, [&] { return checkpoint_epoch() >= 2; }, SIGINT);
+  const auto stopped =
+      test::run_until({"/bin/sh", "-c", job}, [&] { return test::checkpoint_epoch(cut) >= 2; }, SIGINT);
   ASSERT_NE(stopped.status, -1) << "the job ended before its second checkpoint\n" << stopped.output;
   EXPECT_NE(stopped.status, 0) << stopped.output;
   EXPECT_FALSE(fs::exists(cut)) << "an interrupted job left a run folder";
-  const int kept = checkpoint_epoch();
+  const int kept = test::checkpoint_epoch(cut);
   EXPECT_GE(kept, 2);
   EXPECT_LT(kept, 8) << "the job was not interrupted\n" << stopped.output;
   // mpirun returns at once; its ranks end within about a second, rank 0 holding the run

@@ -21,7 +21,6 @@
 #include "io/safetensors.hpp"
 #include "run/run_writer.hpp"
 #include "support/test_support.hpp"
-#include "train/checkpoint.hpp"
 
 namespace dn {
 namespace {
@@ -39,14 +38,6 @@ class RunSafety : public ::testing::Test {
   std::vector<std::string> train_args(const fs::path& out, const std::string& epochs = "4") const {
     return {"train", "--data-dir", (tmp / "data").string(), "--epochs", epochs, "--threads", "1", "--out",
             out.string()};
-  }
-  // The epochs finished in an interrupted run's checkpoint, 0 while there is none.
-  static int checkpoint_epoch(const fs::path& run) {
-    try {
-      return read_checkpoint(staging_folder(run) / kCheckpointFile).epoch;
-    } catch (const std::exception&) {
-      return 0;
-    }
   }
   test::TempDir tmp;
 };
@@ -69,10 +60,10 @@ TEST_F(RunSafety, AKilledRunResumesToTheUninterruptedRunsBits) {
   ASSERT_EQ(r.status, 0) << r.output;
 
   // SIGKILL as soon as epoch 2's checkpoint is written: the kill lands in epoch 3.
-  r = test::run_denoise_until(train_args(killed), [&] { return checkpoint_epoch(killed) >= 2; }, SIGKILL);
+  r = test::run_denoise_until(train_args(killed), [&] { return test::checkpoint_epoch(killed) >= 2; }, SIGKILL);
   ASSERT_EQ(r.status, 128 + SIGKILL) << r.output;
   EXPECT_FALSE(fs::exists(killed)) << "a killed run left a run folder";
-  EXPECT_GE(checkpoint_epoch(killed), 2);
+  EXPECT_GE(test::checkpoint_epoch(killed), 2);
 
   // Starting afresh over it is refused; resuming finishes it.
   r = test::run_denoise(train_args(killed));
@@ -105,7 +96,7 @@ TEST_F(RunSafety, AResumedRunKeepsTheTrainingControlsState) {
   };
   test::CliResult r = test::run_denoise(args(whole));
   ASSERT_EQ(r.status, 0) << r.output;
-  r = test::run_denoise_until(args(killed), [&] { return checkpoint_epoch(killed) >= 3; }, SIGKILL);
+  r = test::run_denoise_until(args(killed), [&] { return test::checkpoint_epoch(killed) >= 3; }, SIGKILL);
   ASSERT_EQ(r.status, 128 + SIGKILL) << r.output;
   r = test::run_denoise({"train", "--resume", killed.string(), "--threads", "1"});
   ASSERT_EQ(r.status, 0) << r.output;
@@ -131,7 +122,8 @@ TEST_F(RunSafety, AResumedRunKeepsTheTrainingControlsState) {
 TEST_F(RunSafety, AnInterruptSavesTheLastEpochAndSaysHowToResume) {
   const fs::path whole = tmp / "whole", run = tmp / "run";
   ASSERT_EQ(test::run_denoise(train_args(whole, "3")).status, 0);
-  test::CliResult r = test::run_denoise_until(train_args(run, "3"), [&] { return checkpoint_epoch(run) >= 1; }, SIGINT);
+  test::CliResult r =
+      test::run_denoise_until(train_args(run, "3"), [&] { return test::checkpoint_epoch(run) >= 1; }, SIGINT);
   ASSERT_EQ(r.status, 130) << r.output;
   EXPECT_TRUE(contains(r.output, "denoise train --resume " + run.string())) << r.output;
   EXPECT_FALSE(fs::exists(run));
@@ -141,7 +133,7 @@ TEST_F(RunSafety, AnInterruptSavesTheLastEpochAndSaysHowToResume) {
 
   // SIGTERM is reported as 143.
   const fs::path term = tmp / "term";
-  r = test::run_denoise_until(train_args(term, "3"), [&] { return checkpoint_epoch(term) >= 1; }, SIGTERM);
+  r = test::run_denoise_until(train_args(term, "3"), [&] { return test::checkpoint_epoch(term) >= 1; }, SIGTERM);
   EXPECT_EQ(r.status, 143) << r.output;
 }
 
@@ -153,7 +145,7 @@ TEST_F(RunSafety, AnInterruptStopsASweepsRunsAndTheSweepCarriesOn) {
                                          "--repeats", "2",           "--epochs",  "3",             "--parallel",
                                          "2",        "--data-dir",   (tmp / "data").string(), "--out", sweep.string()};
   test::CliResult r = test::run_denoise_until(
-      args, [&] { return checkpoint_epoch(sweep / "adadelta-relu" / "run-1") >= 1; }, SIGINT);
+      args, [&] { return test::checkpoint_epoch(sweep / "adadelta-relu" / "run-1") >= 1; }, SIGINT);
   ASSERT_EQ(r.status, 130) << r.output;
   EXPECT_TRUE(contains(r.output, "training interrupted")) << r.output;
   EXPECT_FALSE(fs::exists(sweep / "sweep.json"));

@@ -12,6 +12,9 @@
 #include <random>
 #include <stdexcept>
 
+#include "run/run_writer.hpp"
+#include "train/checkpoint.hpp"
+
 namespace dn::test {
 
 namespace fs = std::filesystem;
@@ -97,6 +100,14 @@ CliResult run_denoise_until(const std::vector<std::string>& args, const std::fun
   std::vector<std::string> argv = {DENOISE_EXE};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_until(argv, when, signal);
+}
+
+int checkpoint_epoch(const fs::path& run) {
+  try {
+    return read_checkpoint(staging_folder(run) / kCheckpointFile).epoch;
+  } catch (const std::exception&) {
+    return 0;
+  }
 }
 
 void write_bytes(const fs::path& path, const std::string& bytes) {

@@ -35,6 +35,9 @@ CliResult run_denoise_until(const std::vector<std::string>& args, const std::fun
 // The same for any program: argv[0] is its path.
 CliResult run_until(const std::vector<std::string>& argv, const std::function<bool()>& when, int signal);
 
+// The epochs finished in the checkpoint of an interrupted run to `run`, 0 while there is none.
+int checkpoint_epoch(const std::filesystem::path& run);
+
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
 
 }  // namespace dn::test
