@@ -183,8 +183,8 @@ TEST_F(Mpi, AnInterruptedJobResumesOnEveryRankToTheUninterruptedBits) {
   EXPECT_GE(kept, 2);
   EXPECT_LT(kept, 8) << "the job was not interrupted\n" << stopped.output;
   // mpirun returns at once; its ranks end within about a second, rank 0 holding the run
-  // folder's lock (RunWriter's flock on <folder>.lock) until then.
-  EXPECT_TRUE(lock_released(fs::path(cut.string() + ".lock"), std::chrono::seconds(60)))
+  // folder's lock (RunWriter's flock on its lock_file) until then.
+  EXPECT_TRUE(lock_released(lock_file(cut), std::chrono::seconds(60)))
       << "rank 0 still holds the run folder a minute after the job ended";
 
   const auto resumed = mpirun(2, {"train", "--resume", cut.string(), "--threads", "1", "--verbose", "0"});

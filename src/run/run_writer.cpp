@@ -21,7 +21,7 @@ fs::path staging_folder(const fs::path& dir) {
   return p;
 }
 
-static fs::path lock_file(const fs::path& dir) {
+fs::path lock_file(const fs::path& dir) {
   fs::path p = dir;
   p += ".lock";
   return p;

@@ -50,5 +50,7 @@ class RunWriter {
 
 // "<dir>.partial": where an interrupted run waits to be resumed.
 std::filesystem::path staging_folder(const std::filesystem::path& dir);
+// "<dir>.lock": the file whose flock a RunWriter holds while it writes dir.
+std::filesystem::path lock_file(const std::filesystem::path& dir);
 
 }  // namespace dn
