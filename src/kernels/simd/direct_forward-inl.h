@@ -80,53 +80,106 @@ struct Forward {
 };
 
 // Two output rows of 2P pixels, then the 2x2 maximum of each pixel square: P pooled
-// pixels, bit for bit what maxpool_forward makes of the stored rows. `rows` counts row pairs.
+// pixels, bit for bit what maxpool_forward makes of the stored rows. `rows` counts row
+// pairs. Where the registers hold both rows of several windows (AVX-512, NEON: 4P
+// accumulators) a block sums them at once; with 16 registers (AVX2) that would be one
+// window, so a block sums its top row, keeps each window's running maximum and tap, then
+// sums its bottom row: the same sums, compared in the same order, for three windows.
 template <int STEP>
 struct ForwardPool {
-  static constexpr int kMaxPooled = cap(7, 4);  // 4P accumulators
+  static constexpr bool kRowAtATime = cap(7, 4) < 2;
+  static constexpr int kMaxPooled = kRowAtATime ? cap(7, 2) : cap(7, 4);
+
+  // Sums output row `row` (0 top, 1 bottom) of the block's windows into acc[2P].
+  template <int P>
+  static HWY_INLINE void sum_row(const ForwardBlock& b, int pair, int row, V (&acc)[2 * P]) {
+#pragma GCC unroll 32
+    for (int i = 0; i < 2 * P; ++i) acc[i] = b.bias;
+    const float* w = b.w;
+    for (int kh = 0; kh < b.KH; ++kh)
+      for (int kw = 0; kw < b.KW; ++kw) {
+        const float* x = b.x + (2 * pair + row) * b.x_step + kh * b.row + Index(kw) * b.CS;
+        for (int c = 0; c < b.C; ++c, w += kLanes) {
+          const V wv = Load(w);
+          const float* xc = opaque(x + c);
+#pragma GCC unroll 32
+          for (int i = 0; i < 2 * P; ++i) acc[i] = MulAdd(xc[i * STEP], wv, acc[i]);
+        }
+      }
+  }
+
   template <int P>
   struct Kernel {
     static void run(const ForwardBlock& b) {
+      auto out = [&](V v) { return b.relu ? Relu(v) : v; };
+      // In scan order, with maxpool_forward's comparison (ties and NaN keep the first),
+      // and its tap numbers kh * 2 + kw: window value k against the running maximum.
+      auto compare = [&](int k, const V& v, V& best, V& tap) {
+        if (b.where) tap = SelectGreater(v, best, Set(static_cast<float>(k)), tap);
+        best = KeepGreater(v, best);
+      };
       for (int pair = 0; pair < b.rows; ++pair) {
-        V top[2 * P], bottom[2 * P];
+        V best[P], tap[P];
+        if constexpr (kRowAtATime) {
+          V acc[2 * P];
+          sum_row<P>(b, pair, 0, acc);
 #pragma GCC unroll 32
-        for (int i = 0; i < 2 * P; ++i) top[i] = bottom[i] = b.bias;
-        const float* w = b.w;
-        for (int kh = 0; kh < b.KH; ++kh)
-          for (int kw = 0; kw < b.KW; ++kw) {
-            const float* x = b.x + 2 * pair * b.x_step + kh * b.row + Index(kw) * b.CS;
-            for (int c = 0; c < b.C; ++c, w += kLanes) {
-              const V wv = Load(w);
-              const float* upper = opaque(x + c);
-              const float* lower = opaque(x + c + b.x_step);
-#pragma GCC unroll 32
-              for (int i = 0; i < 2 * P; ++i) {
-                top[i] = MulAdd(upper[i * STEP], wv, top[i]);
-                bottom[i] = MulAdd(lower[i * STEP], wv, bottom[i]);
-              }
-            }
+          for (int i = 0; i < P; ++i) {
+            best[i] = out(acc[2 * i]);
+            tap[i] = Zero();
+            compare(1, out(acc[2 * i + 1]), best[i], tap[i]);
           }
+          sum_row<P>(b, pair, 1, acc);
+#pragma GCC unroll 32
+          for (int i = 0; i < P; ++i) {
+            compare(2, out(acc[2 * i]), best[i], tap[i]);
+            compare(3, out(acc[2 * i + 1]), best[i], tap[i]);
+          }
+        } else {
+          V top[2 * P], bottom[2 * P];
+          sum_both_rows<P>(b, pair, top, bottom);
+#pragma GCC unroll 32
+          for (int i = 0; i < P; ++i) {
+            best[i] = out(top[2 * i]);
+            tap[i] = Zero();
+            compare(1, out(top[2 * i + 1]), best[i], tap[i]);
+            compare(2, out(bottom[2 * i]), best[i], tap[i]);
+            compare(3, out(bottom[2 * i + 1]), best[i], tap[i]);
+          }
+        }
         float* y = b.y + pair * b.y_step;
 #pragma GCC unroll 32
         for (int i = 0; i < P; ++i) {
-          auto out = [&](V v) { return b.relu ? Relu(v) : v; };
-          // In scan order, with maxpool_forward's comparison (ties and NaN keep the first),
-          // and its tap numbers kh * 2 + kw.
-          const V window[4] = {out(top[2 * i]), out(top[2 * i + 1]), out(bottom[2 * i]), out(bottom[2 * i + 1])};
-          V best = window[0], tap = Zero();
-#pragma GCC unroll 4
-          for (int k = 1; k < 4; ++k) {
-            if (b.where) tap = SelectGreater(window[k], best, Set(static_cast<float>(k)), tap);
-            best = KeepGreater(window[k], best);
-          }
-          StoreInRun(best, y, i, b.run, b.O);
+          StoreInRun(best[i], y, i, b.run, b.O);
           if (b.where)
-            StoreTaps(tap, b.where + pair * b.y_step + Index(i) * b.O, b.O,
+            StoreTaps(tap[i], b.where + pair * b.y_step + Index(i) * b.O, b.O,
                       Index(i) * b.O + kLanes <= Index(b.run) * b.O);
         }
       }
     }
   };
+
+  // Both output rows of the block's windows at once: each weight group loaded once.
+  template <int P>
+  static HWY_INLINE void sum_both_rows(const ForwardBlock& b, int pair, V (&top)[2 * P], V (&bottom)[2 * P]) {
+#pragma GCC unroll 32
+    for (int i = 0; i < 2 * P; ++i) top[i] = bottom[i] = b.bias;
+    const float* w = b.w;
+    for (int kh = 0; kh < b.KH; ++kh)
+      for (int kw = 0; kw < b.KW; ++kw) {
+        const float* x = b.x + 2 * pair * b.x_step + kh * b.row + Index(kw) * b.CS;
+        for (int c = 0; c < b.C; ++c, w += kLanes) {
+          const V wv = Load(w);
+          const float* upper = opaque(x + c);
+          const float* lower = opaque(x + c + b.x_step);
+#pragma GCC unroll 32
+          for (int i = 0; i < 2 * P; ++i) {
+            top[i] = MulAdd(upper[i * STEP], wv, top[i]);
+            bottom[i] = MulAdd(lower[i * STEP], wv, bottom[i]);
+          }
+        }
+      }
+  }
 };
 
 // The convolution forward of one sample at a time.
