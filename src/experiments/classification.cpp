@@ -121,7 +121,7 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
       if (!result.best || report.accuracy(row, p) > report.accuracy(row, *result.best)) result.best = p;
   }
 
-  observer.say("\n" + format_classify_table(report));
+  observer.say(fmt::format("\n{}", format_classify_table(report)));
   std::string line = "Clean test accuracy:";
   for (const auto& [name, acc] : result.test_accuracy) line += fmt::format(" {}-trained {:.2f}%", name, 100 * acc);
   observer.say(line);

@@ -218,8 +218,8 @@ std::string format_sweep(const nlohmann::json& sweep) {
     for (const auto& cell : sweep.at("cells")) {
       out += fmt::format("| {} | {} |", cell.at("optimizer").get<std::string>(),
                          cell.at("activation").get<std::string>());
-      for (const auto& run : cell.at("runs")) out += " " + cell_text(run, m, 4) + " |";
-      out += " " + cell_text(cell.at("average"), m, 5) + " |\n";
+      for (const auto& run : cell.at("runs")) out += fmt::format(" {} |", cell_text(run, m, 4));
+      out += fmt::format(" {} |\n", cell_text(cell.at("average"), m, 5));
     }
     out += "\n";
   }

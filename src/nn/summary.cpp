@@ -56,7 +56,7 @@ std::string summary(Layer& model, bool nested) {
   out += "Non-trainable params: 0\n" + rule + "\n";
   if (nested) {
     for (Layer* layer : children)
-      if (!layer->children().empty()) out += "\n" + summary(*layer, true);
+      if (!layer->children().empty()) out.append("\n").append(summary(*layer, true));
   }
   return out;
 }
