@@ -52,7 +52,25 @@ struct ForwardBlock {
   std::uint16_t* where;   // ForwardPool: the winning taps, laid out as y, or null
 };
 
-// STEP: floats between the inputs of neighbouring output pixels (CS * stride_w).
+// acc[N] = the N output pixels of block row `row` (stride_h input rows apart), from
+// the bias on. STEP: floats between the inputs of neighbouring output pixels (CS * stride_w).
+template <int STEP, int N>
+HWY_INLINE void sum_pixels(const ForwardBlock& b, int row, V (&acc)[N]) {
+#pragma GCC unroll 32
+  for (int i = 0; i < N; ++i) acc[i] = b.bias;
+  const float* w = b.w;
+  for (int kh = 0; kh < b.KH; ++kh)
+    for (int kw = 0; kw < b.KW; ++kw) {
+      const float* x = b.x + row * b.x_step + kh * b.row + Index(kw) * b.CS;
+      for (int c = 0; c < b.C; ++c, w += kLanes) {
+        const V wv = Load(w);
+        const float* xc = opaque(x + c);
+#pragma GCC unroll 32
+        for (int i = 0; i < N; ++i) acc[i] = MulAdd(xc[i * STEP], wv, acc[i]);
+      }
+    }
+}
+
 template <int STEP>
 struct Forward {
   template <int P>
@@ -60,19 +78,7 @@ struct Forward {
     static void run(const ForwardBlock& b) {
       for (int row = 0; row < b.rows; ++row) {
         V acc[P];
-#pragma GCC unroll 32
-        for (int i = 0; i < P; ++i) acc[i] = b.bias;
-        const float* w = b.w;
-        for (int kh = 0; kh < b.KH; ++kh)
-          for (int kw = 0; kw < b.KW; ++kw) {
-            const float* x = b.x + row * b.x_step + kh * b.row + Index(kw) * b.CS;
-            for (int c = 0; c < b.C; ++c, w += kLanes) {
-              const V wv = Load(w);
-              const float* xc = opaque(x + c);
-#pragma GCC unroll 32
-              for (int i = 0; i < P; ++i) acc[i] = MulAdd(xc[i * STEP], wv, acc[i]);
-            }
-          }
+        sum_pixels<STEP>(b, row, acc);
         store_pixels(acc, b.y + row * b.y_step, b.O, b.O, b.relu, b.run, b.gate ? b.gate + row * b.y_step : nullptr);
       }
     }
@@ -90,20 +96,24 @@ struct ForwardPool {
   static constexpr bool kRowAtATime = cap(7, 4) < 2;
   static constexpr int kMaxPooled = kRowAtATime ? cap(7, 2) : cap(7, 4);
 
-  // Sums output row `row` (0 top, 1 bottom) of the block's windows into acc[2P].
+  // Both output rows of the block's windows at once: each weight group loaded once.
   template <int P>
-  static HWY_INLINE void sum_row(const ForwardBlock& b, int pair, int row, V (&acc)[2 * P]) {
+  static HWY_INLINE void sum_both_rows(const ForwardBlock& b, int pair, V (&top)[2 * P], V (&bottom)[2 * P]) {
 #pragma GCC unroll 32
-    for (int i = 0; i < 2 * P; ++i) acc[i] = b.bias;
+    for (int i = 0; i < 2 * P; ++i) top[i] = bottom[i] = b.bias;
     const float* w = b.w;
     for (int kh = 0; kh < b.KH; ++kh)
       for (int kw = 0; kw < b.KW; ++kw) {
-        const float* x = b.x + (2 * pair + row) * b.x_step + kh * b.row + Index(kw) * b.CS;
+        const float* x = b.x + 2 * pair * b.x_step + kh * b.row + Index(kw) * b.CS;
         for (int c = 0; c < b.C; ++c, w += kLanes) {
           const V wv = Load(w);
-          const float* xc = opaque(x + c);
+          const float* upper = opaque(x + c);
+          const float* lower = opaque(x + c + b.x_step);
 #pragma GCC unroll 32
-          for (int i = 0; i < 2 * P; ++i) acc[i] = MulAdd(xc[i * STEP], wv, acc[i]);
+          for (int i = 0; i < 2 * P; ++i) {
+            top[i] = MulAdd(upper[i * STEP], wv, top[i]);
+            bottom[i] = MulAdd(lower[i * STEP], wv, bottom[i]);
+          }
         }
       }
   }
@@ -122,14 +132,14 @@ struct ForwardPool {
         V best[P], tap[P];
         if constexpr (kRowAtATime) {
           V acc[2 * P];
-          sum_row<P>(b, pair, 0, acc);
+          sum_pixels<STEP>(b, 2 * pair, acc);  // the top row
 #pragma GCC unroll 32
           for (int i = 0; i < P; ++i) {
             best[i] = out(acc[2 * i]);
             tap[i] = Zero();
             compare(1, out(acc[2 * i + 1]), best[i], tap[i]);
           }
-          sum_row<P>(b, pair, 1, acc);
+          sum_pixels<STEP>(b, 2 * pair + 1, acc);  // the bottom row
 #pragma GCC unroll 32
           for (int i = 0; i < P; ++i) {
             compare(2, out(acc[2 * i]), best[i], tap[i]);
@@ -158,28 +168,6 @@ struct ForwardPool {
       }
     }
   };
-
-  // Both output rows of the block's windows at once: each weight group loaded once.
-  template <int P>
-  static HWY_INLINE void sum_both_rows(const ForwardBlock& b, int pair, V (&top)[2 * P], V (&bottom)[2 * P]) {
-#pragma GCC unroll 32
-    for (int i = 0; i < 2 * P; ++i) top[i] = bottom[i] = b.bias;
-    const float* w = b.w;
-    for (int kh = 0; kh < b.KH; ++kh)
-      for (int kw = 0; kw < b.KW; ++kw) {
-        const float* x = b.x + 2 * pair * b.x_step + kh * b.row + Index(kw) * b.CS;
-        for (int c = 0; c < b.C; ++c, w += kLanes) {
-          const V wv = Load(w);
-          const float* upper = opaque(x + c);
-          const float* lower = opaque(x + c + b.x_step);
-#pragma GCC unroll 32
-          for (int i = 0; i < 2 * P; ++i) {
-            top[i] = MulAdd(upper[i * STEP], wv, top[i]);
-            bottom[i] = MulAdd(lower[i * STEP], wv, bottom[i]);
-          }
-        }
-      }
-  }
 };
 
 // The convolution forward of one sample at a time.
