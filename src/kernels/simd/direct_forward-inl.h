@@ -87,10 +87,11 @@ struct Forward {
 
 // Two output rows of 2P pixels, then the 2x2 maximum of each pixel square: P pooled
 // pixels, bit for bit what maxpool_forward makes of the stored rows. `rows` counts row
-// pairs. Where the registers hold both rows of several windows (AVX-512, NEON: 4P
-// accumulators) a block sums them at once; with 16 registers (AVX2) that would be one
-// window, so a block sums its top row, keeps each window's running maximum and tap, then
-// sums its bottom row: the same sums, compared in the same order, for three windows.
+// pairs. Where the registers hold both rows of several windows (AVX-512: 4P accumulator
+// groups) a block sums them at once; where they hold one window's (AVX2's 16 registers,
+// NEON's 128-bit vectors: a group takes several), a block sums its top row, keeps each
+// window's running maximum and tap, then sums its bottom row: the same sums, compared
+// in the same order, for three windows.
 template <int STEP>
 struct ForwardPool {
   static constexpr bool kRowAtATime = cap(7, 4) < 2;
