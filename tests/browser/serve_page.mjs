@@ -1,9 +1,9 @@
 // The page of `denoise serve` in a real browser: headless Chromium driven through
 // chromedriver's W3C WebDriver protocol (plain HTTP; Node's own fetch, no npm package).
 // It draws digits on the canvas with mouse events and one with the arrow keys, waits for
-// the page's prediction and checks the digit read after denoising; moves the noise slider with the keyboard and
-// checks that the noisy picture changes; saves a screenshot; and draws again in a
-// phone-sized window.
+// the page's prediction and checks the digit read after denoising; moves the noise
+// slider with the keyboard and checks that the noisy picture changes; saves a
+// screenshot; and draws again in a phone-sized window.
 //
 // Usage: node serve_page.mjs DENOISE_EXE SOURCE_DIR SCREENSHOT.png
 // Environment: CHROMIUM (default /usr/bin/chromium), CHROMEDRIVER (default /usr/bin/chromedriver).
