@@ -17,6 +17,7 @@
 #include "kernels/simd/winograd_weights-inl.h"
 #include "kernels/simd/wide_forward-inl.h"
 #include "kernels/simd/wide_backward_data-inl.h"
+#include "kernels/simd/wide_winograd-inl.h"
 #include "kernels/simd/unpool-inl.h"
 
 #include <optional>
@@ -71,6 +72,10 @@ void run_backward_data(const ConvGeometry& g, const float* dy, const float* w, c
     const Scratch s = scratch(ws, FlippedPlan::packed_size(g), FlippedPlan::scratch_size(g));
     return each_sample(FlippedPlan(g, w, s.shared, bias, act), s);
   }
+  if (wide_winograd_backward_data_fits(g)) {
+    const Scratch s = scratch(ws, WideWinogradDataPlan::packed_size(g), WideWinogradDataPlan::scratch_size(g));
+    return each_sample(WideWinogradDataPlan(g, w, s.shared, bias, act), s);
+  }
   if (wide_backward_data_fits(g)) {
     const Scratch s = scratch(ws, WideDataPlan::packed_size(g), WideDataPlan::scratch_size(g));
     return each_sample(WideDataPlan(g, w, s.shared, bias, act), s);
@@ -119,26 +124,33 @@ void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g,
   const WeightChunks chunks(g.N, weights.acc_size(), weights.bias_size());  // whole samples: dx needs all of dz
   const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
   const Index dz_size = round_up(out_sample), weights_scratch = round_up(weights.scratch_size());
-  // dx by Winograd, by the wide forward of the flipped convolution, or directly.
-  enum class Data { none, winograd, wide, direct };
-  const Data by = !dx                              ? Data::none
-                  : winograd_backward_data_fits(g) ? Data::winograd
-                  : wide_backward_data_fits(g)     ? Data::wide
-                                                   : Data::direct;
-  const Index packed = by == Data::winograd ? FlippedPlan::packed_size(g)
-                       : by == Data::wide   ? WideDataPlan::packed_size(g)
-                       : by == Data::direct ? DataPlan::packed_size(g)
-                                            : 0;
-  const Index data_scratch = by == Data::winograd ? FlippedPlan::scratch_size(g)
-                             : by == Data::wide   ? WideDataPlan::scratch_size(g)
-                             : by == Data::direct ? DataPlan::scratch_size(g)
-                                                  : 0;
+  // dx by Winograd (few or many channels), by the wide forward of the flipped
+  // convolution, or directly.
+  enum class Data { none, winograd, wide_winograd, wide, direct };
+  const Data by = !dx                                   ? Data::none
+                  : winograd_backward_data_fits(g)      ? Data::winograd
+                  : wide_winograd_backward_data_fits(g) ? Data::wide_winograd
+                  : wide_backward_data_fits(g)          ? Data::wide
+                                                        : Data::direct;
+  const Index packed = by == Data::winograd        ? FlippedPlan::packed_size(g)
+                       : by == Data::wide_winograd ? WideWinogradDataPlan::packed_size(g)
+                       : by == Data::wide          ? WideDataPlan::packed_size(g)
+                       : by == Data::direct        ? DataPlan::packed_size(g)
+                                                   : 0;
+  const Index data_scratch = by == Data::winograd        ? FlippedPlan::scratch_size(g)
+                             : by == Data::wide_winograd ? WideWinogradDataPlan::scratch_size(g)
+                             : by == Data::wide          ? WideDataPlan::scratch_size(g)
+                             : by == Data::direct        ? DataPlan::scratch_size(g)
+                                                         : 0;
   const Scratch s = scratch(ws, round_up(packed) + chunks.size * chunks.count, dz_size + weights_scratch + data_scratch);
   std::optional<FlippedPlan> winograd_data;
+  std::optional<WideWinogradDataPlan> wide_winograd_data;
   std::optional<WideDataPlan> wide_data;
   std::optional<DataPlan> data;
   if (by == Data::winograd) {
     winograd_data.emplace(g, w, s.shared, nullptr, Activation::linear);
+  } else if (by == Data::wide_winograd) {
+    wide_winograd_data.emplace(g, w, s.shared, nullptr, Activation::linear);
   } else if (by == Data::wide) {
     wide_data.emplace(g, w, s.shared, nullptr, Activation::linear);
   } else if (by == Data::direct) {
@@ -163,6 +175,7 @@ void conv_layer_backward_with(const WeightsPlan& weights, const ConvGeometry& g,
         dz = dy + n * out_sample;
       float* const dxn = dx + n * in_sample;
       if (winograd_data) winograd_data->run(dz, dxn, own + weights_scratch);
+      if (wide_winograd_data) wide_winograd_data->run(dz, dxn, own + weights_scratch);
       if (wide_data) wide_data->run(dz, dxn, own + weights_scratch);
       if (data) data->run(dz, dxn, own + weights_scratch);
       // A pass of its own (the data plans store dx in blocks), on a sample still in cache.
@@ -190,6 +203,25 @@ void run_conv_maxpool_layer_backward(const ConvGeometry& g, const float* x, cons
                            &pooled);
 }
 
+// chains[0..3] += the pixels of dz [pixels, C] (C <= 16), pixel i into chain i % 4 and
+// the last pixels % 4 into chain 0: four chains of adds, so that the adds overlap. A
+// function of its own keeps the chains in registers (the caller's calls would spill
+// them). Whole groups where they end inside dz: lanes past C only reach lanes left out.
+HWY_NOINLINE void add_pixels_in_chains(const float* dz, Index pixels, int C, float* chains) {
+  const Index size = pixels * C;
+  auto pixel = [&](Index p) { return p + kLanes <= size ? LoadU(dz + p) : LoadFirst(C, dz + p); };
+  V b0 = Load(chains), b1 = Load(chains + kLanes), b2 = Load(chains + 2 * kLanes), b3 = Load(chains + 3 * kLanes);
+  Index p = 0;
+  for (; p + 4 * C <= size; p += 4 * C) {
+    b0 = Add(b0, pixel(p));
+    b1 = Add(b1, pixel(p + C));
+    b2 = Add(b2, pixel(p + 2 * C));
+    b3 = Add(b3, pixel(p + 3 * C));
+  }
+  for (; p < size; p += C) b0 = Add(b0, pixel(p));
+  Store(b0, chains), Store(b1, chains + kLanes), Store(b2, chains + 2 * kLanes), Store(b3, chains + 3 * kLanes);
+}
+
 void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, const float* y, const float* dy,
                                        Activation act, const float* w, float* dx, bool relu_dx, float* dw,
                                        float* dbias, Workspace& ws) {
@@ -199,40 +231,32 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
   const WeightChunks chunks(g.N, weights.acc_size(), weights.bias_size());
   const Index out_sample = Index(g.OH) * g.OW * g.O, in_sample = Index(g.H) * g.W * g.C;
   const Index dz_size = round_up(in_sample), weights_scratch = round_up(weights.scratch_size());
+  const Index chains_size = 4 * kLanes;
   const Scratch s = scratch(ws, ForwardPlan::packed_size(g) + chunks.size * chunks.count,
-                            dz_size + weights_scratch + (dx ? ForwardPlan::scratch_size(g) : 0));
+                            dz_size + chains_size + weights_scratch + (dx ? ForwardPlan::scratch_size(g) : 0));
   pack_over_outputs(g, w, s.shared);
   const ForwardPlan forward(g, s.shared, nullptr, Activation::linear);
   float* partials = s.shared + round_up(ForwardPlan::packed_size(g));
   over_chunks(partials, chunks, [&](int k) {
     float* acc = partials + k * chunks.size;
     std::memset(acc, 0, chunks.size * sizeof(float));
-    float* const own = s.mine() + dz_size;
+    float* const chains = s.mine() + dz_size;
+    float* const own = chains + chains_size;
+    std::memset(chains, 0, chains_size * sizeof(float));
     const auto [n0, n1] = chunk_samples(g, chunks, k);
-    const float* dz = nullptr;
-    // Four chains of adds over the pixels in turn, so that the adds overlap. Whole groups
-    // where they end inside the sample: lanes past C only reach bias lanes left out.
-    auto pixel = [&](Index p) { return p + kLanes <= in_sample ? LoadU(dz + p) : LoadFirst(g.C, dz + p); };
-    V b0 = Zero(), b1 = b0, b2 = b0, b3 = b0;
     for (int n = n0; n < n1; ++n) {
-      dz = dy + n * in_sample;
+      const float* dz = dy + n * in_sample;
       if (act != Activation::linear) {
         activation_backward(act, y + n * in_sample, dz, s.mine(), Index(g.H) * g.W, g.C);
         dz = s.mine();
       }
-      Index p = 0;
-      for (; p + 4 * g.C <= in_sample; p += 4 * g.C) {
-        b0 = Add(b0, pixel(p));
-        b1 = Add(b1, pixel(p + g.C));
-        b2 = Add(b2, pixel(p + 2 * g.C));
-        b3 = Add(b3, pixel(p + 3 * g.C));
-      }
-      for (; p < in_sample; p += g.C) b0 = Add(b0, pixel(p));
+      add_pixels_in_chains(dz, Index(g.H) * g.W, g.C, chains);
       // The layer's input x is what the ReLU before it made: its derivative gates dx.
       if (dx) forward.run(dz, dx + n * out_sample, own + weights_scratch, relu_dx ? x + n * out_sample : nullptr);
       weights.accumulate(dz, x + n * out_sample, acc, nullptr, own);
     }
-    Store(Add(Add(b0, b1), Add(b2, b3)), acc + weights.acc_size());
+    const V sum = Add(Add(Load(chains), Load(chains + kLanes)), Add(Load(chains + 2 * kLanes), Load(chains + 3 * kLanes)));
+    Store(sum, acc + weights.acc_size());
   }, [&](const WeightChunks& one) { weights.finish(partials, one, dw, dbias, g.C); });
 }
 

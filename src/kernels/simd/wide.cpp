@@ -11,15 +11,26 @@
 #include "kernels/simd/group-inl.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/wide_forward-inl.h"
+#include "kernels/simd/wide_winograd-inl.h"
 
 #include "kernels/simd/simd.hpp"
 
 HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
+void run_wide_winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias,
+                               Activation act, float* y, Workspace& ws) {
+  const Scratch s = scratch(ws, WideWinogradPlan::packed_size(g), WideWinogradPlan::scratch_size(g));
+  const WideWinogradPlan plan(g, w, bias, act, s.shared);
+  const Index in_sample = Index(g.H) * g.W * g.C, out_sample = Index(g.OH) * g.OW * g.O;
+#pragma omp parallel for schedule(static) if (g.N > 1)
+  for (int n = 0; n < g.N; ++n) plan.run(x + n * in_sample, y + n * out_sample, s.mine());
+}
+
 void run_wide_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                       float* y, Workspace& ws) {
   if (g.N == 0) return;
+  if (wide_winograd_fits(g)) return run_wide_winograd_forward(g, x, w, bias, act, y, ws);
   const Scratch s = scratch(ws, WidePlan::shared_size(g), WidePlan::scratch_size(g));
   const float* weights = WidePlan::prepare(g, w, bias, s.shared);
   const WidePlan plan(g, weights, WidePlan::padded_output(g), s.shared, act);

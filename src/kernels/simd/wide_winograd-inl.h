@@ -1,0 +1,234 @@
+// Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions of many channels (the classifiers'
+// and the U-Nets' wide layers), forward and, as the forward of the flipped convolution,
+// backward-data. A row of tiles at a time: their 4x4 patches transformed (B^T d B) for
+// every channel; at each of the 16 transformed positions a product over channels,
+// [tiles, C] times [C, O], by the wide forward's pointwise blocks; then A^T m A back to
+// each tile's 2x2 output pixels. 16 products per (c, o) and tile where the direct sum
+// takes 36. Every output pixel's bits depend on its own tile's inputs and the weights
+// alone, in one fixed order, whatever batch or thread it falls in.
+//
+// x (N,H,W,C), w (3,3,C,O), y (N,OH,OW,O); at least 16 channels in and out.
+
+// Target-independent part.
+#ifndef DN_KERNELS_SIMD_WIDE_WINOGRAD_H_
+#define DN_KERNELS_SIMD_WIDE_WINOGRAD_H_
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/wide_forward-inl.h"  // detail::wide_forward_fits()
+#include "kernels/simd/winograd-inl.h"      // flipped(), flip_weights()
+
+namespace dn::kernels::simd {
+
+// Fewer channels on either side: the transforms cost more than the products save.
+constexpr int kWideWinogradMinChannels = 16;
+
+inline bool wide_winograd_fits(const ConvGeometry& g) {
+  return g.KH == 3 && g.KW == 3 && g.stride_h == 1 && g.stride_w == 1 && detail::wide_forward_fits(g) &&
+         g.C >= kWideWinogradMinChannels && g.O >= kWideWinogradMinChannels;
+}
+
+inline bool wide_winograd_backward_data_fits(const ConvGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.pad_top < g.KH && g.pad_left < g.KW &&
+         wide_winograd_fits(flipped(g));
+}
+
+}  // namespace dn::kernels::simd
+#endif  // DN_KERNELS_SIMD_WIDE_WINOGRAD_H_
+
+// Per-target part.
+#if defined(DN_KERNELS_SIMD_WIDE_WINOGRAD_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef DN_KERNELS_SIMD_WIDE_WINOGRAD_INL_H_
+#undef DN_KERNELS_SIMD_WIDE_WINOGRAD_INL_H_
+#else
+#define DN_KERNELS_SIMD_WIDE_WINOGRAD_INL_H_
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace dn::kernels::simd::HWY_NAMESPACE {
+
+// Tiles per block: as many as the wide kernels' blocks hold pixels, so that each
+// position's product is one block per pass.
+constexpr int kWideTiles = wide_pixels(kWideGroups);
+
+struct WideWinogradPlan {
+  const ConvGeometry& g;
+  ConvGeometry point;  // the products: a pointwise convolution of C inputs to Op outputs
+  int tiles_h, tiles_w, Hp, Wp;
+  Index Op;         // O rounded up to whole groups
+  const float* U;   // G w G^T: per position, a row of Op floats per input channel
+  const float* bias;   // Op floats, unused lanes zero
+  const float* zeros;  // Op zeros: the products start from nothing
+  Activation act;
+
+  // packed: packed_size(g) floats, filled here from w [3,3,C,O] and bias (or null).
+  WideWinogradPlan(const ConvGeometry& geometry, const float* w, const float* bias_values, Activation activation,
+                   float* packed)
+      : g(geometry),
+        point(conv_geometry(kWideTiles, 1, 1, g.C, int(round_up(g.O)), 1, 1, 1, 1, Padding::valid)),
+        tiles_h((g.OH + 1) / 2),
+        tiles_w((g.OW + 1) / 2),
+        Hp(2 * tiles_h + 2),
+        Wp(2 * tiles_w + 2),
+        Op(round_up(g.O)),
+        U(packed),
+        bias(packed + kPatch * g.C * Op),
+        zeros(bias + Op),
+        act(activation) {
+    transform_weights(w, packed);
+    float* b = packed + kPatch * g.C * Op;
+    for (Index o = 0; o < Op; o += kLanes) {
+      StoreU(load_bias(bias_values ? bias_values + o : nullptr, std::min<int>(kLanes, g.O - int(o))), b + o);
+      StoreU(Zero(), b + Op + o);
+    }
+  }
+  WideWinogradPlan(const WideWinogradPlan&) = delete;  // point is referred to by the products
+  WideWinogradPlan& operator=(const WideWinogradPlan&) = delete;
+
+  static Index packed_size(const ConvGeometry& g) { return (kPatch * Index(g.C) + 2) * round_up(g.O); }
+  static Index scratch_size(const ConvGeometry& g) {
+    const Index padded = Index((g.OH + 1) / 2 * 2 + 2) * ((g.OW + 1) / 2 * 2 + 2) * g.C;
+    const Index products = WidePlan::scratch_size(conv_geometry(kWideTiles, 1, 1, g.C, int(round_up(g.O)), 1, 1, 1,
+                                                                1, Padding::valid));
+    return round_up(padded) + kPatch * kWideTiles * (round_up(g.C) + round_up(g.O)) + round_up(products);
+  }
+
+  // y [OH,OW,O] of the sample x [H,W,C]; scratch: scratch_size(g) floats, 64-byte aligned.
+  void run(const float* x, float* y, float* scratch) const {
+    const Index padded = Index(Hp) * Wp * g.C;
+    float* xp = scratch;
+    float* v = xp + round_up(padded);                   // [16][tiles][C]
+    float* m = v + kPatch * kWideTiles * round_up(g.C);  // [16][tiles][Op]
+    float* partial = m + kPatch * kWideTiles * Op;
+    pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, g.C);
+    for (int ty = 0; ty < tiles_h; ++ty)
+      for_each_block(tiles_w, kWideTiles, [&](int tx0, int size) {
+        const float* patch = xp + (Index(2 * ty) * Wp + 2 * tx0) * g.C;
+        for (int t = 0; t < size; ++t) transform_input(patch + Index(2 * t) * g.C, v + Index(t) * g.C);
+        for (int pos = 0; pos < kPatch; ++pos) {
+          const WidePlan products(point, U + Index(pos) * g.C * Op, Op, zeros, Activation::linear);
+          products.run_pixels(0, size, v + Index(pos) * kWideTiles * g.C, m + Index(pos) * kWideTiles * Op,
+                              partial);
+        }
+        for (int t = 0; t < size; ++t) transform_output(m + Index(t) * Op, y, 2 * ty, 2 * (tx0 + t));
+      });
+    if (!fused(act)) activation_forward(act, y, Index(g.OH) * g.OW, g.O);
+  }
+
+ private:
+  // U[(pos * C + c) * Op + o] = (G w G^T)[pos] of input channel c and output o.
+  void transform_weights(const float* w, float* out) const {
+    const V half = Set(0.5f);
+    auto g_rows = [&](const V (&k)[3], V (&r)[4]) {  // k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2
+      const V even = Add(k[0], k[2]);
+      r[0] = k[0];
+      r[1] = Mul(half, Add(even, k[1]));
+      r[2] = Mul(half, Sub(even, k[1]));
+      r[3] = k[2];
+    };
+    for (int c = 0; c < g.C; ++c)
+      for (Index o = 0; o < Op; o += kLanes) {
+        V gk[4][3];  // G w: 4 rows by 3 kernel columns
+        const int n = std::min<int>(kLanes, g.O - int(o));
+        for (int kw = 0; kw < 3; ++kw) {
+          V col[3], r[4];
+          for (int kh = 0; kh < 3; ++kh) col[kh] = LoadFirst(n, w + (Index(kh * 3 + kw) * g.C + c) * g.O + o);
+          g_rows(col, r);
+          for (int i = 0; i < 4; ++i) gk[i][kw] = r[i];
+        }
+        for (int i = 0; i < 4; ++i) {
+          V r[4];
+          g_rows(gk[i], r);
+          for (int j = 0; j < 4; ++j) StoreU(r[j], out + (Index(i * 4 + j) * g.C + c) * Op + o);
+        }
+      }
+  }
+
+  // B^T d B of the 4x4 patch at x (C floats per pixel, Wp pixels per row), every channel,
+  // into v[pos * kWideTiles * C + c] (v at the tile's row).
+  void transform_input(const float* x, float* v) const {
+    const Index row = Index(Wp) * g.C;
+    const Index pos_step = Index(kWideTiles) * g.C;
+    for (int c = 0; c < g.C; c += kLanes) {
+      const int n = std::min(kLanes, g.C - c);
+      auto load = [&](int r, int s) { return LoadFirst(n, x + r * row + s * g.C + c); };
+      auto store = [&](int pos, const V& value) {
+        if (n == kLanes)
+          StoreU(value, v + pos * pos_step + c);
+        else
+          StoreFirst(n, value, v + pos * pos_step + c);
+      };
+      V t[4][4];  // B^T d
+      for (int s = 0; s < 4; ++s) {
+        const V d0 = load(0, s), d1 = load(1, s), d2 = load(2, s), d3 = load(3, s);
+        t[0][s] = Sub(d0, d2);
+        t[1][s] = Add(d1, d2);
+        t[2][s] = Sub(d2, d1);
+        t[3][s] = Sub(d1, d3);
+      }
+      for (int r = 0; r < 4; ++r) {
+        store(r * 4 + 0, Sub(t[r][0], t[r][2]));
+        store(r * 4 + 1, Add(t[r][1], t[r][2]));
+        store(r * 4 + 2, Sub(t[r][2], t[r][1]));
+        store(r * 4 + 3, Sub(t[r][1], t[r][3]));
+      }
+    }
+  }
+
+  // A^T m A of one tile's products (m at the tile's row of position 0) plus the bias,
+  // stored at output pixels (oh, ow) .. (oh + 1, ow + 1) that lie inside y.
+  void transform_output(const float* m, float* y, int oh, int ow) const {
+    const Index pos_step = Index(kWideTiles) * Op;
+    const int rows = std::min(2, g.OH - oh), cols = std::min(2, g.OW - ow);
+    for (Index o = 0; o < Op; o += kLanes) {
+      auto at = [&](int r, int s) { return Load(m + (r * 4 + s) * pos_step + o); };
+      V s0[4], s1[4];  // A^T m
+      for (int s = 0; s < 4; ++s) {
+        const V m1 = at(1, s), m2 = at(2, s);
+        s0[s] = Add(Add(at(0, s), m1), m2);
+        s1[s] = Sub(Sub(m1, m2), at(3, s));
+      }
+      const V b = Load(bias + o);
+      const int n = std::min<int>(kLanes, g.O - int(o));
+      for (int r = 0; r < rows; ++r) {
+        const V(&s)[4] = r == 0 ? s0 : s1;
+        const V out[2] = {Add(Add(Add(s[0], s[1]), s[2]), b), Add(Sub(Sub(s[1], s[2]), s[3]), b)};
+        for (int c = 0; c < cols; ++c) {
+          const V value = act == Activation::relu ? Relu(out[c]) : out[c];
+          float* dst = y + (Index(oh + r) * g.OW + ow + c) * g.O + o;
+          if (n == kLanes)
+            StoreU(value, dst);
+          else
+            StoreFirst(n, value, dst);
+        }
+      }
+    }
+  }
+};
+
+// Backward-data as the Winograd forward of the flipped convolution; `packed` holds
+// flip_weights' output first, then the plan's.
+struct WideWinogradDataPlan {
+  ConvGeometry f;
+  WideWinogradPlan plan;
+  WideWinogradDataPlan(const ConvGeometry& g, const float* w, float* packed, const float* bias, Activation act)
+      : f(flipped(g)), plan(f, flip(g, w, packed), bias, act, packed + flipped_size(g)) {}
+  WideWinogradDataPlan(const WideWinogradDataPlan&) = delete;  // plan refers to f
+  WideWinogradDataPlan& operator=(const WideWinogradDataPlan&) = delete;
+  static Index flipped_size(const ConvGeometry& g) { return round_up(g.patch() * g.O); }
+  static Index packed_size(const ConvGeometry& g) {
+    return flipped_size(g) + WideWinogradPlan::packed_size(flipped(g));
+  }
+  static Index scratch_size(const ConvGeometry& g) { return WideWinogradPlan::scratch_size(flipped(g)); }
+  // dx [H,W,C] of the sample dy [OH,OW,O].
+  void run(const float* dy, float* dx, float* scratch) const { plan.run(dy, dx, scratch); }
+
+ private:
+  static const float* flip(const ConvGeometry& g, const float* w, float* packed) {
+    flip_weights(g, w, packed);
+    return packed;
+  }
+};
+
+}  // namespace dn::kernels::simd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // DN_KERNELS_SIMD_WIDE_WINOGRAD_INL_H_
