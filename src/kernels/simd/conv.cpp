@@ -18,6 +18,7 @@
 #include "kernels/simd/wide_forward-inl.h"
 #include "kernels/simd/wide_backward_data-inl.h"
 #include "kernels/simd/wide_winograd-inl.h"
+#include "kernels/simd/wide_winograd_weights-inl.h"
 #include "kernels/simd/unpool-inl.h"
 
 #include <optional>
@@ -189,6 +190,8 @@ void run_conv_layer_backward(const ConvGeometry& g, const float* x, const float*
                              const float* w, float* dx, bool relu_dx, float* dw, float* dbias, Workspace& ws) {
   if (winograd_backward_weights_fits(g))
     return conv_layer_backward_with(WinogradWeightPlan(g), g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
+  if (wide_winograd_backward_weights_fits(g))
+    return conv_layer_backward_with(WideWinogradWeightPlan(g), g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
   conv_layer_backward_with(WeightPlan(g), g, x, y, dy, act, w, dx, relu_dx, dw, dbias, ws);
 }
 
@@ -198,6 +201,9 @@ void run_conv_maxpool_layer_backward(const ConvGeometry& g, const float* x, cons
   const PooledDy pooled{pool_geometry(g.N, g.OH, g.OW, g.O, 2, 2, 2, 2, Padding::valid), where, pooled_dy, relu_y};
   if (winograd_backward_weights_fits(g))
     return conv_layer_backward_with(WinogradWeightPlan(g), g, x, nullptr, nullptr, Activation::linear, w, dx,
+                                    relu_dx, dw, dbias, ws, &pooled);
+  if (wide_winograd_backward_weights_fits(g))
+    return conv_layer_backward_with(WideWinogradWeightPlan(g), g, x, nullptr, nullptr, Activation::linear, w, dx,
                                     relu_dx, dw, dbias, ws, &pooled);
   conv_layer_backward_with(WeightPlan(g), g, x, nullptr, nullptr, Activation::linear, w, dx, relu_dx, dw, dbias, ws,
                            &pooled);

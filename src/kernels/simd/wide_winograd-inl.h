@@ -49,6 +49,35 @@ namespace dn::kernels::simd::HWY_NAMESPACE {
 // position's product is one block per pass.
 constexpr int kWideTiles = wide_pixels(kWideGroups);
 
+// B^T d B of the 4x4 patch at x (C floats per pixel, `row` floats between rows), every
+// channel: position pos's C values at v + pos * pos_step.
+inline void wide_winograd_input(const float* x, Index row, int C, Index pos_step, float* v) {
+  for (int c = 0; c < C; c += kLanes) {
+    const int n = std::min(kLanes, C - c);
+    auto load = [&](int r, int s) { return LoadFirst(n, x + r * row + s * C + c); };
+    auto store = [&](int pos, const V& value) {
+      if (n == kLanes)
+        StoreU(value, v + pos * pos_step + c);
+      else
+        StoreFirst(n, value, v + pos * pos_step + c);
+    };
+    V t[4][4];  // B^T d
+    for (int s = 0; s < 4; ++s) {
+      const V d0 = load(0, s), d1 = load(1, s), d2 = load(2, s), d3 = load(3, s);
+      t[0][s] = Sub(d0, d2);
+      t[1][s] = Add(d1, d2);
+      t[2][s] = Sub(d2, d1);
+      t[3][s] = Sub(d1, d3);
+    }
+    for (int r = 0; r < 4; ++r) {
+      store(r * 4 + 0, Sub(t[r][0], t[r][2]));
+      store(r * 4 + 1, Add(t[r][1], t[r][2]));
+      store(r * 4 + 2, Sub(t[r][2], t[r][1]));
+      store(r * 4 + 3, Sub(t[r][1], t[r][3]));
+    }
+  }
+}
+
 struct WideWinogradPlan {
   const ConvGeometry& g;
   ConvGeometry point;  // the products: a pointwise convolution of C inputs to Op outputs
@@ -102,7 +131,9 @@ struct WideWinogradPlan {
     for (int ty = 0; ty < tiles_h; ++ty)
       for_each_block(tiles_w, kWideTiles, [&](int tx0, int size) {
         const float* patch = xp + (Index(2 * ty) * Wp + 2 * tx0) * g.C;
-        for (int t = 0; t < size; ++t) transform_input(patch + Index(2 * t) * g.C, v + Index(t) * g.C);
+        for (int t = 0; t < size; ++t)
+          wide_winograd_input(patch + Index(2 * t) * g.C, Index(Wp) * g.C, g.C, Index(kWideTiles) * g.C,
+                              v + Index(t) * g.C);
         for (int pos = 0; pos < kPatch; ++pos) {
           const WidePlan products(point, U + Index(pos) * g.C * Op, Op, zeros, Activation::linear);
           products.run_pixels(0, size, v + Index(pos) * kWideTiles * g.C, m + Index(pos) * kWideTiles * Op,
@@ -140,37 +171,6 @@ struct WideWinogradPlan {
           for (int j = 0; j < 4; ++j) StoreU(r[j], out + (Index(i * 4 + j) * g.C + c) * Op + o);
         }
       }
-  }
-
-  // B^T d B of the 4x4 patch at x (C floats per pixel, Wp pixels per row), every channel,
-  // into v[pos * kWideTiles * C + c] (v at the tile's row).
-  void transform_input(const float* x, float* v) const {
-    const Index row = Index(Wp) * g.C;
-    const Index pos_step = Index(kWideTiles) * g.C;
-    for (int c = 0; c < g.C; c += kLanes) {
-      const int n = std::min(kLanes, g.C - c);
-      auto load = [&](int r, int s) { return LoadFirst(n, x + r * row + s * g.C + c); };
-      auto store = [&](int pos, const V& value) {
-        if (n == kLanes)
-          StoreU(value, v + pos * pos_step + c);
-        else
-          StoreFirst(n, value, v + pos * pos_step + c);
-      };
-      V t[4][4];  // B^T d
-      for (int s = 0; s < 4; ++s) {
-        const V d0 = load(0, s), d1 = load(1, s), d2 = load(2, s), d3 = load(3, s);
-        t[0][s] = Sub(d0, d2);
-        t[1][s] = Add(d1, d2);
-        t[2][s] = Sub(d2, d1);
-        t[3][s] = Sub(d1, d3);
-      }
-      for (int r = 0; r < 4; ++r) {
-        store(r * 4 + 0, Sub(t[r][0], t[r][2]));
-        store(r * 4 + 1, Add(t[r][1], t[r][2]));
-        store(r * 4 + 2, Sub(t[r][2], t[r][1]));
-        store(r * 4 + 3, Sub(t[r][1], t[r][3]));
-      }
-    }
   }
 
   // A^T m A of one tile's products (m at the tile's row of position 0) plus the bias,

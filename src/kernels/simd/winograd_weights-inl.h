@@ -43,7 +43,9 @@ constexpr Index kTransformedTile = Index(kPatch) * kLanes;  // a tile's 16 trans
 // One transformed position over a pass's tiles: the sums for P input channels.
 struct ProductPass {
   const float* x;  // the first tile's transformed input at this position, first channel
-  const float* d;  // the first tile's transformed dy at this position
+  Index x_step;    // floats between the tiles' transformed inputs
+  const float* d;  // the first tile's transformed dy at this position (a group over o)
+  Index d_step;    // floats between the tiles' transformed dy
   int tiles;
   float* m;  // P groups over o: the running sums
 };
@@ -56,7 +58,7 @@ struct ProductKernel {
     for (int i = 0; i < P; ++i) acc[i] = Load(p.m + i * kLanes);
     const float* x = p.x;
     const float* d = p.d;
-    for (int t = 0; t < p.tiles; ++t, x += kTransformedTile, d += kTransformedTile) {
+    for (int t = 0; t < p.tiles; ++t, x += p.x_step, d += p.d_step) {
       const V dv = Load(d);
       const float* xc = opaque(x);
 #pragma GCC unroll 32
@@ -77,8 +79,9 @@ inline V chunk_sum(const float* partials, const WeightChunks& chunks, Index offs
 // dst (n floats) += v's first n lanes.
 HWY_INLINE void add_first(int n, const V& v, float* dst) { StoreFirst(n, Add(LoadFirst(n, dst), v), dst); }
 
-// A dy A^T of a 2x2 dy tile, A = [1 0; 1 1; 1 -1; 0 -1], as 16 groups over o at v.
-inline void winograd_dy(const V (&d)[2][2], float* v) {
+// A dy A^T of a 2x2 dy tile, A = [1 0; 1 1; 1 -1; 0 -1], as 16 groups over o, position
+// pos's at v + pos * pos_step.
+inline void winograd_dy(const V (&d)[2][2], float* v, Index pos_step = kLanes) {
   auto a_rows = [](const V& d0, const V& d1, V (&out)[4]) {
     out[0] = d0;
     out[1] = Add(d0, d1);
@@ -91,7 +94,7 @@ inline void winograd_dy(const V (&d)[2][2], float* v) {
   for (int r = 0; r < 4; ++r) {
     V out[4];
     a_rows(col0[r], col1[r], out);
-    for (int s = 0; s < 4; ++s) Store(out[s], v + (r * 4 + s) * kLanes);
+    for (int s = 0; s < 4; ++s) Store(out[s], v + (r * 4 + s) * pos_step);
   }
 }
 
@@ -141,7 +144,7 @@ struct WinogradWeightPlan {
       }
       for (int pos = 0; pos < kPatch; ++pos)
         for_each_block(g.C, kMaxProductAcc, [&](int c0, int size) {
-          const ProductPass pass{vx + pos * kLanes + c0, vd + pos * kLanes, count,
+          const ProductPass pass{vx + pos * kLanes + c0, kTransformedTile, vd + pos * kLanes, kTransformedTile, count,
                                  acc + (Index(pos) * g.C + c0) * kLanes};
           dispatch<ProductKernel, kMaxProductAcc>(size, pass);
         });
