@@ -313,6 +313,10 @@ const ConvCase kWideCases[] = {
     {2, 8, 7, 20, 18, 4, 4, 1, 1, Padding::same, Activation::relu},
     {2, 6, 9, 17, 33, 2, 3, 1, 1, Padding::valid, Activation::linear},
     {1, 5, 4, 48, 24, 3, 3, 1, 1, Padding::same, Activation::relu},  // the U-Nets' 48 -> 24
+    // 3x3 stride 1 with 16 channels or more runs Winograd (the cases above with such shapes
+    // too): the fewest channels it takes, and products over more channels than one slice of k.
+    {2, 6, 7, 16, 17, 3, 3, 1, 1, Padding::valid, Activation::linear},
+    {1, 5, 6, 520, 20, 3, 3, 1, 1, Padding::same, Activation::relu},
 };
 
 // Every shape the backward tests run: the few-channel table, then the wide one.

@@ -15,17 +15,18 @@
 HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
-// Whole groups for pixels whose group ends before `end`, the first C floats otherwise.
+// Whole groups for pixels whose group ends before `end`, the first n floats otherwise.
 struct Pixels {
   const float* end;
-  int C;
-  V load(const float* a) const { return a + kLanes <= end ? LoadU(a) : LoadFirst(C, a); }
+  int n;
+  V load(const float* a) const { return a + kLanes <= end ? LoadU(a) : LoadFirst(n, a); }
 };
 
 void maxpool_pairs_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
   const int C = g.C;
   const Index row = Index(g.W) * C, in_sample = Index(g.H) * row, out_sample = Index(g.OH) * g.OW * C;
-  const Pixels in{x + g.N * in_sample, C};
+  const int n_group = std::min(C, kLanes);  // floats of each group that are the pixel's
+  const Pixels in{x + g.N * in_sample, n_group};
   const V t1 = Set(1.0f), t2 = Set(2.0f), t3 = Set(3.0f);
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
   for (int n = 0; n < g.N; ++n) {
@@ -36,24 +37,26 @@ void maxpool_pairs_forward(const ConvGeometry& g, const float* x, float* y, std:
     for (Index oh = 0, o = n * out_sample; oh < Index(g.OH); ++oh) {
       const float* top = x + n * in_sample + 2 * oh * row;
       const float* bottom = top + row;
-      for (int ow = 0; ow < g.OW; ++ow, o += C, top += 2 * C, bottom += 2 * C) {
-        // Scan order (kh, then kw); a strictly greater tap takes over, as in the general loop.
-        const V a = in.load(top), b = in.load(top + C), c = in.load(bottom), d = in.load(bottom + C);
-        V best = a;
-        V tap = Zero();
-        if (where) tap = SelectGreater(b, best, t1, tap);
-        best = KeepGreater(b, best);
-        if (where) tap = SelectGreater(c, best, t2, tap);
-        best = KeepGreater(c, best);
-        if (where) tap = SelectGreater(d, best, t3, tap);
-        best = KeepGreater(d, best);
-        const bool whole = o + kLanes <= sample_end;
-        if (whole)
-          StoreU(best, y + o);
-        else
-          StoreFirst(C, best, y + o);
-        if (where) StoreTaps(tap, where + o, C, whole);
-      }
+      for (int ow = 0; ow < g.OW; ++ow, o += C, top += 2 * C, bottom += 2 * C)
+        for (int c0 = 0; c0 < C; c0 += kLanes) {  // one group, or whole groups
+          // Scan order (kh, then kw); a strictly greater tap takes over, as in the general loop.
+          const V a = in.load(top + c0), b = in.load(top + C + c0);
+          const V c = in.load(bottom + c0), d = in.load(bottom + C + c0);
+          V best = a;
+          V tap = Zero();
+          if (where) tap = SelectGreater(b, best, t1, tap);
+          best = KeepGreater(b, best);
+          if (where) tap = SelectGreater(c, best, t2, tap);
+          best = KeepGreater(c, best);
+          if (where) tap = SelectGreater(d, best, t3, tap);
+          best = KeepGreater(d, best);
+          const bool whole = o + c0 + kLanes <= sample_end;
+          if (whole)
+            StoreU(best, y + o + c0);
+          else
+            StoreFirst(n_group, best, y + o + c0);
+          if (where) StoreTaps(tap, where + o + c0, n_group, whole);
+        }
     }
   }
 }

@@ -11,13 +11,14 @@
 
 namespace dn::kernels::simd {
 
-// 2x2 windows at stride 2 that tile the image exactly, at most 16 channels: Keras's
-// MaxPooling2D() as the seed model and the U-Net use it. Groups are loaded and stored
-// whole wherever their 16 floats lie inside the batch (masked memory costs many plain
-// accesses on AVX2) and the general loop's index arithmetic per tap is gone.
+// 2x2 windows at stride 2 that tile the image exactly, at most 16 channels or whole
+// groups of them: Keras's MaxPooling2D() as the seed model, the U-Nets and the
+// classifiers use it. Groups are loaded and stored whole wherever their 16 floats lie
+// inside the batch (masked memory costs many plain accesses on AVX2) and the general
+// loop's index arithmetic per tap is gone.
 inline bool tiled_pairs(const ConvGeometry& g) {
   return g.KH == 2 && g.KW == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_top == 0 && g.pad_left == 0 &&
-         g.H == 2 * g.OH && g.W == 2 * g.OW && g.C <= kLanes;
+         g.H == 2 * g.OH && g.W == 2 * g.OW && (g.C <= kLanes || g.C % kLanes == 0);
 }
 
 }  // namespace dn::kernels::simd
@@ -50,25 +51,28 @@ inline void unpool_pairs_sample(const ConvGeometry& g, int n, const std::uint16_
   const Index batch_end = g.N * Index(g.OH) * g.OW * C;
   const V zero = Zero();
   // Whole groups, but where they would reach past the sample (see the forward).
+  const int n_group = std::min(C, kLanes);  // floats of each group that are the pixel's
   auto store = [&, sample_end = dxn + in_sample](const V& v, float* a) {
     if (a + kLanes <= sample_end)
       StoreU(v, a);
     else
-      StoreFirst(C, v, a);
+      StoreFirst(n_group, v, a);
   };
   // Each dx row in turn, its pixels in increasing order (as in the forward): tap kh * 2 + kw.
   for (int ih = 0; ih < g.H; ++ih) {
     const V left = Set(static_cast<float>(2 * (ih % 2))), right = Set(static_cast<float>(2 * (ih % 2) + 1));
     Index o = (n * g.OH + Index(ih / 2)) * g.OW * C;
     float* out = dxn + ih * row;
-    for (int ow = 0; ow < g.OW; ++ow, o += C, out += 2 * C) {
-      const bool whole = o + kLanes <= batch_end;
-      const V grad = gated(relu_y, o, whole, C, whole ? LoadU(dy + o) : LoadFirst(C, dy + o));
-      const V won = LoadTaps(where + o, C, whole);
-      const V a = AddWhereEqual(won, left, zero, grad), b = AddWhereEqual(won, right, zero, grad);
-      store(a, out);  // lanes past C land on the next pixels, stored after it
-      store(b, out + C);
-    }
+    for (int ow = 0; ow < g.OW; ++ow, o += C, out += 2 * C)
+      for (int c0 = 0; c0 < C; c0 += kLanes) {  // one group, or whole groups
+        const Index oc = o + c0;
+        const bool whole = oc + kLanes <= batch_end;
+        const V grad = gated(relu_y, oc, whole, n_group, whole ? LoadU(dy + oc) : LoadFirst(n_group, dy + oc));
+        const V won = LoadTaps(where + oc, n_group, whole);
+        const V a = AddWhereEqual(won, left, zero, grad), b = AddWhereEqual(won, right, zero, grad);
+        store(a, out + c0);  // lanes past C land on the next pixels, stored after it
+        store(b, out + C + c0);
+      }
   }
 }
 
