@@ -5,6 +5,7 @@
 // a tolerance of 1e-6 times the sum of its updates' sizes: a relative check of the update
 // arithmetic (float32 in the optimizer, double here) that stays fair when updates cancel.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <functional>
@@ -179,6 +180,38 @@ TEST(Optimizers, LearningRateCanChangeBetweenSteps) {
   opt->learning_rate = 0.5;
   opt->step({&p});
   EXPECT_FLOAT_EQ(p.value[0], -0.6f);
+}
+
+// Large parameters are updated in ranges on the threads: each value must find its own
+// slots (slot s at s times the parameter's size, not its range's), so the bits are those
+// of one thread, and each value's are those of the same value updated alone.
+TEST(Optimizers, LargeParametersGiveTheSameBitsOnAnyThreadCount) {
+  constexpr int n = 100003;  // three ranges of at least 32,768 on three threads
+  auto grad = [](int t, int i) { return static_cast<float>(std::sin(0.37 * i + t) * (1 + i % 7)); };
+  for (const char* name : {"sgd", "adadelta", "adam", "rmsprop", "adagrad"}) {
+    SCOPED_TRACE(name);
+    auto run = [&](int threads, int size, int first) {
+      const int saved = omp_get_max_threads();
+      omp_set_num_threads(threads);
+      auto opt = make_optimizer(name);
+      Param p{"w", Tensor({size}), Tensor({size})};
+      for (int t = 0; t < kSteps; ++t) {
+        for (int i = 0; i < size; ++i) p.grad[i] = grad(t, first + i);
+        opt->step({&p});
+      }
+      omp_set_num_threads(saved);
+      std::vector<float> out(p.value.data(), p.value.data() + size);
+      for (const auto& slot : opt->slots()) out.insert(out.end(), slot.begin(), slot.end());
+      return out;
+    };
+    const std::vector<float> one = run(1, n, 0);
+    EXPECT_EQ(one, run(3, n, 0));
+    for (int i : {0, 32768, 66669, n - 1}) {  // values in each range, alone
+      const std::vector<float> alone = run(1, 1, i);
+      EXPECT_EQ(alone[0], one[i]) << "value " << i;
+      for (std::size_t s = 1; s < alone.size(); ++s) EXPECT_EQ(alone[s], one[s * n + i]) << "value " << i;
+    }
+  }
 }
 
 }  // namespace

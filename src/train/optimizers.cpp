@@ -5,6 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <omp.h>
+
 #include <fmt/core.h>
 
 #include "core/error.hpp"
@@ -35,8 +37,22 @@ void Optimizer::step(const std::vector<Param*>& params) {
   }
   ++iterations_;
   begin_step();
-  for (std::size_t i = 0; i < params.size(); ++i)
-    update(params[i]->value.data(), params[i]->grad.data(), state_[i].data(), params[i]->value.size());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    float* w = params[i]->value.data();
+    const float* g = params[i]->grad.data();
+    float* state = state_[i].data();
+    const std::size_t n = params[i]->value.size();
+    // Ranges of at least kMinRange values on the threads (a Dense layer's weights: memory
+    // bound, so a second core's bandwidth pays); each value's update is the same wherever
+    // its range starts, so the bits do not depend on the thread count.
+    constexpr std::size_t kMinRange = 32768;
+    const int ranges = static_cast<int>(std::clamp<std::size_t>(n / kMinRange, 1, omp_get_max_threads()));
+#pragma omp parallel for schedule(static) if (ranges > 1)
+    for (int r = 0; r < ranges; ++r) {
+      const std::size_t begin = n * r / ranges, end = n * (r + 1) / ranges;
+      update(w + begin, g + begin, state + begin, end - begin, n);
+    }
+  }
 }
 
 void Optimizer::restore(std::int64_t iterations, std::vector<std::vector<float>> slots) {
@@ -58,7 +74,7 @@ nlohmann::json SGD::config() const {
   return {{"name", name()}, {"learning_rate", learning_rate}, {"momentum", momentum_}, {"nesterov", nesterov_}};
 }
 
-void SGD::update(float* w, const float* g, float* state, std::size_t n) {
+void SGD::update(float* w, const float* g, float* state, std::size_t n, std::size_t /*stride*/) {
   const float lr = static_cast<float>(learning_rate);
   if (momentum_ == 0.0) {
 #pragma omp simd
@@ -90,13 +106,13 @@ nlohmann::json Adadelta::config() const {
   return {{"name", name()}, {"learning_rate", learning_rate}, {"rho", rho_}, {"epsilon", epsilon_}};
 }
 
-void Adadelta::update(float* w, const float* g, float* state, std::size_t n) {
+void Adadelta::update(float* w, const float* g, float* state, std::size_t n, std::size_t stride) {
   const float lr = static_cast<float>(learning_rate);
   const float rho = static_cast<float>(rho_);
   const float one_minus_rho = 1.0f - rho;
   const float eps = static_cast<float>(epsilon_);
   float* acc_g = state;
-  float* acc_dx = state + n;
+  float* acc_dx = state + stride;
 #pragma omp simd
   for (std::size_t i = 0; i < n; ++i) {
     acc_g[i] = acc_g[i] * rho + g[i] * g[i] * one_minus_rho;
@@ -124,13 +140,13 @@ void Adam::begin_step() {
   lr_t_ = static_cast<float>(learning_rate) * std::sqrt(1.0f - b2_power) / (1.0f - b1_power);
 }
 
-void Adam::update(float* w, const float* g, float* state, std::size_t n) {
+void Adam::update(float* w, const float* g, float* state, std::size_t n, std::size_t stride) {
   const float one_minus_b1 = 1.0f - static_cast<float>(beta_1_);
   const float one_minus_b2 = 1.0f - static_cast<float>(beta_2_);
   const float eps = static_cast<float>(epsilon_);
   const float lr_t = lr_t_;
   float* m = state;
-  float* v = state + n;
+  float* v = state + stride;
 #pragma omp simd
   for (std::size_t i = 0; i < n; ++i) {
     m[i] += (g[i] - m[i]) * one_minus_b1;
@@ -148,7 +164,7 @@ nlohmann::json RMSprop::config() const {
           {"momentum", 0.0}, {"epsilon", epsilon_},          {"centered", false}};
 }
 
-void RMSprop::update(float* w, const float* g, float* state, std::size_t n) {
+void RMSprop::update(float* w, const float* g, float* state, std::size_t n, std::size_t /*stride*/) {
   const float lr = static_cast<float>(learning_rate);
   const float rho = static_cast<float>(rho_);
   const float one_minus_rho = 1.0f - rho;
@@ -175,7 +191,7 @@ nlohmann::json Adagrad::config() const {
           {"epsilon", epsilon_}};
 }
 
-void Adagrad::update(float* w, const float* g, float* state, std::size_t n) {
+void Adagrad::update(float* w, const float* g, float* state, std::size_t n, std::size_t /*stride*/) {
   const float lr = static_cast<float>(learning_rate);
   const float eps = static_cast<float>(epsilon_);
   float* acc = state;

@@ -40,8 +40,10 @@ class Optimizer {
 
   // Called once per step, after iterations() has counted it, before the updates.
   virtual void begin_step() {}
-  // Updates one parameter's n values; state holds its slots back to back (slot s at s * n).
-  virtual void update(float* w, const float* g, float* state, std::size_t n) = 0;
+  // Updates n values of one parameter; slot s of value i is state[s * stride + i] (the
+  // slots lie back to back, each the parameter's size). Each value's update reads and
+  // writes that value alone, so step() cuts large parameters into ranges over the threads.
+  virtual void update(float* w, const float* g, float* state, std::size_t n, std::size_t stride) = 0;
 
  private:
   int slots_;
@@ -59,7 +61,7 @@ class SGD final : public Optimizer {
   nlohmann::json config() const override;
 
  private:
-  void update(float* w, const float* g, float* state, std::size_t n) override;
+  void update(float* w, const float* g, float* state, std::size_t n, std::size_t stride) override;
   double momentum_;
   bool nesterov_;
 };
@@ -73,7 +75,7 @@ class Adadelta final : public Optimizer {
   nlohmann::json config() const override;
 
  private:
-  void update(float* w, const float* g, float* state, std::size_t n) override;
+  void update(float* w, const float* g, float* state, std::size_t n, std::size_t stride) override;
   double rho_, epsilon_;
 };
 
@@ -87,7 +89,7 @@ class Adam final : public Optimizer {
 
  private:
   void begin_step() override;
-  void update(float* w, const float* g, float* state, std::size_t n) override;
+  void update(float* w, const float* g, float* state, std::size_t n, std::size_t stride) override;
   double beta_1_, beta_2_, epsilon_;
   float lr_t_ = 0.0f;
 };
@@ -101,7 +103,7 @@ class RMSprop final : public Optimizer {
   nlohmann::json config() const override;
 
  private:
-  void update(float* w, const float* g, float* state, std::size_t n) override;
+  void update(float* w, const float* g, float* state, std::size_t n, std::size_t stride) override;
   double rho_, epsilon_;
 };
 
@@ -113,7 +115,7 @@ class Adagrad final : public Optimizer {
   nlohmann::json config() const override;
 
  private:
-  void update(float* w, const float* g, float* state, std::size_t n) override;
+  void update(float* w, const float* g, float* state, std::size_t n, std::size_t stride) override;
   double initial_accumulator_value_, epsilon_;
 };
 
