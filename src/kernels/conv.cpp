@@ -79,6 +79,7 @@ constexpr std::size_t kChunkBytes = 256 * 1024;  // an im2col block that stays i
 constexpr std::size_t kWeightChunkBytes = 1024 * 1024;
 constexpr std::size_t kMinChunkRows = 256;       // smaller GEMMs waste their call overhead
 constexpr int kMinChunks = 8;                    // enough chunks to keep a few threads busy
+constexpr int kWeightPieceRows = 256;            // rows of a pointwise weight gradient per GEMM
 
 // Output rows are cut into chunks of a few whole samples or, for large images, into
 // parts of one sample. Chunks of different groups never share a sample, so the
@@ -252,11 +253,17 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
   const std::size_t partial_size = weights + (dbias ? g.O : 0);
   float* cols = ws.floats(slice * omp_get_max_threads() + partial_size * c.count());
   float* partials = cols + slice * omp_get_max_threads();
-#pragma omp parallel if (c.count() > 1)
+  // Pointwise (Dense): each chunk's GEMM also cut into pieces of rows of dw, so that a
+  // batch of one chunk still spreads over the threads; a piece's values are the GEMM's.
+  const int pieces = direct ? (K + kWeightPieceRows - 1) / kWeightPieceRows : 1;
+  const int items = c.count() * pieces;
+#pragma omp parallel if (items > 1)
   {
     // Each chunk's contribution goes to its own slot; slots are then summed in chunk order.
 #pragma omp for schedule(static)
-    for (int i = 0; i < c.count(); ++i) {
+    for (int item = 0; item < items; ++item) {
+      const int i = item / pieces, piece = item % pieces;
+      const int k0 = K * piece / pieces, k1 = K * (piece + 1) / pieces;
       const Rows rows = chunk_rows(g, c, i);
       const float* col = x + rows.begin * K;
       if (!direct) {
@@ -266,8 +273,9 @@ void conv2d_backward_weights(const ConvGeometry& g, const float* x, const float*
       }
       float* partial = partials + i * partial_size;
       const float* dy_rows = dy + rows.begin * g.O;
-      sgemm(true, false, K, g.O, rows.size(), col, K, dy_rows, g.O, 0.0f, partial, g.O);
-      if (dbias) {
+      sgemm(true, false, k1 - k0, g.O, rows.size(), col + k0, K, dy_rows, g.O, 0.0f,
+            partial + static_cast<std::size_t>(k0) * g.O, g.O);
+      if (dbias && piece == 0) {
         std::fill(partial + weights, partial + partial_size, 0.0f);
         add_channel_sums(dy_rows, rows.size(), g.O, partial + weights);
       }
