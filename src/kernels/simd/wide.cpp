@@ -11,6 +11,7 @@
 #include "kernels/simd/group-inl.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/wide_forward-inl.h"
+#include "kernels/simd/winograd-inl.h"
 #include "kernels/simd/wide_winograd-inl.h"
 
 #include "kernels/simd/simd.hpp"

@@ -54,27 +54,13 @@ constexpr int kWideTiles = wide_pixels(kWideGroups);
 inline void wide_winograd_input(const float* x, Index row, int C, Index pos_step, float* v) {
   for (int c = 0; c < C; c += kLanes) {
     const int n = std::min(kLanes, C - c);
-    auto load = [&](int r, int s) { return LoadFirst(n, x + r * row + s * C + c); };
-    auto store = [&](int pos, const V& value) {
-      if (n == kLanes)
-        StoreU(value, v + pos * pos_step + c);
-      else
-        StoreFirst(n, value, v + pos * pos_step + c);
-    };
-    V t[4][4];  // B^T d
-    for (int s = 0; s < 4; ++s) {
-      const V d0 = load(0, s), d1 = load(1, s), d2 = load(2, s), d3 = load(3, s);
-      t[0][s] = Sub(d0, d2);
-      t[1][s] = Add(d1, d2);
-      t[2][s] = Sub(d2, d1);
-      t[3][s] = Sub(d1, d3);
-    }
-    for (int r = 0; r < 4; ++r) {
-      store(r * 4 + 0, Sub(t[r][0], t[r][2]));
-      store(r * 4 + 1, Add(t[r][1], t[r][2]));
-      store(r * 4 + 2, Sub(t[r][2], t[r][1]));
-      store(r * 4 + 3, Sub(t[r][1], t[r][3]));
-    }
+    winograd_input_transform([&](int r, int s) { return LoadFirst(n, x + r * row + s * C + c); },
+                             [&](int pos, const V& value) {
+                               if (n == kLanes)
+                                 StoreU(value, v + pos * pos_step + c);
+                               else
+                                 StoreFirst(n, value, v + pos * pos_step + c);
+                             });
   }
 }
 
@@ -147,29 +133,12 @@ struct WideWinogradPlan {
  private:
   // U[(pos * C + c) * Op + o] = (G w G^T)[pos] of input channel c and output o.
   void transform_weights(const float* w, float* out) const {
-    const V half = Set(0.5f);
-    auto g_rows = [&](const V (&k)[3], V (&r)[4]) {  // k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2
-      const V even = Add(k[0], k[2]);
-      r[0] = k[0];
-      r[1] = Mul(half, Add(even, k[1]));
-      r[2] = Mul(half, Sub(even, k[1]));
-      r[3] = k[2];
-    };
     for (int c = 0; c < g.C; ++c)
       for (Index o = 0; o < Op; o += kLanes) {
-        V gk[4][3];  // G w: 4 rows by 3 kernel columns
         const int n = std::min<int>(kLanes, g.O - int(o));
-        for (int kw = 0; kw < 3; ++kw) {
-          V col[3], r[4];
-          for (int kh = 0; kh < 3; ++kh) col[kh] = LoadFirst(n, w + (Index(kh * 3 + kw) * g.C + c) * g.O + o);
-          g_rows(col, r);
-          for (int i = 0; i < 4; ++i) gk[i][kw] = r[i];
-        }
-        for (int i = 0; i < 4; ++i) {
-          V r[4];
-          g_rows(gk[i], r);
-          for (int j = 0; j < 4; ++j) StoreU(r[j], out + (Index(i * 4 + j) * g.C + c) * Op + o);
-        }
+        winograd_kernel_transform(
+            [&](int kh, int kw) { return LoadFirst(n, w + (Index(kh * 3 + kw) * g.C + c) * g.O + o); },
+            [&](int pos, const V& v) { StoreU(v, out + (Index(pos) * g.C + c) * Op + o); });
       }
   }
 
@@ -179,27 +148,20 @@ struct WideWinogradPlan {
     const Index pos_step = Index(kWideTiles) * Op;
     const int rows = std::min(2, g.OH - oh), cols = std::min(2, g.OW - ow);
     for (Index o = 0; o < Op; o += kLanes) {
-      auto at = [&](int r, int s) { return Load(m + (r * 4 + s) * pos_step + o); };
-      V s0[4], s1[4];  // A^T m
-      for (int s = 0; s < 4; ++s) {
-        const V m1 = at(1, s), m2 = at(2, s);
-        s0[s] = Add(Add(at(0, s), m1), m2);
-        s1[s] = Sub(Sub(m1, m2), at(3, s));
-      }
+      V out[2][2];
+      winograd_output_transform([&](int r, int s) { return Load(m + (r * 4 + s) * pos_step + o); }, out);
       const V b = Load(bias + o);
       const int n = std::min<int>(kLanes, g.O - int(o));
-      for (int r = 0; r < rows; ++r) {
-        const V(&s)[4] = r == 0 ? s0 : s1;
-        const V out[2] = {Add(Add(Add(s[0], s[1]), s[2]), b), Add(Sub(Sub(s[1], s[2]), s[3]), b)};
+      for (int r = 0; r < rows; ++r)
         for (int c = 0; c < cols; ++c) {
-          const V value = act == Activation::relu ? Relu(out[c]) : out[c];
+          const V sum = Add(out[r][c], b);
+          const V value = act == Activation::relu ? Relu(sum) : sum;
           float* dst = y + (Index(oh + r) * g.OW + ow + c) * g.O + o;
           if (n == kLanes)
             StoreU(value, dst);
           else
             StoreFirst(n, value, dst);
         }
-      }
     }
   }
 };

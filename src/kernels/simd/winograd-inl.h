@@ -66,11 +66,16 @@ namespace dn::kernels::simd::HWY_NAMESPACE {
 
 constexpr int kMaxTiles = cap(14, 1);  // tiles accumulated at once
 
-// U = G w G^T per input channel c, as groups over o: U[(pos * C + c) * kLanes], pos
-// the 4x4 position in row-major order.
-inline void winograd_weights(const ConvGeometry& g, const float* w, float* U) {
+// F(2x2, 3x3)'s transforms of one channel group, the same for every Winograd kernel
+// here (few channels or many, forward or weight gradient): each applies its matrix down
+// the columns, then along the rows. They read through load(r, s) and write through
+// store(pos, v) (pos = r * 4 + s, row-major), so each kernel keeps its own layout.
+
+// G w G^T of a 3x3 kernel: load(kh, kw), store(pos, v) for the 16 positions. G's rows
+// on three values: k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2.
+template <class Load, class Store>
+HWY_INLINE void winograd_kernel_transform(const Load& load, const Store& store) {
   const V half = Set(0.5f);
-  // G's rows applied to three values: k0, (k0 + k1 + k2) / 2, (k0 - k1 + k2) / 2, k2.
   auto g_rows = [&](const V (&k)[3], V (&out)[4]) {
     const V even = Add(k[0], k[2]);
     out[0] = k[0];
@@ -78,40 +83,96 @@ inline void winograd_weights(const ConvGeometry& g, const float* w, float* U) {
     out[2] = Mul(half, Sub(even, k[1]));
     out[3] = k[2];
   };
-  for (int c = 0; c < g.C; ++c) {
-    V gk[4][3];  // G w: 4 rows by 3 kernel columns
-    for (int kw = 0; kw < 3; ++kw) {
-      V col[3], out[4];
-      for (int kh = 0; kh < 3; ++kh) col[kh] = LoadFirst(g.O, w + (Index(kh * 3 + kw) * g.C + c) * g.O);
-      g_rows(col, out);
-      for (int r = 0; r < 4; ++r) gk[r][kw] = out[r];
-    }
-    for (int r = 0; r < 4; ++r) {
-      V out[4];
-      g_rows(gk[r], out);
-      for (int s = 0; s < 4; ++s) Store(out[s], U + (Index(r * 4 + s) * g.C + c) * kLanes);
-    }
+  V gk[4][3];  // G w: 4 rows by 3 kernel columns
+  for (int kw = 0; kw < 3; ++kw) {
+    V col[3], out[4];
+    for (int kh = 0; kh < 3; ++kh) col[kh] = load(kh, kw);
+    g_rows(col, out);
+    for (int r = 0; r < 4; ++r) gk[r][kw] = out[r];
+  }
+  for (int r = 0; r < 4; ++r) {
+    V out[4];
+    g_rows(gk[r], out);
+    for (int c = 0; c < 4; ++c) store(r * 4 + c, out[c]);
   }
 }
 
-// B^T d B of the 4x4 patch at x (kLanes floats per pixel, `row` floats between rows),
-// as 16 groups over c at v.
-inline void winograd_input(const float* x, Index row, float* v) {
+// B^T d B of a 4x4 input patch: load(r, s), store(pos, v). B^T on four values: d0 - d2,
+// d1 + d2, d2 - d1, d1 - d3.
+template <class Load, class Store>
+HWY_INLINE void winograd_input_transform(const Load& load, const Store& store) {
   V t[4][4];  // B^T d
   for (int s = 0; s < 4; ++s) {
-    const V d0 = Load(x + s * kLanes), d1 = Load(x + row + s * kLanes);
-    const V d2 = Load(x + 2 * row + s * kLanes), d3 = Load(x + 3 * row + s * kLanes);
+    const V d0 = load(0, s), d1 = load(1, s), d2 = load(2, s), d3 = load(3, s);
     t[0][s] = Sub(d0, d2);
     t[1][s] = Add(d1, d2);
     t[2][s] = Sub(d2, d1);
     t[3][s] = Sub(d1, d3);
   }
   for (int r = 0; r < 4; ++r) {
-    Store(Sub(t[r][0], t[r][2]), v + (r * 4 + 0) * kLanes);
-    Store(Add(t[r][1], t[r][2]), v + (r * 4 + 1) * kLanes);
-    Store(Sub(t[r][2], t[r][1]), v + (r * 4 + 2) * kLanes);
-    Store(Sub(t[r][1], t[r][3]), v + (r * 4 + 3) * kLanes);
+    store(r * 4 + 0, Sub(t[r][0], t[r][2]));
+    store(r * 4 + 1, Add(t[r][1], t[r][2]));
+    store(r * 4 + 2, Sub(t[r][2], t[r][1]));
+    store(r * 4 + 3, Sub(t[r][1], t[r][3]));
   }
+}
+
+// A^T m A of a tile's 16 products, load(r, s): y, its 2x2 output pixels (no bias). A^T on
+// four values: m0 + m1 + m2, m1 - m2 - m3.
+template <class Load>
+HWY_INLINE void winograd_output_transform(const Load& load, V (&y)[2][2]) {
+  V s0[4], s1[4];  // A^T m
+  for (int s = 0; s < 4; ++s) {
+    const V m1 = load(1, s), m2 = load(2, s);
+    s0[s] = Add(Add(load(0, s), m1), m2);
+    s1[s] = Sub(Sub(m1, m2), load(3, s));
+  }
+  for (int r = 0; r < 2; ++r) {
+    const V(&s)[4] = r == 0 ? s0 : s1;
+    y[r][0] = Add(Add(s[0], s[1]), s[2]);
+    y[r][1] = Sub(Sub(s[1], s[2]), s[3]);
+  }
+}
+
+// G^T S G of the 16 sums of a weight gradient, load(r, s): store(kh, kw, v) for the 3x3
+// kernel. G^T on four values: m0 + (m1 + m2) / 2, (m1 - m2) / 2, (m1 + m2) / 2 + m3.
+template <class Load, class Store>
+HWY_INLINE void winograd_gradient_transform(const Load& load, const Store& store) {
+  const V half = Set(0.5f);
+  auto gt_rows = [&](const V (&m)[4], V (&out)[3]) {
+    const V even = Mul(half, Add(m[1], m[2]));
+    out[0] = Add(m[0], even);
+    out[1] = Mul(half, Sub(m[1], m[2]));
+    out[2] = Add(even, m[3]);
+  };
+  V rows[3][4];  // G^T S: 3 kernel rows by 4 transformed columns
+  for (int s = 0; s < 4; ++s) {
+    V m[4], out[3];
+    for (int r = 0; r < 4; ++r) m[r] = load(r, s);
+    gt_rows(m, out);
+    for (int kh = 0; kh < 3; ++kh) rows[kh][s] = out[kh];
+  }
+  for (int kh = 0; kh < 3; ++kh) {
+    V out[3];
+    gt_rows(rows[kh], out);
+    for (int kw = 0; kw < 3; ++kw) store(kh, kw, out[kw]);
+  }
+}
+
+// U = G w G^T per input channel c, as groups over o: U[(pos * C + c) * kLanes], pos
+// the 4x4 position in row-major order.
+inline void winograd_weights(const ConvGeometry& g, const float* w, float* U) {
+  for (int c = 0; c < g.C; ++c)
+    winograd_kernel_transform(
+        [&](int kh, int kw) { return LoadFirst(g.O, w + (Index(kh * 3 + kw) * g.C + c) * g.O); },
+        [&](int pos, const V& v) { Store(v, U + (Index(pos) * g.C + c) * kLanes); });
+}
+
+// B^T d B of the 4x4 patch at x (kLanes floats per pixel, `row` floats between rows),
+// as 16 groups over c at v.
+inline void winograd_input(const float* x, Index row, float* v) {
+  winograd_input_transform([&](int r, int s) { return Load(x + r * row + s * kLanes); },
+                           [&](int pos, const V& value) { Store(value, v + pos * kLanes); });
 }
 
 // The products at one transformed position of T tiles: m[t * M_STRIDE] = the sum over
@@ -158,19 +219,13 @@ struct WinogradKernel {
                                                  b.m + pos * kLanes);
     for (int t = 0; t < T; ++t) {
       const float* mt = b.m + t * kTileFloats;
-      auto at = [&](int r, int s) { return Load(mt + (r * 4 + s) * kLanes); };
-      V s0[4], s1[4];  // A^T m
-      for (int s = 0; s < 4; ++s) {
-        const V m1 = at(1, s), m2 = at(2, s);
-        s0[s] = Add(Add(at(0, s), m1), m2);
-        s1[s] = Sub(Sub(m1, m2), at(3, s));
-      }
+      V out[2][2];
+      winograd_output_transform([&](int r, int s) { return Load(mt + (r * 4 + s) * kLanes); }, out);
       const int cols = t + 1 < T ? 2 : b.cols;
       for (int r = 0; r < b.rows; ++r) {
-        const V(&s)[4] = r == 0 ? s0 : s1;
         float* y = b.y + r * b.y_row;  // the row's run: 2 pixels per tile, on to the row's end
-        V left = Add(Add(Add(s[0], s[1]), s[2]), b.bias);
-        V right = Add(Sub(Sub(s[1], s[2]), s[3]), b.bias);
+        V left = Add(out[r][0], b.bias);
+        V right = Add(out[r][1], b.bias);
         if (b.relu) left = Relu(left), right = Relu(right);
         StoreInRun(left, y, 2 * t, b.run, b.O);
         if (cols == 2) StoreInRun(right, y, 2 * t + 1, b.run, b.O);

@@ -155,28 +155,10 @@ struct WinogradWeightPlan {
   // dw += G^T S G of the chunks' sums S and dbias (if not null) += their bias sums, its
   // first bias_lanes; chunks added in order.
   void finish(const float* partials, const WeightChunks& chunks, float* dw, float* dbias, int bias_lanes) const {
-    const V half = Set(0.5f);
-    // G^T applied to four values: m0 + (m1 + m2) / 2, (m1 - m2) / 2, (m1 + m2) / 2 + m3.
-    auto gt_rows = [&](const V (&m)[4], V (&out)[3]) {
-      const V even = Mul(half, Add(m[1], m[2]));
-      out[0] = Add(m[0], even);
-      out[1] = Mul(half, Sub(m[1], m[2]));
-      out[2] = Add(even, m[3]);
-    };
-    for (int c = 0; c < g.C; ++c) {
-      V rows[3][4];  // G^T S: 3 kernel rows by 4 transformed columns
-      for (int s = 0; s < 4; ++s) {
-        V m[4], out[3];
-        for (int r = 0; r < 4; ++r) m[r] = chunk_sum(partials, chunks, (Index(r * 4 + s) * g.C + c) * kLanes);
-        gt_rows(m, out);
-        for (int kh = 0; kh < 3; ++kh) rows[kh][s] = out[kh];
-      }
-      for (int kh = 0; kh < 3; ++kh) {
-        V out[3];
-        gt_rows(rows[kh], out);
-        for (int kw = 0; kw < 3; ++kw) add_first(g.O, out[kw], dw + (Index(kh * 3 + kw) * g.C + c) * g.O);
-      }
-    }
+    for (int c = 0; c < g.C; ++c)
+      winograd_gradient_transform(
+          [&](int r, int s) { return chunk_sum(partials, chunks, (Index(r * 4 + s) * g.C + c) * kLanes); },
+          [&](int kh, int kw, const V& v) { add_first(g.O, v, dw + (Index(kh * 3 + kw) * g.C + c) * g.O); });
     if (dbias) add_first(bias_lanes, chunk_sum(partials, chunks, acc_size()), dbias);
   }
 };
