@@ -5,6 +5,8 @@
 #define HWY_TARGET_INCLUDE "kernels/simd/pool.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
+#include <type_traits>
+
 #include "hwy/highway.h"
 #include "kernels/simd/group-inl.h"
 #include "kernels/simd/common-inl.h"
@@ -25,40 +27,49 @@ struct Pixels {
 void maxpool_pairs_forward(const ConvGeometry& g, const float* x, float* y, std::uint16_t* where) {
   const int C = g.C;
   const Index row = Index(g.W) * C, in_sample = Index(g.H) * row, out_sample = Index(g.OH) * g.OW * C;
-  const int n_group = std::min(C, kLanes);  // floats of each group that are the pixel's
-  const Pixels in{x + g.N * in_sample, n_group};
   const V t1 = Set(1.0f), t2 = Set(2.0f), t3 = Set(3.0f);
+  // One group per pixel (at most 16 channels) or whole groups, told apart at compile time
+  // as in unpool_pairs_sample.
+  auto pool = [&](auto one_group) {
+    constexpr bool kOneGroup = decltype(one_group)::value;
+    const int n_group = kOneGroup ? C : kLanes;  // floats of each group that are the pixel's
+    const Pixels in{x + g.N * in_sample, n_group};
 #pragma omp parallel for schedule(static) if (g.output_size() >= kParallelMinOutputs)
-  for (int n = 0; n < g.N; ++n) {
-    // Stores run in increasing order, so a whole group's lanes past the pixel land on the
-    // next pixel, stored after it; the sample's last pixel is stored masked, so that
-    // threads on neighbouring samples never write the same floats.
-    const Index sample_end = (n + 1) * out_sample;
-    for (Index oh = 0, o = n * out_sample; oh < Index(g.OH); ++oh) {
-      const float* top = x + n * in_sample + 2 * oh * row;
-      const float* bottom = top + row;
-      for (int ow = 0; ow < g.OW; ++ow, o += C, top += 2 * C, bottom += 2 * C)
-        for (int c0 = 0; c0 < C; c0 += kLanes) {  // one group, or whole groups
-          // Scan order (kh, then kw); a strictly greater tap takes over, as in the general loop.
-          const V a = in.load(top + c0), b = in.load(top + C + c0);
-          const V c = in.load(bottom + c0), d = in.load(bottom + C + c0);
-          V best = a;
-          V tap = Zero();
-          if (where) tap = SelectGreater(b, best, t1, tap);
-          best = KeepGreater(b, best);
-          if (where) tap = SelectGreater(c, best, t2, tap);
-          best = KeepGreater(c, best);
-          if (where) tap = SelectGreater(d, best, t3, tap);
-          best = KeepGreater(d, best);
-          const bool whole = o + c0 + kLanes <= sample_end;
-          if (whole)
-            StoreU(best, y + o + c0);
-          else
-            StoreFirst(n_group, best, y + o + c0);
-          if (where) StoreTaps(tap, where + o + c0, n_group, whole);
-        }
+    for (int n = 0; n < g.N; ++n) {
+      // Stores run in increasing order, so a whole group's lanes past the pixel land on the
+      // next pixel, stored after it; the sample's last pixel is stored masked, so that
+      // threads on neighbouring samples never write the same floats.
+      const Index sample_end = (n + 1) * out_sample;
+      for (Index oh = 0, o = n * out_sample; oh < Index(g.OH); ++oh) {
+        const float* top = x + n * in_sample + 2 * oh * row;
+        const float* bottom = top + row;
+        for (int ow = 0; ow < g.OW; ++ow, o += C, top += 2 * C, bottom += 2 * C)
+          for (int c0 = 0; c0 < (kOneGroup ? 1 : C); c0 += kLanes) {
+            // Scan order (kh, then kw); a strictly greater tap takes over, as in the general loop.
+            const V a = in.load(top + c0), b = in.load(top + C + c0);
+            const V c = in.load(bottom + c0), d = in.load(bottom + C + c0);
+            V best = a;
+            V tap = Zero();
+            if (where) tap = SelectGreater(b, best, t1, tap);
+            best = KeepGreater(b, best);
+            if (where) tap = SelectGreater(c, best, t2, tap);
+            best = KeepGreater(c, best);
+            if (where) tap = SelectGreater(d, best, t3, tap);
+            best = KeepGreater(d, best);
+            const bool whole = o + c0 + kLanes <= sample_end;
+            if (whole)
+              StoreU(best, y + o + c0);
+            else
+              StoreFirst(n_group, best, y + o + c0);
+            if (where) StoreTaps(tap, where + o + c0, n_group, whole);
+          }
+      }
     }
-  }
+  };
+  if (C <= kLanes)
+    pool(std::true_type{});
+  else
+    pool(std::false_type{});
 }
 
 void maxpool_pairs_backward(const ConvGeometry& g, const std::uint16_t* where, const float* dy, const float* relu_y,
