@@ -261,8 +261,8 @@ void run_conv_transpose_layer_backward(const ConvGeometry& g, const float* x, co
       if (dx) forward.run(dz, dx + n * out_sample, own + weights_scratch, relu_dx ? x + n * out_sample : nullptr);
       weights.accumulate(dz, x + n * out_sample, acc, nullptr, own);
     }
-    const V sum = Add(Add(Load(chains), Load(chains + kLanes)), Add(Load(chains + 2 * kLanes), Load(chains + 3 * kLanes)));
-    Store(sum, acc + weights.acc_size());
+    const V sum01 = Add(Load(chains), Load(chains + kLanes));
+    Store(Add(sum01, Add(Load(chains + 2 * kLanes), Load(chains + 3 * kLanes))), acc + weights.acc_size());
   }, [&](const WeightChunks& one) { weights.finish(partials, one, dw, dbias, g.C); });
 }
 

@@ -7,7 +7,9 @@
 // takes 36. Every output pixel's bits depend on its own tile's inputs and the weights
 // alone, in one fixed order, whatever batch or thread it falls in.
 //
-// x (N,H,W,C), w (3,3,C,O), y (N,OH,OW,O); at least 16 channels in and out.
+// x (N,H,W,C), w (3,3,C,O), y (N,OH,OW,O); at least 16 channels on each side and more
+// than 16 on one (4-16 on both: winograd-inl.h). The transforms are winograd-inl.h's,
+// which the including .cpp brings in per target.
 
 // Target-independent part.
 #ifndef DN_KERNELS_SIMD_WIDE_WINOGRAD_H_
