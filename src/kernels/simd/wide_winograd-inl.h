@@ -80,7 +80,7 @@ struct WideWinogradPlan {
   WideWinogradPlan(const ConvGeometry& geometry, const float* w, const float* bias_values, Activation activation,
                    float* packed)
       : g(geometry),
-        point(conv_geometry(kWideTiles, 1, 1, g.C, int(round_up(g.O)), 1, 1, 1, 1, Padding::valid)),
+        point(products(g)),
         tiles_h((g.OH + 1) / 2),
         tiles_w((g.OW + 1) / 2),
         Hp(2 * tiles_h + 2),
@@ -100,12 +100,15 @@ struct WideWinogradPlan {
   WideWinogradPlan(const WideWinogradPlan&) = delete;  // point is referred to by the products
   WideWinogradPlan& operator=(const WideWinogradPlan&) = delete;
 
+  // The products at one position: a pointwise convolution of a block's tiles.
+  static ConvGeometry products(const ConvGeometry& g) {
+    return conv_geometry(kWideTiles, 1, 1, g.C, int(round_up(g.O)), 1, 1, 1, 1, Padding::valid);
+  }
   static Index packed_size(const ConvGeometry& g) { return (kPatch * Index(g.C) + 2) * round_up(g.O); }
   static Index scratch_size(const ConvGeometry& g) {
     const Index padded = Index((g.OH + 1) / 2 * 2 + 2) * ((g.OW + 1) / 2 * 2 + 2) * g.C;
-    const Index products = WidePlan::scratch_size(conv_geometry(kWideTiles, 1, 1, g.C, int(round_up(g.O)), 1, 1, 1,
-                                                                1, Padding::valid));
-    return round_up(padded) + kPatch * kWideTiles * (round_up(g.C) + round_up(g.O)) + round_up(products);
+    return round_up(padded) + kPatch * kWideTiles * (round_up(g.C) + round_up(g.O)) +
+           round_up(WidePlan::scratch_size(products(g)));
   }
 
   // y [OH,OW,O] of the sample x [H,W,C]; scratch: scratch_size(g) floats, 64-byte aligned.
@@ -123,8 +126,8 @@ struct WideWinogradPlan {
           wide_winograd_input(patch + Index(2 * t) * g.C, Index(Wp) * g.C, g.C, Index(kWideTiles) * g.C,
                               v + Index(t) * g.C);
         for (int pos = 0; pos < kPatch; ++pos) {
-          const WidePlan products(point, U + Index(pos) * g.C * Op, Op, zeros, Activation::linear);
-          products.run_pixels(0, size, v + Index(pos) * kWideTiles * g.C, m + Index(pos) * kWideTiles * Op,
+          const WidePlan plan(point, U + Index(pos) * g.C * Op, Op, zeros, Activation::linear);
+          plan.run_pixels(0, size, v + Index(pos) * kWideTiles * g.C, m + Index(pos) * kWideTiles * Op,
                               partial);
         }
         for (int t = 0; t < size; ++t) transform_output(m + Index(t) * Op, y, 2 * ty, 2 * (tx0 + t));
