@@ -109,8 +109,10 @@ TEST(ConvGeometry, TransposeFollowsKerasOutputRules) {
 // --- activations ---
 
 TEST(ActivationKernels, MatchReference) {
-  for (auto [channels, rows] : {std::pair<int, std::size_t>{1, 33 * 7 * 5}, {14, 33 * 7 * 5}, {12, 33 * 14 * 14}}) {
-    // (the last is big enough for the kernels to split it over threads)
+  for (auto [channels, rows] : {std::pair<int, std::size_t>{1, 33 * 7 * 5}, {3, 41}, {5, 41}, {16, 41}, {14, 33 * 7 * 5},
+                                {12, 33 * 14 * 14}}) {
+    // (softmax moves whole tiles of four channels and the rest one by one; the last is
+    // big enough for the kernels to split it over threads)
     const std::size_t n = rows * channels;
     const auto z = random_floats(n, 1, -8.0, 8.0);
     const auto dy = random_floats(n, 2);
@@ -145,7 +147,7 @@ TEST(ActivationKernels, SigmoidAtTheExtremes) {
 // Softmax runs over blocks of rows; a row's bits must not depend on the rows beside it,
 // or inference in blocks would differ from one forward over the batch.
 TEST(ActivationKernels, SoftmaxRowsAreIndependentOfTheirBlock) {
-  for (int channels : {12, 14, 33}) {
+  for (int channels : {4, 7, 12, 14, 33}) {
     SCOPED_TRACE(fmt::format("channels {}", channels));
     const std::size_t rows = 37;  // two whole blocks of 16 and a partial one
     const auto z = random_floats(rows * channels, 3, -30.0, 30.0);

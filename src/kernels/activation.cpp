@@ -17,6 +17,7 @@
 
 HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
 
 
 // e^x, written without branches so that loops over it vectorise (glibc's expf does
@@ -52,15 +53,100 @@ inline void softmax_row(float* y, int channels) {
   for (int c = 0; c < channels; ++c) y[c] *= inv;
 }
 
+// 4x4 tiles of floats between a block of rows of C floats and the channel-major
+// t[c][r]: four 128-bit loads, the transpose in registers, four stores, where the
+// scalar loops move one float at a time. Channels past the last whole tile of four move
+// one by one (a row's tail must not be read or written as part of a tile: the next row
+// starts there). Moves only: the values are the block's, bit for bit.
+constexpr std::size_t kSoftmaxRows = 16;
+constexpr int kSoftmaxMaxChannels = 32;
+using SoftmaxBlock = float[kSoftmaxMaxChannels][kSoftmaxRows];
+
+#if HWY_TARGET != HWY_SCALAR
+using D4 = hn::Full128<float>;
+using V4 = hn::Vec<D4>;
+
+// (a, b, c, d) rows of a 4x4 tile -> its columns, in place.
+HWY_INLINE void transpose4(V4& a, V4& b, V4& c, V4& d) {
+  const D4 d4;
+  const V4 ab_lo = hn::InterleaveLower(d4, a, b), ab_hi = hn::InterleaveUpper(d4, a, b);  // a0 b0 a1 b1, a2 b2 a3 b3
+  const V4 cd_lo = hn::InterleaveLower(d4, c, d), cd_hi = hn::InterleaveUpper(d4, c, d);
+  a = hn::ConcatLowerLower(d4, cd_lo, ab_lo);  // a0 b0 c0 d0
+  b = hn::ConcatUpperUpper(d4, cd_lo, ab_lo);
+  c = hn::ConcatLowerLower(d4, cd_hi, ab_hi);
+  d = hn::ConcatUpperUpper(d4, cd_hi, ab_hi);
+}
+#endif
+
+// t[c][r] = block[r * C + c] for kSoftmaxRows rows.
+inline void rows_to_channels(const float* block, std::size_t C, SoftmaxBlock& t) {
+  std::size_t c0 = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const D4 d4;
+  for (; c0 + 4 <= C; c0 += 4)
+    for (std::size_t r = 0; r < kSoftmaxRows; r += 4) {
+      V4 a = hn::LoadU(d4, block + r * C + c0), b = hn::LoadU(d4, block + (r + 1) * C + c0);
+      V4 c = hn::LoadU(d4, block + (r + 2) * C + c0), d = hn::LoadU(d4, block + (r + 3) * C + c0);
+      transpose4(a, b, c, d);
+      hn::Store(a, d4, &t[c0][r]), hn::Store(b, d4, &t[c0 + 1][r]);
+      hn::Store(c, d4, &t[c0 + 2][r]), hn::Store(d, d4, &t[c0 + 3][r]);
+    }
+#endif
+  for (std::size_t c = c0; c < C; ++c)
+    for (std::size_t r = 0; r < kSoftmaxRows; ++r) t[c][r] = block[r * C + c];
+}
+
+// block[r * C + c] = t[c][r] for kSoftmaxRows rows.
+inline void channels_to_rows(const SoftmaxBlock& t, std::size_t C, float* block) {
+  std::size_t c0 = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const D4 d4;
+  for (; c0 + 4 <= C; c0 += 4)
+    for (std::size_t r = 0; r < kSoftmaxRows; r += 4) {
+      V4 a = hn::Load(d4, &t[c0][r]), b = hn::Load(d4, &t[c0 + 1][r]);
+      V4 c = hn::Load(d4, &t[c0 + 2][r]), d = hn::Load(d4, &t[c0 + 3][r]);
+      transpose4(a, b, c, d);
+      hn::StoreU(a, d4, block + r * C + c0), hn::StoreU(b, d4, block + (r + 1) * C + c0);
+      hn::StoreU(c, d4, block + (r + 2) * C + c0), hn::StoreU(d, d4, block + (r + 3) * C + c0);
+    }
+#endif
+  for (std::size_t c = c0; c < C; ++c)
+    for (std::size_t r = 0; r < kSoftmaxRows; ++r) block[r * C + c] = t[c][r];
+}
+
+// Per row (lane r): the maximum of t[0..C)[r] by max_element's rule (a later value wins
+// only if greater), and the sum from 0 in channel order. Running values stay in
+// registers; a loop over t's rows that kept them in an array carried them through
+// memory from one channel to the next.
+using DRows = hn::CappedTag<float, kSoftmaxRows>;
+
+inline void max_over_channels(const SoftmaxBlock& t, std::size_t C, float* m) {
+  const DRows d;
+  for (std::size_t r = 0; r < kSoftmaxRows; r += hn::Lanes(d)) {
+    auto best = hn::Load(d, &t[0][r]);
+    for (std::size_t c = 1; c < C; ++c) {
+      const auto v = hn::Load(d, &t[c][r]);
+      best = hn::IfThenElse(hn::Lt(best, v), v, best);
+    }
+    hn::Store(best, d, m + r);
+  }
+}
+
+inline void sum_over_channels(const SoftmaxBlock& t, std::size_t C, float* sum) {
+  const DRows d;
+  for (std::size_t r = 0; r < kSoftmaxRows; r += hn::Lanes(d)) {
+    auto s = hn::Zero(d);
+    for (std::size_t c = 0; c < C; ++c) s = hn::Add(s, hn::Load(d, &t[c][r]));
+    hn::Store(s, d, sum + r);
+  }
+}
+
 // softmax_row over many rows of few channels (the seed model's hidden layers: 12 and
 // 14 channels), where a loop over one row's channels neither vectorises nor amortises
 // a call of std::exp per value, which cost the softmax sweep runs twice the time of
 // the relu ones: blocks of kSoftmaxRows rows are turned channel-major and every step
 // runs across rows in vector lanes, with fast_exp. Each row still takes its max, its
 // sum and its scale in channel order, so the bits depend on the row alone.
-constexpr std::size_t kSoftmaxRows = 16;
-constexpr int kSoftmaxMaxChannels = 32;
-
 void softmax_rows(float* y, std::size_t rows, int channels) {
   if (channels > kSoftmaxMaxChannels) {
     for (std::size_t r = 0; r < rows; ++r) softmax_row(y + r * channels, channels);
@@ -72,20 +158,17 @@ void softmax_rows(float* y, std::size_t rows, int channels) {
     const std::size_t n = std::min(kSoftmaxRows, rows - r0);
     float* block = y + r0 * C;
     if (n < kSoftmaxRows) block = std::copy(block, block + n * C, tail) - n * C;
-    float t[kSoftmaxMaxChannels][kSoftmaxRows], m[kSoftmaxRows], sum[kSoftmaxRows];
+    HWY_ALIGN SoftmaxBlock t;
+    HWY_ALIGN float m[kSoftmaxRows], sum[kSoftmaxRows];
+    rows_to_channels(block, C, t);
+    max_over_channels(t, C, m);
     for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t r = 0; r < kSoftmaxRows; ++r) t[c][r] = block[r * C + c];
-    for (std::size_t r = 0; r < kSoftmaxRows; ++r) m[r] = t[0][r], sum[r] = 0.0f;
-    for (std::size_t c = 1; c < C; ++c)  // max_element's rule: a later value wins only if greater
-      for (std::size_t r = 0; r < kSoftmaxRows; ++r) m[r] = m[r] < t[c][r] ? t[c][r] : m[r];
-    for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t r = 0; r < kSoftmaxRows; ++r) {
-        t[c][r] = fast_exp(t[c][r] - m[r]);
-        sum[r] += t[c][r];
-      }
+      for (std::size_t r = 0; r < kSoftmaxRows; ++r) t[c][r] = fast_exp(t[c][r] - m[r]);
+    sum_over_channels(t, C, sum);
     for (std::size_t r = 0; r < kSoftmaxRows; ++r) sum[r] = 1.0f / sum[r];
     for (std::size_t c = 0; c < C; ++c)
-      for (std::size_t r = 0; r < kSoftmaxRows; ++r) block[r * C + c] = t[c][r] * sum[r];
+      for (std::size_t r = 0; r < kSoftmaxRows; ++r) t[c][r] *= sum[r];
+    channels_to_rows(t, C, block);
     if (block == tail) std::copy(tail, tail + n * C, y + r0 * C);
   }
 }
