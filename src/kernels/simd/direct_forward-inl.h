@@ -59,10 +59,11 @@ HWY_INLINE void sum_pixels(const ForwardBlock& b, int row, V (&acc)[N]) {
 #pragma GCC unroll 32
   for (int i = 0; i < N; ++i) acc[i] = b.bias;
   const float* w = b.w;
+  const int C = STEP == 1 ? 1 : b.C;  // one float per pixel, side by side: one channel
   for (int kh = 0; kh < b.KH; ++kh)
     for (int kw = 0; kw < b.KW; ++kw) {
       const float* x = b.x + row * b.x_step + kh * b.row + Index(kw) * b.CS;
-      for (int c = 0; c < b.C; ++c, w += kLanes) {
+      for (int c = 0; c < C; ++c, w += kLanes) {
         const V wv = Load(w);
         const float* xc = opaque(x + c);
 #pragma GCC unroll 32
