@@ -46,7 +46,7 @@ static RegisterCommand reg(35, [](CLI::App& app) {
     for (const std::string& m : f->models) {
       const auto eq = m.find('=');
       if (eq == std::string::npos || eq == 0 || eq + 1 == m.size())
-        throw ArgumentError("--model", fmt::format("'{}' must be LABEL=RUN_DIR", m));
+        throw ArgumentError("model", fmt::format("'{}' must be LABEL=RUN_DIR", m));
       options.models.emplace_back(m.substr(0, eq), fs::path(m.substr(eq + 1)));
     }
     const QualityTable table = run_quality_table(options, f->out);

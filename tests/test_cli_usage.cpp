@@ -147,5 +147,22 @@ TEST(CliUsage, EveryExitStatus) {
   EXPECT_EQ(c.status, 2) << c.output;
 }
 
+// A bad value is reported against its flag, spelt as the user typed it, whichever
+// command and layer (command line or library) checks it.
+TEST(CliUsage, BadValuesNameTheirFlag) {
+  test::TempDir tmp;
+  const std::string out = (tmp / "out").string();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"quality", "--model", "foo", "--out", out}, "denoise: error: --model 'foo' must be LABEL=RUN_DIR\n"},
+      {{"train", "--threads", "-1", "--out", out}, "denoise: error: --threads must be 0 (all cores) or positive (got -1)\n"},
+      {{"apply", "some-run", "picture.png", "--tile", "0", "--out", out}, "denoise: error: --tile must be >= 1 (got 0)\n"}};
+  for (const auto& [args, message] : cases) {
+    const auto r = test::run_denoise(args);
+    EXPECT_EQ(r.status, 2) << args[0] << ": " << r.output;
+    EXPECT_TRUE(has(r, message)) << r.output;
+    EXPECT_FALSE(fs::exists(out)) << args[0];
+  }
+}
+
 }  // namespace
 }  // namespace dn
