@@ -30,8 +30,10 @@ inline bool direct_backward_weights_fits(const ConvGeometry& g) { return !pointw
 HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
-// Weight-gradient groups accumulated per pass over the pixels (beside dy's and the bias's).
+// Weight-gradient groups accumulated per pass over the pixels, beside dy's and the
+// bias's; and in a pass that leaves the bias to another, beside dy's alone.
 constexpr int kMaxWeightAcc = cap(24, 1, 2);
+constexpr int kMaxWeightAccNoBias = cap(24, 1);
 
 struct WeightPass {
   const float* x;   // padded sample under the band's first output pixel, at the pass's first tap
@@ -47,8 +49,9 @@ struct WeightPass {
 };
 
 // Accumulates R kernel rows of T consecutive (kw, c) taps each: in a padded row these
-// inputs are consecutive floats, so every load has a compile-time offset.
-template <int R>
+// inputs are consecutive floats, so every load has a compile-time offset. BIAS: the
+// pass also sums dy into p.bias_acc (a pass without keeps that group's registers).
+template <int R, bool BIAS = true>
 struct Weights {
   template <int T>
   struct Kernel {
@@ -58,7 +61,7 @@ struct Weights {
       for (int r = 0; r < R; ++r)
 #pragma GCC unroll 32
         for (int t = 0; t < T; ++t) acc[r][t] = Load(p.acc + (r * T + t) * kLanes);
-      V bias = p.bias_acc ? Load(p.bias_acc) : Zero();
+      V bias = BIAS && p.bias_acc ? Load(p.bias_acc) : Zero();
       const float* dy = p.dy;
       // dy is read as whole groups while they end inside the band: the lanes past the
       // slice only reach accumulator lanes that add_chunks leaves out. (AVX2's masked
@@ -72,14 +75,14 @@ struct Weights {
 #pragma GCC unroll 32
             for (int t = 0; t < T; ++t)
               acc[r][t] = MulAdd(x[r * p.tap_row + t], d, acc[r][t]);
-          bias = Add(bias, d);
+          if constexpr (BIAS) bias = Add(bias, d);
         }
       }
 #pragma GCC unroll 32
       for (int r = 0; r < R; ++r)
 #pragma GCC unroll 32
         for (int t = 0; t < T; ++t) Store(acc[r][t], p.acc + (r * T + t) * kLanes);
-      if (p.bias_acc) Store(bias, p.bias_acc);
+      if (BIAS && p.bias_acc) Store(bias, p.bias_acc);
     }
   };
 };
@@ -145,6 +148,7 @@ struct WeightPlan {
   const ConvGeometry& g;
   int Hp, Wp, taps, row_taps, groups, slices;
   int rows_per_pass;  // kernel rows accumulated at once (1 to 4); 0: a row is too long for that
+  int rows_per_later_pass;  // ... in the passes after the first, which sum no bias
 
   explicit WeightPlan(const ConvGeometry& geometry)
       : g(geometry),
@@ -154,7 +158,8 @@ struct WeightPlan {
         row_taps(g.KW * g.C),
         groups((row_taps + kMaxWeightAcc - 1) / kMaxWeightAcc),
         slices((g.O + kLanes - 1) / kLanes),
-        rows_per_pass(std::min(4, kMaxWeightAcc / row_taps)) {}
+        rows_per_pass(std::min(4, kMaxWeightAcc / row_taps)),
+        rows_per_later_pass(std::min(4, kMaxWeightAccNoBias / row_taps)) {}
   // Groups over o, in (slice, kh, kw, c) order; then the bias groups.
   Index acc_size() const { return Index(slices) * taps * kLanes; }
   Index bias_size() const { return Index(slices) * kLanes; }
@@ -189,21 +194,36 @@ struct WeightPlan {
   }
 
   // One band's passes over the taps for one slice of outputs: several whole kernel rows
-  // per pass where they fit the registers, else each kernel row in groups of taps.
+  // per pass where they fit the registers, else each kernel row in groups of taps. The
+  // first pass also sums the bias gradient; the later ones have its registers for taps
+  // (AVX2, one input channel: two kernel rows a pass instead of one, whose sums each
+  // waited on the last multiply-add). Every tap's sum runs over the pixels in the same
+  // order whichever pass holds it.
   void run_slice(WeightPass pass) const {
     const float* x0 = pass.x;
     float* acc = pass.acc;
     if (rows_per_pass > 0) {
-      for (int kh = 0; kh < g.KH; kh += rows_per_pass) {
+      for (int kh = 0; kh < g.KH;) {
         pass.x = x0 + Index(kh) * Wp * g.C;
         pass.acc = acc + Index(kh) * row_taps * kLanes;
-        switch (std::min(rows_per_pass, g.KH - kh)) {
-          case 1: dispatch<Weights<1>::Kernel, kMaxWeightAcc>(row_taps, pass); break;
-          case 2: dispatch<Weights<2>::Kernel, kMaxWeightAcc / 2>(row_taps, pass); break;
-          case 3: dispatch<Weights<3>::Kernel, kMaxWeightAcc / 3>(row_taps, pass); break;
-          default: dispatch<Weights<4>::Kernel, kMaxWeightAcc / 4>(row_taps, pass); break;
+        const int rows = std::min(pass.bias_acc ? rows_per_pass : rows_per_later_pass, g.KH - kh);
+        if (pass.bias_acc) {
+          switch (rows) {
+            case 1: dispatch<Weights<1>::Kernel, kMaxWeightAcc>(row_taps, pass); break;
+            case 2: dispatch<Weights<2>::Kernel, kMaxWeightAcc / 2>(row_taps, pass); break;
+            case 3: dispatch<Weights<3>::Kernel, kMaxWeightAcc / 3>(row_taps, pass); break;
+            default: dispatch<Weights<4>::Kernel, kMaxWeightAcc / 4>(row_taps, pass); break;
+          }
+        } else {
+          switch (rows) {
+            case 1: dispatch<Weights<1, false>::Kernel, kMaxWeightAccNoBias>(row_taps, pass); break;
+            case 2: dispatch<Weights<2, false>::Kernel, kMaxWeightAccNoBias / 2>(row_taps, pass); break;
+            case 3: dispatch<Weights<3, false>::Kernel, kMaxWeightAccNoBias / 3>(row_taps, pass); break;
+            default: dispatch<Weights<4, false>::Kernel, kMaxWeightAccNoBias / 4>(row_taps, pass); break;
+          }
         }
         pass.bias_acc = nullptr;  // the first pass sums the bias gradient
+        kh += rows;
       }
       return;
     }
