@@ -1,5 +1,5 @@
 // Packed image stores: u8 is bit-exact for byte/255 pixels, u16 within
-// its bound, batches equal the float ones, chunked noise equals whole-set noise,
+// its bound, batches equal the float ones, packed noise equals whole-set noise,
 // the packed loader equals load_splits, and fit trains the same on either.
 #include <omp.h>
 
@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/error.hpp"
 #include "core/rng.hpp"
 #include "data/dataset.hpp"
 #include "data/noise.hpp"
@@ -87,23 +88,31 @@ TEST(PackedImages, GatherAndSliceEqualTheFloatRows) {
   }
 }
 
-TEST(PackedImages, ChunkedNoiseEqualsWholeSetNoiseQuantised) {
+TEST(PackedImages, NoiseEqualsWholeSetNoiseQuantisedOnAnyThreadCount) {
   const Tensor clean = make_synthetic_digits(50, 4).images;
   const PackedImages packed = PackedImages::pack(clean, PixelEncoding::u8);
+  const int threads = omp_get_max_threads();
   for (const char* spec : {"gaussian:0.5", "salt-pepper:0.2", "speckle:0.3", "poisson:10"}) {
     const NoiseSpec noise = parse_noise(spec);
     Tensor whole;
     add_noise(noise, clean, whole, 7, 100);
     const Tensor want = PackedImages::pack(whole, PixelEncoding::u16).unpack();
-    for (std::size_t chunk : {1u, 7u, 50u, 1024u}) {
-      const PackedImages got = add_noise_packed(noise, packed, 7, 100, chunk);
+    Tensor ranged;  // a range of levels draws each image's level from its own stream too
+    add_noise(noise, clean, ranged, 7, 100, noise.param + 0.25);
+    const Tensor want_ranged = PackedImages::pack(ranged, PixelEncoding::u16).unpack();
+    for (int t : {1, 3}) {
+      omp_set_num_threads(t);
+      const PackedImages got = add_noise_packed(noise, packed, 7, 100);
       EXPECT_EQ(got.encoding(), PixelEncoding::u16);
       expect_bits_equal(got.unpack(), want);
+      expect_bits_equal(add_noise_packed(noise, packed, 7, 100, noise.param + 0.25).unpack(), want_ranged);
     }
   }
+  omp_set_num_threads(threads);
   const PackedImages none = add_noise_packed(parse_noise("none"), packed, 7);
   EXPECT_EQ(none.encoding(), PixelEncoding::u8);
   expect_bits_equal(none.unpack(), clean);
+  EXPECT_THROW(add_noise_packed(parse_noise("gaussian:0.5"), packed, 7, 0, 0.4), UsageError);
 }
 
 TEST(PackedImages, BadInputsThrow) {

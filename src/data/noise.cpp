@@ -80,44 +80,51 @@ NoiseSpec parse_noise(const std::string& text) {
 
 static float clip01(double v) { return static_cast<float>(std::clamp(v, 0.0, 1.0)); }
 
-void add_noise(const NoiseSpec& spec, const Tensor& clean, Tensor& noisy, std::uint64_t seed,
-               std::uint64_t first_index, std::optional<double> param_max) {
+void check_noise_range(const NoiseSpec& spec, std::optional<double> param_max) {
   if (param_max && !(std::isfinite(*param_max) && *param_max >= spec.param))
     throw UsageError(fmt::format("noise range: the largest level {} must be finite and at least {}'s", *param_max,
                                  spec.str()));
+}
+
+void add_noise_image(const NoiseSpec& spec, const float* x, float* y, std::size_t pixels, std::uint64_t seed,
+                     std::uint64_t index, std::optional<double> param_max) {
+  Rng rng(seed, index);
+  // A range draws the image's level first, from the image's own stream.
+  const double p = param_max ? spec.param + (*param_max - spec.param) * rng.uniform() : spec.param;
+  switch (spec.kind) {
+    case Kind::none:
+      if (x != y) std::memcpy(y, x, pixels * sizeof(float));
+      break;
+    case Kind::gaussian:
+      for (std::size_t j = 0; j < pixels; ++j) y[j] = clip01(x[j] + p * rng.normal());
+      break;
+    case Kind::salt_pepper:
+      for (std::size_t j = 0; j < pixels; ++j) {
+        const bool hit = rng.uniform() < p;
+        const bool salt = rng.uniform() < 0.5;  // drawn always, so pixel j's draws do not depend on hits
+        y[j] = hit ? (salt ? 1.0f : 0.0f) : x[j];
+      }
+      break;
+    case Kind::speckle:
+      for (std::size_t j = 0; j < pixels; ++j) y[j] = clip01(x[j] + x[j] * p * rng.normal());
+      break;
+    case Kind::poisson:
+      for (std::size_t j = 0; j < pixels; ++j) y[j] = clip01(double(rng.poisson(x[j] * p)) / p);
+      break;
+  }
+}
+
+void add_noise(const NoiseSpec& spec, const Tensor& clean, Tensor& noisy, std::uint64_t seed,
+               std::uint64_t first_index, std::optional<double> param_max) {
+  check_noise_range(spec, param_max);
   if (&noisy != &clean) noisy.resize(clean.shape());
   if (clean.empty()) return;
   const std::size_t images = std::size_t(clean.dim(0));
   const std::size_t pixels = clean.size() / images;
 #pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < images; ++i) {
-    const float* x = clean.data() + i * pixels;
-    float* y = noisy.data() + i * pixels;
-    Rng rng(seed, first_index + i);
-    // A range draws the image's level first, from the image's own stream.
-    const double p = param_max ? spec.param + (*param_max - spec.param) * rng.uniform() : spec.param;
-    switch (spec.kind) {
-      case Kind::none:
-        if (x != y) std::memcpy(y, x, pixels * sizeof(float));
-        break;
-      case Kind::gaussian:
-        for (std::size_t j = 0; j < pixels; ++j) y[j] = clip01(x[j] + p * rng.normal());
-        break;
-      case Kind::salt_pepper:
-        for (std::size_t j = 0; j < pixels; ++j) {
-          const bool hit = rng.uniform() < p;
-          const bool salt = rng.uniform() < 0.5;  // drawn always, so pixel j's draws do not depend on hits
-          y[j] = hit ? (salt ? 1.0f : 0.0f) : x[j];
-        }
-        break;
-      case Kind::speckle:
-        for (std::size_t j = 0; j < pixels; ++j) y[j] = clip01(x[j] + x[j] * p * rng.normal());
-        break;
-      case Kind::poisson:
-        for (std::size_t j = 0; j < pixels; ++j) y[j] = clip01(double(rng.poisson(x[j] * p)) / p);
-        break;
-    }
-  }
+  for (std::size_t i = 0; i < images; ++i)
+    add_noise_image(spec, clean.data() + i * pixels, noisy.data() + i * pixels, pixels, seed, first_index + i,
+                    param_max);
 }
 
 }  // namespace dn

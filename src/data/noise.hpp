@@ -1,6 +1,7 @@
 #pragma once
 // Noise models, made by the program, seeded and reproducible. One spec syntax
 // everywhere: "gaussian:0.5", "salt-pepper:0.2", "speckle:0.3", "poisson:10", "none".
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,5 +42,12 @@ const char* noise_spec_help();
 // UsageError when param_max is below spec.param or not finite.
 void add_noise(const NoiseSpec& spec, const Tensor& clean, Tensor& noisy, std::uint64_t seed,
                std::uint64_t first_index = 0, std::optional<double> param_max = std::nullopt);
+
+// What add_noise does to image `index` of a set (pixels values from x to y, which may
+// be the same), for callers that hold images their own way; check_noise_range first.
+void add_noise_image(const NoiseSpec& spec, const float* x, float* y, std::size_t pixels, std::uint64_t seed,
+                     std::uint64_t index, std::optional<double> param_max = std::nullopt);
+// add_noise's UsageError for a param_max below spec.param or not finite.
+void check_noise_range(const NoiseSpec& spec, std::optional<double> param_max);
 
 }  // namespace dn

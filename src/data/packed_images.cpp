@@ -147,20 +147,28 @@ PackedImages PackedImages::rows(std::size_t begin, std::size_t count) const {
 }
 
 PackedImages add_noise_packed(const NoiseSpec& spec, const PackedImages& clean, std::uint64_t seed,
-                              std::uint64_t first_index, std::size_t chunk_images,
-                              std::optional<double> param_max) {
+                              std::uint64_t first_index, std::optional<double> param_max) {
+  check_noise_range(spec, param_max);
   // add_noise copies for "none", and the clean encoding is exact.
   if (spec.kind == NoiseSpec::Kind::none || clean.shape().empty()) return clean;
   PackedImages noisy(clean.shape(), PixelEncoding::u16);
-  const std::size_t step = std::max<std::size_t>(1, chunk_images);
-  Tensor chunk;
-  for (std::size_t begin = 0; begin < clean.size(); begin += step) {
-    const std::size_t count = std::min(step, clean.size() - begin);
-    clean.slice(begin, count, chunk);
-    // Image i draws from stream first_index + i, so chunking leaves the noise unchanged.
-    add_noise(spec, chunk, chunk, seed, first_index + begin, param_max);
-    noisy.set_rows(begin, chunk);
+  const std::size_t n = clean.size(), row = clean.row_size();
+  // Each image decoded, noised from its own stream (add_noise_image) and encoded by one
+  // thread: the whole set in one pass over every core, the same values as add_noise.
+  bool all_fit = true;
+#pragma omp parallel reduction(&& : all_fit)
+  {
+    std::vector<float> pixels(row);
+#pragma omp for schedule(static)
+    for (std::size_t i = 0; i < n; ++i) {
+      clean.decode_row(i, pixels.data());
+      add_noise_image(spec, pixels.data(), pixels.data(), row, seed, first_index + i, param_max);
+      all_fit = std::all_of(pixels.begin(), pixels.end(), [](float v) { return fits(PixelEncoding::u16, v); }) &&
+                all_fit;
+      std::transform(pixels.begin(), pixels.end(), noisy.u16_.begin() + std::ptrdiff_t(i * row), to_u16);
+    }
   }
+  if (!all_fit) throw std::invalid_argument("add_noise_packed: noise gave a value outside [0, 1]");
   return noisy;
 }
 

@@ -56,6 +56,8 @@ class PackedImages {
  private:
   Shape batch_shape(std::size_t count) const;
   void decode_row(std::size_t image, float* out) const;
+  friend PackedImages add_noise_packed(const NoiseSpec&, const PackedImages&, std::uint64_t, std::uint64_t,
+                                       std::optional<double>);
 
   Shape shape_;
   std::size_t row_ = 0;
@@ -64,12 +66,11 @@ class PackedImages {
   std::vector<std::uint16_t> u16_;
 };
 
-// add_noise over a packed set, chunk_images images at a time, stored as u16: the
-// values of add_noise(spec, clean.unpack(), noisy, seed, first_index), quantised,
-// without ever holding the whole set as float. Noise "none" keeps clean's encoding.
-// param_max: a range of levels, as add_noise takes it.
+// add_noise over a packed set, stored as u16: the values of add_noise(spec,
+// clean.unpack(), noisy, seed, first_index), quantised, without ever holding the whole
+// set as float. Noise "none" keeps clean's encoding. param_max: a range of levels, as
+// add_noise takes it.
 PackedImages add_noise_packed(const NoiseSpec& spec, const PackedImages& clean, std::uint64_t seed,
-                              std::uint64_t first_index = 0, std::size_t chunk_images = 1024,
-                              std::optional<double> param_max = std::nullopt);
+                              std::uint64_t first_index = 0, std::optional<double> param_max = std::nullopt);
 
 }  // namespace dn

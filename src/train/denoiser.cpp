@@ -36,7 +36,7 @@ static DenoiserResult train_into(const DenoiserConfig& config, RunWriter* writer
   }
   const auto train_noisy = [&](int epoch) {  // images i of epoch e draw as images (e - 1) * n + i
     return add_noise_packed(train_noise, data.train.images, split_noise_seed(config.seed, Split::train),
-                            std::uint64_t(epoch - 1) * data.train.images.size(), 1024, train_noise_max);
+                            std::uint64_t(epoch - 1) * data.train.images.size(), train_noise_max);
   };
   PackedImages x_train_noisy = train_noisy(1);
   const PackedImages x_val_noisy =
