@@ -43,8 +43,8 @@ const char* noise_spec_help();
 void add_noise(const NoiseSpec& spec, const Tensor& clean, Tensor& noisy, std::uint64_t seed,
                std::uint64_t first_index = 0, std::optional<double> param_max = std::nullopt);
 
-// What add_noise does to image `index` of a set (pixels values from x to y, which may
-// be the same), for callers that hold images their own way; check_noise_range first.
+// What add_noise does to image `index` of a set (`pixels` values read from x, written
+// to y, which may be x), for callers that hold images their own way; check_noise_range first.
 void add_noise_image(const NoiseSpec& spec, const float* x, float* y, std::size_t pixels, std::uint64_t seed,
                      std::uint64_t index, std::optional<double> param_max = std::nullopt);
 // add_noise's UsageError for a param_max below spec.param or not finite.
