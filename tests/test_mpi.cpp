@@ -138,7 +138,10 @@ TEST_F(Mpi, TwoRanksTrainAsOneProcessWithTheSameGlobalBatch) {
 }
 
 // The classifier has Dropout: each rank draws the masks of its own share of the batch
-// only, as one process does for the whole batch, so the runs still agree.
+// only, as one process does for the whole batch, so the runs still agree: within 1e-6
+// as a rule, but a decision the last bits take (a ReLU's sign, a pooling window's
+// maximum) can move a few weights by about 1e-4 in the 4 steps (seed 0 with Winograd
+// F(4x4): 7.4e-5 in 114 of conv2d_1's weights; seeds 1-3: 4-6e-7).
 TEST_F(Mpi, ClassifierWithDropoutTrainsAsOneProcess) {
   const std::vector<std::string> train = {"classify", "train", "--epochs", "1", "--limit", "480",
                                           "--threads", "1", "--verbose", "0"};
@@ -150,7 +153,7 @@ TEST_F(Mpi, ClassifierWithDropoutTrainsAsOneProcess) {
   const auto pair = mpirun(2, two);
   ASSERT_EQ(pair.status, 0) << pair.output;
   expect_same_history(tmp / "one", tmp / "two", 1e-5);
-  EXPECT_LT(max_weight_difference(tmp / "one" / "model.safetensors", tmp / "two" / "model.safetensors"), 1e-5);
+  EXPECT_LT(max_weight_difference(tmp / "one" / "model.safetensors", tmp / "two" / "model.safetensors"), 3e-4);
 }
 
 // Ctrl-C ends a data-parallel job at once (mpirun's); the last finished epoch's checkpoint

@@ -11,6 +11,7 @@
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/direct_forward-inl.h"
 #include "kernels/simd/winograd-inl.h"
+#include "kernels/simd/winograd4-inl.h"
 #include "kernels/simd/phase_winograd-inl.h"
 #include "kernels/simd/backward_data-inl.h"
 #include "kernels/simd/backward_weights-inl.h"

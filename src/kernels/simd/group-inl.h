@@ -200,6 +200,12 @@ HWY_INLINE V MulAdd(const V& a, const V& b, const V& c) {
   DN_EACH_PART v.p[j] = hn::MulAdd(a.p[j], b.p[j], c.p[j]);
   return v;
 }
+// c - a * b
+HWY_INLINE V NegMulAdd(const V& a, const V& b, const V& c) {
+  V v;
+  DN_EACH_PART v.p[j] = hn::NegMulAdd(a.p[j], b.p[j], c.p[j]);
+  return v;
+}
 // x * b + c for a scalar x, broadcast once for all parts.
 HWY_INLINE V MulAdd(float x, const V& b, const V& c) {
   const Part s = hn::Set(D(), x);

@@ -51,6 +51,12 @@ bool conv_maxpool_layer_backward_fits(const ConvGeometry& g, bool with_dx);
 bool pool_fits(const ConvGeometry& g);
 // The wide forward (wide.cpp): more than 16 channels in or out, any kernel and stride.
 bool wide_forward_fits(const ConvGeometry& g);
+// The output tile side of the wide Winograd kernels for a 3x3 stride-1 g (wide_winograd-inl.h):
+// 4, F(4x4, 3x3), wherever its tiles take fewer products than F(2x2)'s (2) over g's output.
+inline int wide_winograd_tile(const ConvGeometry& g) {
+  const long f2 = long((g.OH + 1) / 2) * ((g.OW + 1) / 2) * 16, f4 = long((g.OH + 3) / 4) * ((g.OW + 3) / 4) * 36;
+  return f4 < f2 ? 4 : 2;
+}
 
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                     float* y, Workspace& ws);

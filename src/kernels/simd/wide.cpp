@@ -12,6 +12,7 @@
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/wide_forward-inl.h"
 #include "kernels/simd/winograd-inl.h"
+#include "kernels/simd/winograd4-inl.h"
 #include "kernels/simd/wide_winograd-inl.h"
 
 #include "kernels/simd/simd.hpp"

@@ -1,0 +1,125 @@
+// Winograd F(4x4, 3x3)'s transforms (Lavin and Gray, 2016, points 0, 1, -1, 2, -2) and
+// the tile policies that let the wide Winograd plan run F(4x4) or F(2x2): 36 products per
+// (c, o) for a 4x4 output tile, where F(2x2)'s four 2x2 tiles take 64. The transforms'
+// entries (up to 8, and 1/24 in G) round more than F(2x2)'s: against the reference
+// loops, relative errors of 1-3e-5 at 64 channels where F(2x2) stays below 1e-6.
+// Same load/store conventions as winograd-inl.h's transforms, positions row-major over
+// the 6x6 patch.
+//
+// Per-target only: the .cpp files that run the wide Winograd kernels include it per
+// target, before wide_winograd-inl.h.
+
+#if defined(DN_KERNELS_SIMD_WINOGRAD4_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef DN_KERNELS_SIMD_WINOGRAD4_INL_H_
+#undef DN_KERNELS_SIMD_WINOGRAD4_INL_H_
+#else
+#define DN_KERNELS_SIMD_WINOGRAD4_INL_H_
+#endif
+
+#include "kernels/simd/winograd-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace dn::kernels::simd::HWY_NAMESPACE {
+
+// B^T d B of a 6x6 input patch: load(r, s), store(pos, v).
+template <class Load, class Store>
+HWY_INLINE void winograd4_input_transform(const Load& load, const Store& store) {
+  const V four = Set(4.0f), five = Set(5.0f), two = Set(2.0f);
+  auto bt = [&](const V (&d)[6], V (&t)[6]) {
+    const V a = NegMulAdd(four, d[2], d[4]), b = NegMulAdd(four, d[1], d[3]);
+    const V c = Sub(d[4], d[2]), e = Mul(two, Sub(d[3], d[1]));
+    t[0] = MulAdd(four, d[0], NegMulAdd(five, d[2], d[4]));
+    t[1] = Add(a, b);
+    t[2] = Sub(a, b);
+    t[3] = Add(c, e);
+    t[4] = Sub(c, e);
+    t[5] = MulAdd(four, d[1], NegMulAdd(five, d[3], d[5]));
+  };
+  V cols[6][6];  // B^T d: cols[r][s]
+  for (int s = 0; s < 6; ++s) {
+    V d[6], t[6];
+    for (int r = 0; r < 6; ++r) d[r] = load(r, s);
+    bt(d, t);
+    for (int r = 0; r < 6; ++r) cols[r][s] = t[r];
+  }
+  for (int r = 0; r < 6; ++r) {
+    V t[6];
+    bt(cols[r], t);
+    for (int s = 0; s < 6; ++s) store(r * 6 + s, t[s]);
+  }
+}
+
+template <class Load>
+HWY_INLINE void winograd4_output_transform(const Load& load, V (&y)[4][4]) {
+  const V two = Set(2.0f), four = Set(4.0f), eight = Set(8.0f);
+  auto at = [&](const V (&m)[6], V (&out)[4]) {
+    const V p = Add(m[1], m[2]), q = Sub(m[1], m[2]), r = Add(m[3], m[4]), s = Sub(m[3], m[4]);
+    out[0] = Add(Add(m[0], p), r);
+    out[1] = MulAdd(two, s, q);
+    out[2] = MulAdd(four, r, p);
+    out[3] = Add(MulAdd(eight, s, q), m[5]);
+  };
+  V rows[4][6];  // A^T m
+  for (int s = 0; s < 6; ++s) {
+    V m[6], out[4];
+    for (int r = 0; r < 6; ++r) m[r] = load(r, s);
+    at(m, out);
+    for (int r = 0; r < 4; ++r) rows[r][s] = out[r];
+  }
+  for (int r = 0; r < 4; ++r) at(rows[r], y[r]);
+}
+
+template <class Load, class Store>
+HWY_INLINE void winograd4_kernel_transform(const Load& load, const Store& store) {
+  auto g = [&](const V (&k)[3], V (&out)[6]) {
+    const V even = Add(k[0], k[2]);
+    out[0] = Mul(Set(0.25f), k[0]);
+    out[1] = Mul(Set(-1.0f / 6), Add(even, k[1]));
+    out[2] = Mul(Set(-1.0f / 6), Sub(even, k[1]));
+    const V e2 = MulAdd(Set(1.0f / 24), k[0], Mul(Set(1.0f / 6), k[2]));
+    out[3] = MulAdd(Set(1.0f / 12), k[1], e2);
+    out[4] = NegMulAdd(Set(1.0f / 12), k[1], e2);
+    out[5] = k[2];
+  };
+  V gk[6][3];
+  for (int kw = 0; kw < 3; ++kw) {
+    V col[3], out[6];
+    for (int kh = 0; kh < 3; ++kh) col[kh] = load(kh, kw);
+    g(col, out);
+    for (int r = 0; r < 6; ++r) gk[r][kw] = out[r];
+  }
+  for (int r = 0; r < 6; ++r) {
+    V out[6];
+    g(gk[r], out);
+    for (int c = 0; c < 6; ++c) store(r * 6 + c, out[c]);
+  }
+}
+
+// F(M x M, 3x3) for the wide plan: the tile's output side M, its input side and positions.
+template <int M>
+struct WinogradTile;
+template <>
+struct WinogradTile<2> {
+  static constexpr int kSide = 4, kPositions = 16;
+  template <class L, class S>
+  static void input(const L& l, const S& s) { winograd_input_transform(l, s); }
+  template <class L>
+  static void output(const L& l, V (&y)[2][2]) { winograd_output_transform(l, y); }
+  template <class L, class S>
+  static void kernel(const L& l, const S& s) { winograd_kernel_transform(l, s); }
+};
+template <>
+struct WinogradTile<4> {
+  static constexpr int kSide = 6, kPositions = 36;
+  template <class L, class S>
+  static void input(const L& l, const S& s) { winograd4_input_transform(l, s); }
+  template <class L>
+  static void output(const L& l, V (&y)[4][4]) { winograd4_output_transform(l, y); }
+  template <class L, class S>
+  static void kernel(const L& l, const S& s) { winograd4_kernel_transform(l, s); }
+};
+
+}  // namespace dn::kernels::simd::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // DN_KERNELS_SIMD_WINOGRAD4_INL_H_
