@@ -8,8 +8,9 @@
 // runs. A group of 16 floats holds the channels of one pixel, so NHWC needs no reorder,
 // and a block of pixels accumulates in registers so that each weight group is loaded
 // once per block. 3x3 stride-1 kernels take Winograd's minimal filtering where the
-// channels make it pay (winograd*-inl.h for 4-16 channels, wide_winograd*-inl.h for
-// more, whose products run on the wide forward's blocks).
+// channels make it pay (winograd-inl.h and winograd_weights-inl.h for 4-16 channels,
+// wide_winograd*-inl.h for more, whose products run on the wide forward's blocks, with
+// F(4x4) tiles from winograd4-inl.h where they take fewer products than F(2x2)'s).
 //
 // kernels/conv.cpp and kernels/pool.cpp call these where the shape fits; the contracts
 // are those of kernels/conv.hpp and kernels/pool.hpp, and so is the determinism:
