@@ -21,7 +21,8 @@
 HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
-// B^T d B of a 6x6 input patch: load(r, s), store(pos, v).
+// B^T d B of a 6x6 input patch: load(r, s), store(pos, v). B^T on six values: 4 d0 - 5 d2 + d4,
+// (d4 - 4 d2) +- (d3 - 4 d1), (d4 - d2) +- 2 (d3 - d1), 4 d1 - 5 d3 + d5.
 template <class Load, class Store>
 HWY_INLINE void winograd4_input_transform(const Load& load, const Store& store) {
   const V four = Set(4.0f), five = Set(5.0f), two = Set(2.0f);
@@ -49,6 +50,9 @@ HWY_INLINE void winograd4_input_transform(const Load& load, const Store& store) 
   }
 }
 
+// A^T m A of a tile's 36 products, load(r, s): y, its 4x4 output pixels (no bias). A^T on
+// six values: m0 + (m1 + m2) + (m3 + m4), (m1 - m2) + 2 (m3 - m4), (m1 + m2) + 4 (m3 + m4),
+// (m1 - m2) + 8 (m3 - m4) + m5.
 template <class Load>
 HWY_INLINE void winograd4_output_transform(const Load& load, V (&y)[4][4]) {
   const V two = Set(2.0f), four = Set(4.0f), eight = Set(8.0f);
@@ -69,6 +73,8 @@ HWY_INLINE void winograd4_output_transform(const Load& load, V (&y)[4][4]) {
   for (int r = 0; r < 4; ++r) at(rows[r], y[r]);
 }
 
+// G w G^T of a 3x3 kernel: load(kh, kw), store(pos, v) for the 36 positions. G's rows on
+// three values: k0 / 4, -(k0 + k1 + k2) / 6, -(k0 - k1 + k2) / 6, k0 / 24 +- k1 / 12 + k2 / 6, k2.
 template <class Load, class Store>
 HWY_INLINE void winograd4_kernel_transform(const Load& load, const Store& store) {
   auto g = [&](const V (&k)[3], V (&out)[6]) {
