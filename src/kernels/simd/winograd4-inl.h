@@ -21,6 +21,24 @@
 HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
+// A 2-D transform as a 1-D one, f(in[N], out[M]), applied down the columns of the NxN
+// values load(r, s), then along the rows of the result: emit(r, s, v) for the MxM values.
+template <int N, int M, class F, class Load, class Emit>
+HWY_INLINE void separable_transform(const F& f, const Load& load, const Emit& emit) {
+  V cols[M][N];  // f down each column
+  for (int s = 0; s < N; ++s) {
+    V in[N], out[M];
+    for (int r = 0; r < N; ++r) in[r] = load(r, s);
+    f(in, out);
+    for (int r = 0; r < M; ++r) cols[r][s] = out[r];
+  }
+  for (int r = 0; r < M; ++r) {
+    V out[M];
+    f(cols[r], out);
+    for (int s = 0; s < M; ++s) emit(r, s, out[s]);
+  }
+}
+
 // B^T d B of a 6x6 input patch: load(r, s), store(pos, v). B^T on six values: 4 d0 - 5 d2 + d4,
 // (d4 - 4 d2) +- (d3 - 4 d1), (d4 - d2) +- 2 (d3 - d1), 4 d1 - 5 d3 + d5.
 template <class Load, class Store>
@@ -36,18 +54,7 @@ HWY_INLINE void winograd4_input_transform(const Load& load, const Store& store) 
     t[4] = Sub(c, e);
     t[5] = MulAdd(four, d[1], NegMulAdd(five, d[3], d[5]));
   };
-  V cols[6][6];  // B^T d: cols[r][s]
-  for (int s = 0; s < 6; ++s) {
-    V d[6], t[6];
-    for (int r = 0; r < 6; ++r) d[r] = load(r, s);
-    bt(d, t);
-    for (int r = 0; r < 6; ++r) cols[r][s] = t[r];
-  }
-  for (int r = 0; r < 6; ++r) {
-    V t[6];
-    bt(cols[r], t);
-    for (int s = 0; s < 6; ++s) store(r * 6 + s, t[s]);
-  }
+  separable_transform<6, 6>(bt, load, [&](int r, int s, const V& v) { store(r * 6 + s, v); });
 }
 
 // A^T m A of a tile's 36 products, load(r, s): y, its 4x4 output pixels (no bias). A^T on
@@ -63,14 +70,7 @@ HWY_INLINE void winograd4_output_transform(const Load& load, V (&y)[4][4]) {
     out[2] = MulAdd(four, r, p);
     out[3] = Add(MulAdd(eight, s, q), m[5]);
   };
-  V rows[4][6];  // A^T m
-  for (int s = 0; s < 6; ++s) {
-    V m[6], out[4];
-    for (int r = 0; r < 6; ++r) m[r] = load(r, s);
-    at(m, out);
-    for (int r = 0; r < 4; ++r) rows[r][s] = out[r];
-  }
-  for (int r = 0; r < 4; ++r) at(rows[r], y[r]);
+  separable_transform<6, 4>(at, load, [&](int r, int s, const V& v) { y[r][s] = v; });
 }
 
 // G w G^T of a 3x3 kernel: load(kh, kw), store(pos, v) for the 36 positions. G's rows on
@@ -87,18 +87,7 @@ HWY_INLINE void winograd4_kernel_transform(const Load& load, const Store& store)
     out[4] = NegMulAdd(Set(1.0f / 12), k[1], e2);
     out[5] = k[2];
   };
-  V gk[6][3];
-  for (int kw = 0; kw < 3; ++kw) {
-    V col[3], out[6];
-    for (int kh = 0; kh < 3; ++kh) col[kh] = load(kh, kw);
-    g(col, out);
-    for (int r = 0; r < 6; ++r) gk[r][kw] = out[r];
-  }
-  for (int r = 0; r < 6; ++r) {
-    V out[6];
-    g(gk[r], out);
-    for (int c = 0; c < 6; ++c) store(r * 6 + c, out[c]);
-  }
+  separable_transform<3, 6>(g, load, [&](int r, int s, const V& v) { store(r * 6 + s, v); });
 }
 
 // F(M x M, 3x3) for the wide plan: the tile's output side M, its input side and positions.
