@@ -3,7 +3,8 @@
 # every test in the release build; again with the SIMD kernels pinned to each other
 # target this CPU runs (DENOISE_SIMD; the kernel tests cover every target anyway, this
 # runs the models too), except the end-to-end training tests (label e2e), the page in
-# a browser (label browser) and mpirun's (label mpi), which the kernels do not change; under
+# a browser (label browser) and mpirun's (label mpi), which the kernels do not change; the
+# kernel, layer and model tests under each OpenBLAS kernel the CPU runs; under
 # ASan + UBSan, again except e2e (too slow sanitized) and browser; and, where clang-14 is
 # installed, every libFuzzer target for 10 s on its corpus (scripts/fuzz.sh).
 set -euo pipefail
@@ -17,6 +18,14 @@ for target in $(./build/denoise --version | sed -n 's/.*available: \([a-z0-9, ]*
   [[ "$target" == "$best" || "$target" == scalar ]] && continue
   echo "== tests (release, DENOISE_SIMD=$target)"
   DENOISE_SIMD=$target ctest --test-dir build --output-on-failure -j"$jobs" -LE "e2e|browser|mpi"
+done
+# OpenBLAS picks its GEMM kernel by the CPU it finds, and where the kernels still call it
+# the bits they promise must hold with each: the kernel, layer and model tests again under
+# every OpenBLAS kernel this CPU can run (OPENBLAS_CORETYPE).
+for core in Haswell:avx2 SkylakeX:avx512f; do
+  grep -qw "${core#*:}" /proc/cpuinfo || continue
+  echo "== kernel, layer and model tests (release, OPENBLAS_CORETYPE=${core%:*})"
+  OPENBLAS_CORETYPE=${core%:*} ctest --test-dir build --output-on-failure -j"$jobs" -L '^test_(kernels|layers|model)$'
 done
 echo "== tests (address + undefined sanitizers)"
 # tests/lsan.supp: what third-party libraries hold until exit (fontconfig's cache).

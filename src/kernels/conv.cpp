@@ -122,6 +122,20 @@ Chunks plan(const ConvGeometry& g, std::size_t chunk_bytes = kChunkBytes) {
   return c;
 }
 
+// The same with one sample per group: a library GEMM's sums may round differently with
+// the number of rows it is given (OpenBLAS's kernels for some CPUs do: its Haswell kernel
+// on an AMD EPYC, not its SkylakeX one), and a sample's result must not depend on the
+// batch it came in.
+Chunks plan_per_sample(const ConvGeometry& g) {
+  Chunks c = plan(g);
+  if (c.parts == 1 && c.samples > 1) {
+    c.samples = 1;
+    c.max_rows = static_cast<std::size_t>(g.OH) * g.OW;
+    c.groups = g.N;
+  }
+  return c;
+}
+
 Rows chunk_rows(const ConvGeometry& g, const Chunks& c, int chunk) {
   const std::size_t per_sample = static_cast<std::size_t>(g.OH) * g.OW;
   const std::size_t group = static_cast<std::size_t>(chunk / c.parts);
@@ -194,7 +208,7 @@ namespace portable {
 
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, Activation act,
                     float* y, Workspace& ws) {
-  const Chunks c = plan(g);
+  const Chunks c = plan_per_sample(g);
   const int K = static_cast<int>(g.patch());
   const bool direct = pointwise(g);
   const std::size_t slice = direct ? 0 : c.max_rows * K;
@@ -216,7 +230,7 @@ void conv2d_forward(const ConvGeometry& g, const float* x, const float* w, const
 
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
                           Activation act, float* dx, Workspace& ws) {
-  const Chunks c = plan(g);
+  const Chunks c = plan_per_sample(g);
   const int K = static_cast<int>(g.patch());
   const bool direct = pointwise(g);
   const std::size_t slice = direct ? 0 : c.max_rows * K;

@@ -16,6 +16,7 @@
 #include "kernels/simd/backward_data-inl.h"
 #include "kernels/simd/backward_weights-inl.h"
 #include "kernels/simd/winograd_weights-inl.h"
+#include "kernels/simd/pointwise_weights-inl.h"
 #include "kernels/simd/wide_forward-inl.h"
 #include "kernels/simd/wide_backward_data-inl.h"
 #include "kernels/simd/wide_winograd-inl.h"
@@ -89,6 +90,10 @@ void run_backward_data(const ConvGeometry& g, const float* dy, const float* w, c
 
 void run_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias,
                              Workspace& ws) {
+  if (pointwise_weights_fits(g)) {
+    const Scratch s = scratch(ws, pointwise_packed_dy_size(g), pointwise_packed_x_size(g));
+    return pointwise_backward_weights(g, x, dy, dw, dbias, s.shared, s);
+  }
   const WeightPlan plan(g);
   const int rows = g.N * g.OH;  // output rows of the batch, cut into chunks
   const WeightChunks chunks(rows, plan.acc_size(), plan.bias_size());
@@ -287,12 +292,24 @@ bool forward_maxpool_fits(const ConvGeometry& g, Activation act) {
   return direct_forward_fits(g) && !winograd_fits(g) && fused(act) && g.OH % 2 == 0 && g.OW % 2 == 0;
 }
 
-bool backward_data_fits(const ConvGeometry& g) { return direct_backward_data_fits(g) || wide_backward_data_fits(g); }
+// A pointwise convolution's (a Dense layer's) input gradient is its forward with the
+// weights transposed: the wide forward's chunks of rows, over the whole batch at once.
+static bool pointwise_backward_data_fits(const ConvGeometry& g) {
+  return pointwise(g) && detail::wide_forward_fits(flipped(g));
+}
 
-bool backward_weights_fits(const ConvGeometry& g) { return direct_backward_weights_fits(g); }
+bool backward_data_fits(const ConvGeometry& g) {
+  return direct_backward_data_fits(g) || wide_backward_data_fits(g) || pointwise_backward_data_fits(g);
+}
 
+bool backward_weights_fits(const ConvGeometry& g) {
+  return direct_backward_weights_fits(g) || pointwise_weights_fits(g);
+}
+
+// The layer's backward runs one sample at a time, which would stream a pointwise layer's
+// whole weight matrix per sample: those take backward-data and -weights over the batch.
 bool conv_layer_backward_fits(const ConvGeometry& g, bool with_dx) {
-  return backward_weights_fits(g) && (!with_dx || backward_data_fits(g));
+  return !pointwise(g) && backward_weights_fits(g) && (!with_dx || backward_data_fits(g));
 }
 
 bool conv_maxpool_layer_backward_fits(const ConvGeometry& g, bool with_dx) {
@@ -318,6 +335,13 @@ void conv2d_forward_maxpool(const ConvGeometry& g, const float* x, const float* 
 void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w, const float* bias,
                           Activation act, float* dx, Workspace& ws) {
   apply_environment();
+  if (pointwise_backward_data_fits(g)) {
+    // Not in ws: the wide forward packs its weights there, from these.
+    thread_local std::vector<float> transposed;
+    transposed.resize(Index(g.C) * g.O);
+    flip_weights(g, w, transposed.data());
+    return conv2d_forward_wide(flipped(g), dy, transposed.data(), bias, act, dx, ws);
+  }
   HWY_DYNAMIC_DISPATCH(run_backward_data)(g, dy, w, bias, act, dx, ws);
 }
 
