@@ -11,6 +11,9 @@
 // channels make it pay (winograd-inl.h and winograd_weights-inl.h for 4-16 channels,
 // wide_winograd*-inl.h for more, whose products run on the wide forward's blocks, with
 // F(4x4) tiles from winograd4-inl.h where they take fewer products than F(2x2)'s).
+// Pointwise convolutions (Dense layers) take their weight gradient from
+// pointwise_weights-inl.h and their input gradient from the wide forward of the
+// transposed weights, over the whole batch.
 //
 // kernels/conv.cpp and kernels/pool.cpp call these where the shape fits; the contracts
 // are those of kernels/conv.hpp and kernels/pool.hpp, and so is the determinism:
