@@ -292,12 +292,6 @@ bool forward_maxpool_fits(const ConvGeometry& g, Activation act) {
   return direct_forward_fits(g) && !winograd_fits(g) && fused(act) && g.OH % 2 == 0 && g.OW % 2 == 0;
 }
 
-// A pointwise convolution's (a Dense layer's) input gradient is its forward with the
-// weights transposed: the wide forward's chunks of rows, over the whole batch at once.
-static bool pointwise_backward_data_fits(const ConvGeometry& g) {
-  return pointwise(g) && detail::wide_forward_fits(flipped(g));
-}
-
 bool backward_data_fits(const ConvGeometry& g) {
   return direct_backward_data_fits(g) || wide_backward_data_fits(g) || pointwise_backward_data_fits(g);
 }

@@ -21,6 +21,13 @@ inline bool wide_backward_data_fits(const ConvGeometry& g) {
          detail::wide_forward_fits(flipped(g));
 }
 
+// A pointwise convolution's (a Dense layer's) input gradient is its forward with the
+// weights transposed: the wide forward's chunks of rows, over the whole batch at once
+// (simd/conv.cpp's conv2d_backward_data), not this plan's one sample at a time.
+inline bool pointwise_backward_data_fits(const ConvGeometry& g) {
+  return pointwise(g) && detail::wide_forward_fits(flipped(g));
+}
+
 }  // namespace dn::kernels::simd
 #endif  // DN_KERNELS_SIMD_WIDE_BACKWARD_DATA_H_
 
