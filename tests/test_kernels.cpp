@@ -324,6 +324,13 @@ const ConvCase kWideCases[] = {
     {2, 8, 7, 20, 18, 4, 4, 1, 1, Padding::same, Activation::relu},
     {2, 6, 9, 17, 33, 2, 3, 1, 1, Padding::valid, Activation::linear},
     {1, 5, 4, 48, 24, 3, 3, 1, 1, Padding::same, Activation::relu},  // the U-Nets' 48 -> 24
+    // Strided backward-data by phases: the U-Nets' stride-2 transposed convolutions seen
+    // as the convolutions they are the backward of, then uneven phases (5x5 kernels,
+    // strides 2 and 3 on different axes, odd sizes).
+    {2, 14, 14, 24, 48, 3, 3, 2, 2, Padding::same, Activation::relu},
+    {1, 14, 14, 16, 32, 3, 3, 2, 2, Padding::same, Activation::relu},
+    {2, 13, 12, 20, 18, 5, 5, 2, 2, Padding::valid, Activation::linear},
+    {2, 11, 10, 18, 20, 5, 4, 3, 2, Padding::same, Activation::sigmoid},
     // 3x3 stride 1 with 16 channels or more runs Winograd (the cases above with such shapes
     // too): the fewest channels it takes, and products over more channels than one slice of k.
     {2, 6, 7, 16, 17, 3, 3, 1, 1, Padding::valid, Activation::linear},
@@ -453,6 +460,12 @@ const TransposeCase kTransposeCases[] = {
     {2, 7, 5, 9, 13, 3, 3, 2, 2, Padding::valid, Activation::tanh},
     {1, 3, 30, 4, 4, 3, 3, 2, 2, Padding::same, Activation::linear},
     {3, 5, 6, 16, 16, 3, 3, 2, 2, Padding::same, Activation::relu},
+    // More than 16 channels: the wide kernels phase by phase (the U-Nets' upsampling, an
+    // activation that waits for every phase, odd sizes, a 5x5 kernel's uneven phases).
+    {2, 7, 7, 64, 32, 3, 3, 2, 2, Padding::same, Activation::relu},
+    {2, 5, 6, 48, 24, 3, 3, 2, 2, Padding::same, Activation::sigmoid},
+    {1, 4, 5, 20, 33, 3, 3, 2, 2, Padding::valid, Activation::linear},
+    {2, 3, 4, 17, 6, 5, 5, 2, 2, Padding::same, Activation::tanh},
 };
 
 // The transposed shape from Keras's rules, worked out here without the conv geometry code.
@@ -903,6 +916,7 @@ TEST_P(ConvKernels, WideBitIdenticalForAnyBatchAndThreadCount) {
       {7, 12, 12, 32, 64, 3, 3, 1, 1, Padding::same, Activation::relu},
       {7, 12, 12, 1, 32, 5, 5, 1, 1, Padding::valid, Activation::relu},
       {7, 9, 7, 20, 17, 3, 3, 2, 2, Padding::same, Activation::tanh},
+      {7, 14, 14, 24, 48, 3, 3, 2, 2, Padding::same, Activation::relu},  // U-Net upsampling, by phases
       {7, 1, 1, 1600, 256, 1, 1, 1, 1, Padding::valid, Activation::relu},
       {7, 1, 1, 256, 10, 1, 1, 1, 1, Padding::valid, Activation::softmax},
       {7, 1, 1, 40, 40, 1, 1, 1, 1, Padding::valid, Activation::sigmoid},
@@ -954,6 +968,25 @@ TEST_P(ConvKernels, WideBitIdenticalForAnyBatchAndThreadCount) {
           << "sample " << n;
     }
   }
+}
+
+// The built-in models' strided layers with many channels run on the SIMD kernels, whose
+// bits do not depend on which GEMM kernel OpenBLAS picks for the CPU: the U-Nets'
+// stride-2 transposed convolutions (backward-data phase by phase) both ways. What the
+// phases leave to the portable path: a kernel smaller than its stride (dx pixels that
+// no tap reaches) and strides above 4.
+TEST_P(ConvKernels, StridedWideBackwardDataCoversTheUNets) {
+  for (int filters : {24, 12}) {  // unet: 48 -> 24 -> 12 channels
+    const ConvGeometry g = conv_transpose_geometry(1, 7, 7, 2 * filters, filters, 3, 3, 2, 2, Padding::same);
+    EXPECT_TRUE(kernels::simd::backward_data_fits(g)) << filters;
+    EXPECT_TRUE(kernels::simd::wide_forward_fits(g)) << filters;
+  }
+  for (int filters : {32, 16}) {  // unet-large: 64 -> 32 -> 16
+    const ConvGeometry g = conv_transpose_geometry(1, 7, 7, 2 * filters, filters, 3, 3, 2, 2, Padding::same);
+    EXPECT_TRUE(kernels::simd::backward_data_fits(g)) << filters;
+  }
+  EXPECT_FALSE(kernels::simd::backward_data_fits(conv_geometry(1, 7, 8, 17, 20, 1, 1, 2, 2, Padding::same)));
+  EXPECT_FALSE(kernels::simd::backward_data_fits(conv_geometry(1, 20, 20, 17, 20, 5, 5, 5, 5, Padding::same)));
 }
 
 TEST_P(PoolKernels, BitIdenticalForAnyThreadCount) {

@@ -10,6 +10,8 @@
 
 #include "core/error.hpp"
 #include "data/dataset.hpp"
+#include "kernels/conv.hpp"
+#include "kernels/gemm.hpp"
 #include "kernels/pool.hpp"
 #include "kernels/reference/reference.hpp"
 #include "nn/inference.hpp"
@@ -245,6 +247,33 @@ TEST(Sequential, FusedNeighboursGiveTheBitsOfTheUnfusedPasses) {
     EXPECT_EQ(0, std::memcmp(fused.data(), plain.data(), fused.size() * sizeof(float)));
     EXPECT_GT(std::count_if(plain.begin(), plain.end(), [](float g) { return g != 0.0f; }), 1000);
   }
+}
+
+// A model's bits may depend on the instruction set, never on the CPU model: OpenBLAS
+// picks its GEMM kernel per CPU model (Haswell's and SkylakeX's round differently), so
+// no built-in model may reach it, in training or in inference, on any SIMD target.
+TEST(Models, NoBuiltInModelReachesTheBlas) {
+  for (const std::string& name : model_names()) {
+    SCOPED_TRACE(name);
+    auto model = make_model({name, "relu", 28, 28}, 3);
+    const Dataset data = make_synthetic_digits(3, 9);
+    const std::uint64_t before = kernels::sgemm_calls();
+    Tensor y, dx, predicted;
+    model->forward(data.images, y, true);
+    Tensor dy(y.shape());
+    for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = float(i % 5) * 0.1f - 0.2f;
+    model->backward(data.images, y, dy, &dx);
+    predict(*model, data.images, predicted);
+    EXPECT_EQ(kernels::sgemm_calls(), before);
+  }
+  // The counter counts: a shape the SIMD kernels leave to im2col + GEMM (stride 5).
+  const ConvGeometry g = conv_geometry(1, 10, 10, 2, 3, 5, 5, 5, 5, Padding::valid);
+  std::vector<float> x(g.input_size(), 1.0f), w(g.patch() * g.O, 0.5f), out(g.output_size());
+  Workspace ws;
+  const std::uint64_t before = kernels::sgemm_calls();
+  kernels::conv2d_forward(g, x.data(), w.data(), nullptr, Activation::linear, out.data(), ws);
+  EXPECT_GT(kernels::sgemm_calls(), before);
+  EXPECT_FLOAT_EQ(out[0], 25.0f);
 }
 
 TEST(Models, UnknownNameOrActivationIsAUsageError) {

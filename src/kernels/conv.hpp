@@ -11,11 +11,12 @@
 //   time: direct and Winograd loops for few channels (at most 16), where im2col costs
 //   more than the multiplications; for many channels a forward (Dense included) whose
 //   every output sums its taps in one order, so that inference gives the same bits for
-//   any batch or block size, the same blocks for backward-data at stride 1, and the
-//   direct weight gradient 16 outputs at a time;
+//   any batch or block size, the same blocks for backward-data (strided ones phase by
+//   phase), and the direct weight gradient 16 outputs at a time (Dense's in tiles);
 // - portable: im2col + one single-threaded sgemm per chunk of output rows, with bias
 //   and activation fused after the GEMM, OpenMP over chunks; any shape, and what the
-//   SIMD kernels leave: Dense's backward, strided many-channel backward-data.
+//   SIMD kernels leave: few-channel 1x1 convolutions and strides above 2, many-channel
+//   kernels smaller than their stride and strides above 4 (no built-in model's layer).
 #include <cstdint>
 #include <string>
 

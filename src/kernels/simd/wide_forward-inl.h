@@ -261,8 +261,13 @@ struct WidePlan {
                      0};
   }
 
-  // y [OH,OW,O] of the sample x [H,W,C]; xp: scratch_size(g) floats.
-  void run_sample(const float* x, float* y, float* xp) const {
+  // y [OH,OW,O] of the sample x [H,W,C]; xp: scratch_size(g) floats. Where y is one
+  // phase of a larger output (wide_backward_data-inl.h's strided case), its pixels lie
+  // y_step floats apart and its rows y_row; an activation that does not fuse is then the
+  // caller's to apply.
+  void run_sample(const float* x, float* y, float* xp, Index y_step = 0, Index y_row = 0) const {
+    const bool dense = y_step == 0;
+    if (dense) y_step = g.O, y_row = Index(g.OW) * g.O;
     Index row = Index(g.W) * g.C;
     if (copy) {
       pad_copy(x, g.H, g.W, g.C, g.pad_top, g.pad_left, xp, Hp, Wp, g.C);
@@ -279,17 +284,19 @@ struct WidePlan {
         const int top = oh * g.stride_h - g.pad_top;
         const int kh0 = std::clamp(-top, 0, g.KH), kh1 = std::clamp(g.H - top, kh0, g.KH);
         const float* x_row = x + Index(oh * g.stride_h + kh0) * row;
-        float* y_row = y + Index(oh) * g.OW * g.O;
+        float* y_first = y + Index(oh) * y_row;
         for_each_block(g.OW, wide_pixels(G), [&](int ow0, int size) {
-          float* y_block = y_row + Index(ow0) * g.O;
-          const Index left = out_sample - (y_block - y);
+          float* y_block = y_first + Index(ow0) * y_step;
+          // Between a phase's pixels lie other phases' pixels: no overrun into them.
+          const Index left = dense ? out_sample - (y_block - y) : 0;
           WideBlock b = block(x_row + ow0 * step, step, row, kh1 - kh0, g.KW, g.C, y_block, left, g0, G);
           b.w += Index(kh0) * g.KW * g.C * w_step;
+          b.O = int(y_step);
           wide_block(G, size, b);
         });
       }
     }
-    if (!fused(act)) activation_forward(act, y, Index(g.OH) * g.OW, g.O);
+    if (dense && !fused(act)) activation_forward(act, y, Index(g.OH) * g.OW, g.O);
   }
 
   // Pointwise: pixels [r0, r1) of the batch, each a row of K = C inputs; partial: this
