@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "core/error.hpp"
+#include "core/heap.hpp"
 #include "dist/communicator.hpp"
 #include "kernels/simd/simd.hpp"
 #include "version.hpp"
@@ -77,6 +78,7 @@ static int fail(const std::string& message, int code) {
 
 int main(int argc, char** argv) {
   using dn::app::fail;
+  dn::keep_freed_memory();
   CLI::App app{"denoise: convolutional denoising autoencoders and digit prediction for noisy images", "denoise"};
   app.footer("Run 'denoise help COMMAND' for a command's flags. Exit status: 0 ok, 1 bad or missing data, "
              "2 usage error, 3 training diverged, 4 internal error.");

@@ -31,6 +31,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "core/heap.hpp"
 #include "core/rng.hpp"
 #include "data/dataset.hpp"
 #include "data/noise.hpp"
@@ -498,6 +499,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--json", json_path, "also write the result here");
   CLI11_PARSE(app, argc, argv);
+  dn::keep_freed_memory();  // as denoise itself
 
   try {
     const nlohmann::json round_trip = core_round_trip_ns();  // before OpenMP's threads exist to get in its way
