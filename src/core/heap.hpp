@@ -8,8 +8,9 @@ namespace dn {
 // glibc's defaults return them (munmap, trimming the heap's top) and the next step
 // faults them in again page by page, zeroed by the kernel: 4-7% of a classifier's or
 // U-Net's training epoch in `denoise` on a virtual machine where a page fault costs
-// about 12 us. The price: the process keeps its peak memory until it exits. For programs (denoise, the benchmarks) to call once, at start; a
-// library does not change its host's heap. Returns whether the allocator took it.
+// about 12 us. The price: the process keeps its peak memory until it exits. For
+// programs (denoise, the benchmarks) to call once, at start; a library leaves its
+// host's heap alone. Returns whether the allocator took it.
 bool keep_freed_memory();
 
 }  // namespace dn
