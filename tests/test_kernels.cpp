@@ -989,6 +989,48 @@ TEST_P(ConvKernels, StridedWideBackwardDataCoversTheUNets) {
   EXPECT_FALSE(kernels::simd::backward_data_fits(conv_geometry(1, 20, 20, 17, 20, 5, 5, 5, 5, Padding::same)));
 }
 
+// The phases' geometry (first tap, tap count, padding and size per axis) on shapes no
+// table lists: 100 drawn with a fixed seed, strides 1-4 on each axis, kernels 1-5, both
+// paddings, odd sizes, 17-40 channels on one side. Every shape the SIMD kernels take
+// agrees with the reference loops, with bias and each activation as a transposed
+// convolution's forward; the ones they leave (a kernel smaller than its stride) must
+// still be some, or the draw would not reach the refusals.
+TEST_P(ConvKernels, StridedWideBackwardDataMatchesReferenceOnDrawnShapes) {
+  Rng draw(2026);
+  auto in = [&](int lo, int hi) { return lo + int(draw.below(std::uint64_t(hi - lo + 1))); };
+  const Activation acts[] = {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh};
+  int covered = 0, refused = 0;
+  Workspace ws;
+  for (int i = 0; i < 100; ++i) {
+    const int KH = in(1, 5), KW = in(1, 5), sh = in(1, 4), sw = in(1, 4);
+    const Padding padding = draw.below(2) ? Padding::same : Padding::valid;
+    const int H = in(KH, 12), W = in(KW, 12);
+    const bool wide_in = draw.below(2);
+    const int C = wide_in ? in(17, 40) : in(1, 16), O = wide_in ? in(1, 24) : in(17, 40);
+    const Activation act = acts[draw.below(4)];
+    const ConvCase c{2, H, W, C, O, KH, KW, sh, sw, padding, act};
+    const ConvGeometry g = conv_geometry(2, H, W, C, O, KH, KW, sh, sw, padding);
+    SCOPED_TRACE(describe(c));
+    if (!kernels::simd::backward_data_fits(g)) {
+      ++refused;
+      continue;
+    }
+    ++covered;
+    const auto dy = random_floats(g.output_size(), 100 + i);
+    const auto w = random_floats(g.patch() * g.O, 200 + i, -0.3, 0.3);
+    const auto b = random_floats(g.C, 300 + i);
+    std::vector<float> ref(g.input_size());
+    reference::conv2d_backward_data(g, dy.data(), w.data(), ref.data());
+    for (std::size_t p = 0; p < ref.size(); ++p) ref[p] += b[p % g.C];
+    reference::activation_forward(act, ref.data(), ref.size() / g.C, g.C);
+    std::vector<float> dx(g.input_size(), 7.0f);
+    kernels::simd::conv2d_backward_data(g, dy.data(), w.data(), b.data(), act, dx.data(), ws);
+    EXPECT_LE(max_rel_error(dx, ref), tolerance(c));
+  }
+  EXPECT_GE(covered, 40);
+  EXPECT_GE(refused, 10);
+}
+
 TEST_P(PoolKernels, BitIdenticalForAnyThreadCount) {
   const ConvGeometry g = pool_geometry(40, 28, 28, 12, 2, 2, 2, 2, Padding::valid);  // big enough for threads
   const auto x = random_floats(g.input_size(), 75);

@@ -22,8 +22,12 @@ constexpr int kLanes = 16;  // floats in a group; padded layouts hold this many 
 
 inline Index round_up(Index floats) { return (floats + kLanes - 1) / kLanes * kLanes; }  // whole cache lines
 
+// Every output pixel is its own input pixel's channels times the weights (Dense: 1x1
+// images). The sizes matter for the phases of a strided backward-data, whose 1x1-tap
+// phases may have more or fewer pixels than their input (wide_backward_data-inl.h).
 inline bool pointwise(const ConvGeometry& g) {
-  return g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0;
+  return g.KH == 1 && g.KW == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 &&
+         g.OH == g.H && g.OW == g.W;
 }
 
 // The activations that are not fused into the stores run over the finished sample.

@@ -63,6 +63,9 @@ inline void phase_weights_flipped(const ConvGeometry& g, int rh, int rw, const f
     }
 }
 
+// A phase without pixels: fewer dx rows or columns than the stride.
+inline bool phase_empty(const ConvGeometry& f) { return f.OH <= 0 || f.OW <= 0; }
+
 constexpr int kMaxPhaseStride = 4;
 
 // Every phase with pixels needs a tap and no dy row before the first: kernels at least as
@@ -74,7 +77,7 @@ inline bool wide_backward_data_fits(const ConvGeometry& g) {
   for (int rh = 0; rh < g.stride_h; ++rh)
     for (int rw = 0; rw < g.stride_w; ++rw) {
       const ConvGeometry f = phase_geometry(g, rh, rw);
-      if (f.OH > 0 && f.OW > 0 && (f.KH < 1 || f.KW < 1 || f.pad_top < 0 || f.pad_left < 0)) return false;
+      if (!phase_empty(f) && (f.KH < 1 || f.KW < 1 || f.pad_top < 0 || f.pad_left < 0)) return false;
     }
   return true;
 }
@@ -106,7 +109,8 @@ struct WideDataPlan {
   int phases;
   Activation act;
   std::array<ConvGeometry, kMaxPhases> f;  // phase p = rh * stride_w + rw
-  // Each holds a reference to its f: the plan is neither copied nor moved.
+  // Each holds a reference to its f: the plan is neither copied nor moved. None for an
+  // empty phase.
   std::array<std::optional<WidePlan>, kMaxPhases> plan;
 
   // packed: packed_size(g) floats, filled here: each phase's flipped weights, then the
@@ -118,6 +122,7 @@ struct WideDataPlan {
     for (int p = 0; p < phases; ++p) {
       const int rh = p / g.stride_w, rw = p % g.stride_w;
       f[p] = phase_geometry(g, rh, rw);
+      if (phase_empty(f[p])) continue;
       phase_weights_flipped(g, rh, rw, w, packed);
       float* shared = packed + flipped_size(f[p]);
       plan[p].emplace(f[p], WidePlan::prepare(f[p], packed, bias, shared), WidePlan::padded_output(f[p]), shared,
@@ -134,14 +139,17 @@ struct WideDataPlan {
     for (int rh = 0; rh < g.stride_h; ++rh)
       for (int rw = 0; rw < g.stride_w; ++rw) {
         const ConvGeometry f = phase_geometry(g, rh, rw);
-        size += flipped_size(f) + round_up(WidePlan::shared_size(f));
+        if (!phase_empty(f)) size += flipped_size(f) + round_up(WidePlan::shared_size(f));
       }
     return size;
   }
   static Index scratch_size(const ConvGeometry& g) {
     Index size = 0;
     for (int rh = 0; rh < g.stride_h; ++rh)
-      for (int rw = 0; rw < g.stride_w; ++rw) size = std::max(size, WidePlan::scratch_size(phase_geometry(g, rh, rw)));
+      for (int rw = 0; rw < g.stride_w; ++rw) {
+        const ConvGeometry f = phase_geometry(g, rh, rw);
+        if (!phase_empty(f)) size = std::max(size, WidePlan::scratch_size(f));
+      }
     return size;
   }
 
@@ -149,6 +157,7 @@ struct WideDataPlan {
   void run(const float* dy, float* dx, float* xp) const {
     if (phases == 1) return plan[0]->run_sample(dy, dx, xp);
     for (int p = 0; p < phases; ++p) {
+      if (!plan[p]) continue;
       const Index rh = p / g.stride_w, rw = p % g.stride_w;
       plan[p]->run_sample(dy, dx + (rh * g.W + rw) * g.C, xp, Index(g.stride_w) * g.C, Index(g.stride_h) * g.W * g.C);
     }
