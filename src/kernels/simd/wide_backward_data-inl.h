@@ -66,6 +66,16 @@ inline void phase_weights_flipped(const ConvGeometry& g, int rh, int rw, const f
 // A phase without pixels: fewer dx rows or columns than the stride.
 inline bool phase_empty(const ConvGeometry& f) { return f.OH <= 0 || f.OW <= 0; }
 
+// fn(rh, rw, f) for each phase with pixels, f its stride-1 convolution.
+template <class Fn>
+void for_each_phase(const ConvGeometry& g, Fn&& fn) {
+  for (int rh = 0; rh < g.stride_h; ++rh)
+    for (int rw = 0; rw < g.stride_w; ++rw) {
+      const ConvGeometry f = phase_geometry(g, rh, rw);
+      if (!phase_empty(f)) fn(rh, rw, f);
+    }
+}
+
 constexpr int kMaxPhaseStride = 4;
 
 // Every phase with pixels needs a tap and no dy row before the first: kernels at least as
@@ -74,12 +84,11 @@ inline bool wide_backward_data_fits(const ConvGeometry& g) {
   if (pointwise(g) || g.stride_h > kMaxPhaseStride || g.stride_w > kMaxPhaseStride ||
       !detail::wide_forward_fits(flipped(g)))
     return false;
-  for (int rh = 0; rh < g.stride_h; ++rh)
-    for (int rw = 0; rw < g.stride_w; ++rw) {
-      const ConvGeometry f = phase_geometry(g, rh, rw);
-      if (!phase_empty(f) && (f.KH < 1 || f.KW < 1 || f.pad_top < 0 || f.pad_left < 0)) return false;
-    }
-  return true;
+  bool fits = true;
+  for_each_phase(g, [&](int, int, const ConvGeometry& f) {
+    fits = fits && f.KH >= 1 && f.KW >= 1 && f.pad_top >= 0 && f.pad_left >= 0;
+  });
+  return fits;
 }
 
 // A pointwise convolution's (a Dense layer's) input gradient is its forward with the
@@ -119,16 +128,15 @@ struct WideDataPlan {
       : g(geometry), phases(g.stride_h * g.stride_w), act(activation) {
     // Phases write every s-th pixel: an activation that does not fuse waits for them all.
     const Activation each = phases == 1 || fused(act) ? act : Activation::linear;
-    for (int p = 0; p < phases; ++p) {
-      const int rh = p / g.stride_w, rw = p % g.stride_w;
-      f[p] = phase_geometry(g, rh, rw);
-      if (phase_empty(f[p])) continue;
+    for_each_phase(g, [&](int rh, int rw, const ConvGeometry& phase) {
+      const int p = rh * g.stride_w + rw;
+      f[p] = phase;
       phase_weights_flipped(g, rh, rw, w, packed);
       float* shared = packed + flipped_size(f[p]);
       plan[p].emplace(f[p], WidePlan::prepare(f[p], packed, bias, shared), WidePlan::padded_output(f[p]), shared,
                       each);
       packed = shared + round_up(WidePlan::shared_size(f[p]));
-    }
+    });
   }
   WideDataPlan(const WideDataPlan&) = delete;
   WideDataPlan& operator=(const WideDataPlan&) = delete;
@@ -136,20 +144,14 @@ struct WideDataPlan {
   static Index flipped_size(const ConvGeometry& f) { return round_up(f.patch() * f.O); }
   static Index packed_size(const ConvGeometry& g) {
     Index size = 0;
-    for (int rh = 0; rh < g.stride_h; ++rh)
-      for (int rw = 0; rw < g.stride_w; ++rw) {
-        const ConvGeometry f = phase_geometry(g, rh, rw);
-        if (!phase_empty(f)) size += flipped_size(f) + round_up(WidePlan::shared_size(f));
-      }
+    for_each_phase(g, [&](int, int, const ConvGeometry& f) {
+      size += flipped_size(f) + round_up(WidePlan::shared_size(f));
+    });
     return size;
   }
   static Index scratch_size(const ConvGeometry& g) {
     Index size = 0;
-    for (int rh = 0; rh < g.stride_h; ++rh)
-      for (int rw = 0; rw < g.stride_w; ++rw) {
-        const ConvGeometry f = phase_geometry(g, rh, rw);
-        if (!phase_empty(f)) size = std::max(size, WidePlan::scratch_size(f));
-      }
+    for_each_phase(g, [&](int, int, const ConvGeometry& f) { size = std::max(size, WidePlan::scratch_size(f)); });
     return size;
   }
 
