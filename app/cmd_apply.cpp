@@ -28,7 +28,7 @@ static void draw_file_bar(std::size_t done, std::size_t total, const std::string
   std::fflush(stderr);
 }
 
-static RegisterCommand reg(42, [](CLI::App& app) {
+static RegisterCommand reg_apply(42, [](CLI::App& app) {
   struct Flags {
     std::string run, out, colour = "per-channel", noise = "none", reference;
     std::vector<std::string> inputs;

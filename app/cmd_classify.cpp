@@ -134,7 +134,7 @@ static void add_eval(CLI::App& classify) {
   });
 }
 
-static RegisterCommand reg(45, [](CLI::App& app) {
+static RegisterCommand reg_classify(45, [](CLI::App& app) {
   auto* classify = app.add_subcommand("classify", "digit classifiers: train one, or measure accuracy under noise");
   classify->require_subcommand(1);
   add_train(*classify);

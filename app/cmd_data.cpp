@@ -108,7 +108,7 @@ static void add_show(CLI::App& data_cmd) {
   });
 }
 
-static RegisterCommand reg(60, [](CLI::App& app) {
+static RegisterCommand reg_data(60, [](CLI::App& app) {
   auto* cmd = app.add_subcommand("data", "fetch, describe and picture the datasets");
   cmd->require_subcommand(1);
   add_fetch(*cmd);

@@ -6,7 +6,7 @@
 
 namespace dn::app {
 
-static RegisterCommand reg(48, [](CLI::App& app) {
+static RegisterCommand reg_export(48, [](CLI::App& app) {
   struct Flags {
     std::string run, format = "onnx", out, pads = "explicit";
   };

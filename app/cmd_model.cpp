@@ -8,7 +8,7 @@
 
 namespace dn::app {
 
-static RegisterCommand reg(10, [](CLI::App& app) {
+static RegisterCommand reg_model(10, [](CLI::App& app) {
   struct Flags {
     ModelSpec spec;
   };

@@ -11,7 +11,7 @@
 
 namespace dn::app {
 
-static RegisterCommand reg(46, [](CLI::App& app) {
+static RegisterCommand reg_predict(46, [](CLI::App& app) {
   struct Flags {
     std::string classifier, denoiser, save_framed;
     std::vector<std::string> images;

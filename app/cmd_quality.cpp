@@ -11,7 +11,7 @@ namespace dn::app {
 
 namespace fs = std::filesystem;
 
-static RegisterCommand reg(35, [](CLI::App& app) {
+static RegisterCommand reg_quality(35, [](CLI::App& app) {
   struct Flags {
     QualityOptions options;
     std::vector<std::string> models;

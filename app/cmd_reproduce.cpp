@@ -5,7 +5,7 @@
 
 namespace dn::app {
 
-static RegisterCommand reg(5, [](CLI::App& app) {
+static RegisterCommand reg_reproduce(5, [](CLI::App& app) {
   struct Flags {
     SeedExperimentOptions exp;
     int threads = 0;

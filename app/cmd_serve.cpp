@@ -27,7 +27,7 @@ static void on_stop_signal(int signal) {
   errno = saved;
 }
 
-static RegisterCommand reg(47, [](CLI::App& app) {
+static RegisterCommand reg_serve(47, [](CLI::App& app) {
   struct Flags {
     std::string denoiser, classifier, noisy_classifier;
     ServeOptions options;

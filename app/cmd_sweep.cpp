@@ -8,7 +8,7 @@
 
 namespace dn::app {
 
-static RegisterCommand reg(50, [](CLI::App& app) {
+static RegisterCommand reg_sweep(50, [](CLI::App& app) {
   struct Flags {
     SweepOptions sweep;
     std::string out;
