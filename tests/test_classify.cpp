@@ -814,6 +814,24 @@ ClassificationExperiment small_experiment(const TempDir& dir) {
   return e;
 }
 
+// The argmax of the members' summed probabilities, against the labels: what an
+// averaged ensemble scores.
+double ensemble_accuracy(const std::vector<const Tensor*>& probs, const Dataset& test) {
+  int hits = 0;
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    auto sum = [&](int k) {
+      float s = 0;
+      for (const Tensor* p : probs) s += (*p)[i * kNumClasses + k];
+      return s;
+    };
+    int best = 0;
+    for (int k = 1; k < kNumClasses; ++k)
+      if (sum(k) > sum(best)) best = k;
+    hits += best == test.labels[i];
+  }
+  return hits / static_cast<double>(test.size());
+}
+
 // Side by side, the noise-aware classifiers train on one thread each, beside each other:
 // the same bits as one after the other on every thread.
 TEST(ClassificationExperiment, SideBySideTrainsTheSameClassifiers) {
@@ -864,14 +882,8 @@ TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {
     xd.reshape(x.shape());
     predict(*noisy.model, x, p1);
     predict(*denoised.model, xd, p2);
-    int hits = 0;
-    for (std::size_t i = 0; i < test.size(); ++i) {
-      int best = 0;
-      for (int k = 1; k < kNumClasses; ++k)
-        if (p1[i * 10 + k] + p2[i * 10 + k] > p1[i * 10 + best] + p2[i * 10 + best]) best = k;
-      hits += best == test.labels[i];
-    }
-    EXPECT_NEAR(result["levels"][1]["accuracy"]["ensemble"].get<double>(), hits / 200.0, 1.5 / 200);
+    EXPECT_NEAR(result["levels"][1]["accuracy"]["ensemble"].get<double>(), ensemble_accuracy({&p1, &p2}, test),
+                1.5 / 200);
   }
   EXPECT_EQ(result["test_accuracy"].size(), 3u);
   const auto& at = result["at_training_noise"];
@@ -879,6 +891,98 @@ TEST(ClassificationExperiment, TrainsEveryClassifierAndWritesTheReport) {
   EXPECT_EQ(at["accuracy"], result["levels"][1]["accuracy"]);
   for (const auto& name : pipelines)
     EXPECT_GE(at["accuracy"][at["best"].get<std::string>()].get<double>(), at["accuracy"][name.get<std::string>()].get<double>());
+}
+
+// A strong denoiser adds a third noise-aware classifier, fine-tuned behind it, and the
+// average of all three (ensemble_of_many); side by side it trains the same bits.
+TEST(ClassificationExperiment, StrongDenoiserAddsAThirdMemberToTheAverage) {
+  TempDir dir;
+  ClassificationExperiment e = small_experiment(dir);
+  DenoiserConfig strong;
+  strong.data.data_dir = e.data.data_dir;
+  strong.epochs = 2;
+  strong.seed = 1;
+  train_denoiser(strong, dir / "strong");
+  e.strong_denoiser_run = dir / "strong";
+  e.levels = {0.5};
+  const nlohmann::json result = run_classification_experiment(e, dir / "exp").to_json();
+  const fs::path member = dir / "exp" / "classifier-strong-denoised";
+  const nlohmann::json config = read_json(member / "config.json");
+  EXPECT_EQ(config["on"], "denoised");
+  EXPECT_EQ(config["denoiser"], (dir / "strong").string());
+  EXPECT_EQ(config["init_from"], (dir / "exp" / "classifier-clean").string());
+  EXPECT_EQ(config["noise"], "gaussian:0.5");
+  EXPECT_EQ(result["test_accuracy"].size(), 4u);
+  EXPECT_TRUE(result["test_accuracy"].contains("strong-denoised"));
+  const nlohmann::json pipelines = {"clean_on_noisy", "clean_on_denoised", "noisy_on_noisy", "denoised_on_denoised",
+                                    "ensemble",       "ensemble_of_many"};
+  EXPECT_EQ(result["pipelines"], pipelines);
+  ASSERT_EQ(result["ensemble"].size(), 3u);
+  EXPECT_EQ(result["ensemble"][2]["denoiser"], (dir / "strong").string());
+
+  const Dataset test = make_synthetic_digits(200, 2);
+  Tensor x, xd, xs, p1, p2, p3;
+  add_noise(parse_noise("gaussian:0.5"), test.images, x, result["noise_seed"].get<std::uint64_t>());
+  predict(*load_denoiser(dir / "den").model, x, xd);
+  predict(*load_denoiser(dir / "strong").model, x, xs);
+  xd.reshape(x.shape());
+  xs.reshape(x.shape());
+  predict(*load_classifier(dir / "exp" / "classifier-noisy").model, x, p1);
+  predict(*load_classifier(dir / "exp" / "classifier-denoised").model, xd, p2);
+  predict(*load_classifier(member).model, xs, p3);
+  EXPECT_NEAR(result["levels"][0]["accuracy"]["ensemble_of_many"].get<double>(),
+              ensemble_accuracy({&p1, &p2, &p3}, test), 1.5 / 200);
+  EXPECT_NEAR(result["levels"][0]["accuracy"]["ensemble"].get<double>(), ensemble_accuracy({&p1, &p2}, test),
+              1.5 / 200);
+
+  e.side_by_side = true;
+  run_classification_experiment(e, dir / "beside");
+  Tensor serial, beside;
+  predict(*load_classifier(member).model, x, serial);
+  predict(*load_classifier(dir / "beside" / "classifier-strong-denoised").model, x, beside);
+  ASSERT_EQ(serial.size(), beside.size());
+  EXPECT_EQ(0, std::memcmp(serial.data(), beside.data(), serial.size() * sizeof(float)));
+}
+
+// With draws, the training level is evaluated again under the next seeds' test noise
+// (each written to draws/seed-K), and the best pipeline is the best on average.
+TEST(ClassificationExperiment, DrawsOfTheTestNoiseDecideTheBestPipeline) {
+  TempDir dir;
+  ClassificationExperiment e = small_experiment(dir);
+  e.levels = {0, 0.5};
+  e.draws = 3;
+  const nlohmann::json result = run_classification_experiment(e, dir / "exp").to_json();
+  const auto& at = result["at_training_noise"];
+  const auto& draws = at["draws"];
+  EXPECT_EQ(draws["seeds"], nlohmann::json({0, 1, 2}));
+  const LoadedClassifier noisy = load_classifier(dir / "exp" / "classifier-noisy");
+  const Dataset test = make_synthetic_digits(200, 2);
+  std::set<std::uint64_t> noise_seeds = {result["noise_seed"].get<std::uint64_t>()};
+  for (int k = 1; k < 3; ++k) {  // noisy_on_noisy under draw k's noise, recomputed
+    const nlohmann::json drawn = read_json(dir / "exp" / "draws" / ("seed-" + std::to_string(k)) / "classify.json");
+    ASSERT_EQ(drawn["levels"].size(), 1u);
+    noise_seeds.insert(drawn["noise_seed"].get<std::uint64_t>());
+    Tensor x, probs;
+    add_noise(parse_noise("gaussian:0.5"), test.images, x, drawn["noise_seed"].get<std::uint64_t>());
+    predict(*noisy.model, x, probs);
+    EXPECT_DOUBLE_EQ(draws["accuracy"]["noisy_on_noisy"][k].get<double>(), ensemble_accuracy({&probs}, test)) << k;
+  }
+  EXPECT_EQ(noise_seeds.size(), 3u);  // three different noises
+  for (const auto& [name, values] : draws["accuracy"].items()) {
+    ASSERT_EQ(values.size(), 3u) << name;
+    EXPECT_EQ(values[0], at["accuracy"][name]) << name;  // draw 0: the evaluation's own
+    EXPECT_NEAR(draws["mean"][name].get<double>(),
+                (values[0].get<double>() + values[1].get<double>() + values[2].get<double>()) / 3, 1e-12)
+        << name;
+    EXPECT_GE(draws["mean"][at["best"].get<std::string>()].get<double>(), draws["mean"][name].get<double>()) << name;
+  }
+  e.draws = 0;
+  try {
+    run_classification_experiment(e, dir / "none");
+    ADD_FAILURE() << "no error for draws 0";
+  } catch (const ArgumentError& err) {
+    EXPECT_EQ(err.argument(), "draws");
+  }
 }
 
 TEST(LinePlot, RendersAtTheRequestedSizeWithEachSeriesInItsColour) {

@@ -262,7 +262,7 @@ TEST_F(CliTrain, ReproduceRunsTheWholeExperimentAndWritesTheReport) {
   std::vector<std::string> args = {"reproduce",        "--epochs",  "1",  "--sweep-repeats",         "1",
                                    "--sweep-epochs",   "1",         "--classify-epochs", "1",
                                    "--classify-clean-epochs", "1", "--limit", "240", "--threads", "1",
-                                   "--out",            out.string()};
+                                   "--classify-strong-denoiser", "", "--out", out.string()};
   for (auto& a : data_flags()) args.push_back(a);
   const auto r = test::run_denoise(args);
   ASSERT_EQ(r.status, 0) << r.output;
@@ -276,6 +276,9 @@ TEST_F(CliTrain, ReproduceRunsTheWholeExperimentAndWritesTheReport) {
   EXPECT_TRUE(report["denoise"]["val_loss"].is_number());
   EXPECT_EQ(report["sweep"]["cells"].size(), 4u);
   EXPECT_TRUE(report["classify"]["levels"].is_array());
+  EXPECT_EQ(report["classify"]["at_training_noise"]["draws"]["seeds"], nlohmann::json({0, 1, 2, 3, 4}));
+  EXPECT_FALSE(report["classify"]["test_accuracy"].contains("strong-denoised"));
+  EXPECT_NE(read_file_text(out / "report.md").find("mean of 5 draws of the test noise"), std::string::npos);
   // Its settings are not the seed's: said first, and noted in the report.
   const std::string note = "Note: These settings differ from the seed report's";
   ASSERT_NE(r.output.find(note), std::string::npos) << r.output;
@@ -286,6 +289,20 @@ TEST_F(CliTrain, ReproduceRunsTheWholeExperimentAndWritesTheReport) {
     EXPECT_NE(read_file_text(out / "report.md").find(difference), std::string::npos) << difference;
   }
   EXPECT_EQ(report["differs_from_seed"].size(), 4u) << report["differs_from_seed"].dump();
+}
+
+// A strong denoiser that is not there fails at once, naming its flag, before any training.
+TEST_F(CliTrain, ReproduceNamesAMissingStrongDenoiserBeforeTraining) {
+  std::vector<std::string> args = {"reproduce", "--classify-strong-denoiser", (tmp / "missing").string(),
+                                   "--out", (tmp / "exp").string()};
+  for (auto& a : data_flags()) args.push_back(a);
+  const auto r = test::run_denoise(args);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--classify-strong-denoiser " + (tmp / "missing").string() + ": not a run folder"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("== Training"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(tmp / "exp" / "report.json"));
 }
 
 TEST(SeedSettings, TheSeedsOwnSettingsDifferInNothingAndSkippedPartsDoNotCount) {

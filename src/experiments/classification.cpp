@@ -1,8 +1,9 @@
 #include "experiments/classification.hpp"
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <memory>
 
 #include <fmt/core.h>
 
@@ -23,9 +24,21 @@ nlohmann::json ClassificationResult::to_json() const {
     const ClassifyReport& r = evaluation.report;
     nlohmann::json accuracy = nlohmann::json::object();
     for (Pipeline p : r.pipelines) accuracy[pipeline_name(p)] = r.accuracy(*training_level, p);
-    j["at_training_noise"] = {{"noise", training_noise}, {"accuracy", accuracy}, {"best", pipeline_name(*best)}};
+    nlohmann::json mean = nlohmann::json::object();
+    for (Pipeline p : r.pipelines) mean[pipeline_name(p)] = mean_accuracy(p);
+    j["at_training_noise"] = {{"noise", training_noise},
+                              {"accuracy", accuracy},
+                              {"draws", {{"seeds", draw_seeds}, {"accuracy", draws}, {"mean", mean}}},
+                              {"best", pipeline_name(*best)}};
   }
   return j;
+}
+
+double ClassificationResult::mean_accuracy(Pipeline p) const {
+  const std::vector<double>& all = draws.at(pipeline_name(p));
+  double sum = 0;
+  for (double a : all) sum += a;
+  return sum / static_cast<double>(all.size());
 }
 
 static std::string noise_kind(const NoiseSpec& spec) {
@@ -35,6 +48,7 @@ static std::string noise_kind(const NoiseSpec& spec) {
 
 ClassificationResult run_classification_experiment(const ClassificationExperiment& e, const fs::path& out_dir,
                                                    const ExperimentObserver& observer) {
+  if (e.draws < 1) throw ArgumentError("draws", fmt::format("must be >= 1 (got {})", e.draws));
   const std::string noise =
       e.denoiser_run.empty() ? std::string(kDefaultClassifierNoise) : load_denoiser(e.denoiser_run).config.noise;
   const NoiseSpec spec = parse_noise(noise);
@@ -60,42 +74,48 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
   result.test_accuracy["clean"] =
       train_classifier(clean_config, out_dir / "classifier-clean", RunCallbacks(observer).list(), ExistingRun::overwrite)
           .metrics.test_accuracy;
-  ClassifierConfig denoised_config = noisy_config;
-  denoised_config.on = TrainOn::denoised;
-  denoised_config.denoiser = e.denoiser_run.string();
-  auto train_noisy = [&](const ExperimentObserver& o, bool with_progress) {
-    return train_classifier(noisy_config, out_dir / "classifier-noisy", RunCallbacks(o, with_progress).list(),
+  // The noise-aware classifiers: on noisy images, on the denoiser's output and on the
+  // strong denoiser's, each in out_dir/classifier-<name>.
+  struct NoiseAware {
+    std::string name, what;
+    ClassifierConfig config;
+  };
+  std::vector<NoiseAware> aware = {{"noisy", "noisy images", noisy_config}};
+  auto behind = [&](const fs::path& denoiser, const std::string& name, const std::string& what) {
+    ClassifierConfig c = noisy_config;
+    c.on = TrainOn::denoised;
+    c.denoiser = denoiser.string();
+    aware.push_back({name, what, c});
+  };
+  if (!e.denoiser_run.empty()) behind(e.denoiser_run, "denoised", "denoised images");
+  if (!e.strong_denoiser_run.empty())
+    behind(e.strong_denoiser_run, "strong-denoised", "images denoised by " + e.strong_denoiser_run.filename().string());
+  auto train = [&](const NoiseAware& a, const ExperimentObserver& o, bool with_progress) {
+    return train_classifier(a.config, out_dir / ("classifier-" + a.name), RunCallbacks(o, with_progress).list(),
                             ExistingRun::overwrite)
         .metrics.test_accuracy;
   };
-  auto train_denoised = [&](const ExperimentObserver& o, bool with_progress) {
-    return train_classifier(denoised_config, out_dir / "classifier-denoised", RunCallbacks(o, with_progress).list(),
-                            ExistingRun::overwrite)
-        .metrics.test_accuracy;
-  };
-  if (e.side_by_side && !e.denoiser_run.empty()) {
-    observer.say(fmt::format("\n== Training the digit classifiers on noisy and on denoised images side by side ({}, "
-                             "{} epochs{})",
+  if (e.side_by_side && aware.size() > 1) {
+    std::string whats;
+    for (std::size_t i = 0; i < aware.size(); ++i)
+      whats += (i == 0 ? "" : i + 1 == aware.size() ? " and on " : ", on ") + aware[i].what;
+    observer.say(fmt::format("\n== Training the digit classifiers on {} side by side ({}, {} epochs{})", whats,
                              spec.str(), e.epochs, how));
-    double noisy_accuracy = 0, denoised_accuracy = 0;
+    std::vector<double> accuracy(aware.size());
     std::atomic<bool> failed{false};
-    const ExperimentObserver pair = observer.or_when(failed);
-    Beside noisy([&] { noisy_accuracy = train_noisy(pair, false); }, &failed);
-    Beside denoised([&] { denoised_accuracy = train_denoised(pair, false); }, &failed);
+    const ExperimentObserver quiet = observer.or_when(failed);
+    std::vector<std::unique_ptr<Beside>> running;
+    for (std::size_t i = 0; i < aware.size(); ++i)
+      running.push_back(std::make_unique<Beside>([&, i] { accuracy[i] = train(aware[i], quiet, false); }, &failed));
     Failures failures(failed);
-    failures.run([&] { noisy.join(); });
-    failures.run([&] { denoised.join(); });
+    for (auto& r : running) failures.run([&] { r->join(); });
     failures.rethrow_cause();
-    result.test_accuracy["noisy"] = noisy_accuracy;
-    result.test_accuracy["denoised"] = denoised_accuracy;
+    for (std::size_t i = 0; i < aware.size(); ++i) result.test_accuracy[aware[i].name] = accuracy[i];
   } else {
-    observer.say(fmt::format("\n== Training the digit classifier on noisy images ({}, {} epochs{})", spec.str(),
-                             e.epochs, how));
-    result.test_accuracy["noisy"] = train_noisy(observer, true);
-    if (!e.denoiser_run.empty()) {
-      observer.say(fmt::format("\n== Training the digit classifier on denoised images ({}, {} epochs{})", spec.str(),
+    for (const NoiseAware& a : aware) {
+      observer.say(fmt::format("\n== Training the digit classifier on {} ({}, {} epochs{})", a.what, spec.str(),
                                e.epochs, how));
-      result.test_accuracy["denoised"] = train_denoised(observer, true);
+      result.test_accuracy[a.name] = train(a, observer, true);
     }
   }
 
@@ -104,6 +124,8 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
   request.noisy_classifier = out_dir / "classifier-noisy";
   request.denoiser = e.denoiser_run;
   if (!e.denoiser_run.empty()) request.denoised_classifier = out_dir / "classifier-denoised";
+  if (!e.strong_denoiser_run.empty())  // all of them, averaged (ensemble_of_many)
+    for (const NoiseAware& a : aware) request.ensemble.push_back(out_dir / ("classifier-" + a.name));
   request.noise = {noise_kind(spec), e.levels, e.seed};
   request.limit = e.data.limit;
   observer.say(fmt::format("\n== Digit accuracy under {} noise", request.noise.kind));
@@ -114,11 +136,24 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
   });
   const ClassifyReport& report = result.evaluation.report;
   result.training_noise = spec.str();
-  for (std::size_t row = 0; row < report.levels.size(); ++row) {
-    if (std::abs(report.levels[row].level - spec.param) > 1e-9) continue;
-    result.training_level = row;
+  for (std::size_t row = 0; row < report.levels.size(); ++row)
+    if (std::abs(report.levels[row].level - spec.param) < 1e-9) result.training_level = row;
+  if (result.training_level) {
+    // One draw of the test noise measures an accuracy to about +-0.1 points: the
+    // training level again under the noise of the next seeds (out_dir/draws/seed-K).
+    for (Pipeline p : report.pipelines)
+      result.draws[pipeline_name(p)].push_back(report.accuracy(*result.training_level, p));
+    result.draw_seeds = {e.seed};
+    ClassifyEvalRequest again = request;
+    again.noise.levels = {spec.param};
+    for (int k = 1; k < e.draws; ++k) {
+      again.noise.seed = e.seed + static_cast<std::uint64_t>(k);
+      const ClassifyReport r = run_classify_eval(again, out_dir / "draws" / fmt::format("seed-{}", again.noise.seed)).report;
+      for (Pipeline p : r.pipelines) result.draws[pipeline_name(p)].push_back(r.accuracy(0, p));
+      result.draw_seeds.push_back(again.noise.seed);
+    }
     for (Pipeline p : report.pipelines)  // the first of equals, in the tables' order
-      if (!result.best || report.accuracy(row, p) > report.accuracy(row, *result.best)) result.best = p;
+      if (!result.best || result.mean_accuracy(p) > result.mean_accuracy(*result.best)) result.best = p;
   }
 
   observer.say(fmt::format("\n{}", format_classify_table(report)));
@@ -129,6 +164,10 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
     line = "At " + spec.str() + ":";
     for (Pipeline p : report.pipelines)
       line += fmt::format(" {} {:.2f}%", pipeline_name(p), 100 * report.accuracy(*result.training_level, p));
+    if (result.draw_seeds.size() > 1) {
+      line += fmt::format("; mean over {} draws of the test noise:", result.draw_seeds.size());
+      for (Pipeline p : report.pipelines) line += fmt::format(" {} {:.2f}%", pipeline_name(p), 100 * result.mean_accuracy(p));
+    }
     observer.say(line + "; best: " + pipeline_name(*result.best));
   }
   observer.say(fmt::format("Wrote {}/classify.json, classify.md, classify.png", out_dir.string()));

@@ -3,8 +3,11 @@
 // (out_dir/classifier-clean), one on noisy images (out_dir/classifier-noisy, with
 // the denoiser's noise, else gaussian:0.5) and, when a denoiser run is given, one
 // on its output (out_dir/classifier-denoised), these two by default fine-tuned from
-// the clean one's weights; evaluates every pipeline at every level of that noise
-// kind and writes out_dir/classify.{json,md,png}.
+// the clean one's weights, and, when a strong denoiser run is given too, one on
+// that denoiser's output (out_dir/classifier-strong-denoised), averaged with the
+// other two (ensemble_of_many); evaluates every pipeline at every level of that
+// noise kind and writes out_dir/classify.{json,md,png}.
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -22,6 +25,9 @@ namespace dn {
 
 struct ClassificationExperiment {
   std::filesystem::path denoiser_run;  // optional
+  // Optional, e.g. the shipped models/unet-large-mnist-gaussian0.1-1.0: trained
+  // elsewhere, it costs the experiment its inference only.
+  std::filesystem::path strong_denoiser_run;
   DataOptions data;
   std::uint64_t seed = 0;
   // The same model and schedule for every classifier, so that the pipelines
@@ -37,22 +43,31 @@ struct ClassificationExperiment {
   bool fine_tune = true;
   int epochs = 7;  // noise-aware classifiers
   int clean_epochs = 10;
-  // The noisy- and denoised-trained classifiers train at once, one thread each and
+  // The noise-aware classifiers train at once, one thread each and
   // without progress bars (experiments/beside.hpp); the numbers are the same.
   bool side_by_side = false;
   std::vector<double> levels = NoiseLevels{}.levels;
+  // Draws of the test noise at the training level (seeds seed, seed + 1, ...): their
+  // mean accuracy picks the best pipeline.
+  int draws = 1;
 };
 
 struct ClassificationResult {
   ClassifyEvaluation evaluation;
-  std::map<std::string, double> test_accuracy;  // each classifier ("clean", "noisy", "denoised") on clean test digits
+  // each classifier ("clean", "noisy", "denoised", "strong-denoised") on clean test digits
+  std::map<std::string, double> test_accuracy;
   // At the training noise's level, when the levels include it.
   std::string training_noise;
   std::optional<std::size_t> training_level;  // its row in evaluation.report.levels
-  std::optional<Pipeline> best;               // the most accurate pipeline there
+  std::optional<Pipeline> best;               // the most accurate pipeline there, over the draws
+  std::vector<std::uint64_t> draw_seeds;      // the test noise's seeds there, the evaluation's first
+  std::map<std::string, std::vector<double>> draws;  // each pipeline's accuracy there, a value per seed
+  double mean_accuracy(Pipeline p) const;             // over the draws
 
   // classify.json's content plus "test_accuracy": {name: fraction} and, with a
-  // training level, "at_training_noise": {"noise", "accuracy": {pipeline: fraction}, "best"}.
+  // training level, "at_training_noise": {"noise", "accuracy": {pipeline: fraction},
+  // "draws": {"seeds": [...], "accuracy": {pipeline: [fraction per seed]}, "mean":
+  // {pipeline: fraction}}, "best"}.
   nlohmann::json to_json() const;
 };
 

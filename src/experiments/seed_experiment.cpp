@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 #include <omp.h>
 
+#include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "experiments/beside.hpp"
 #include "experiments/sweep.hpp"
@@ -80,6 +81,12 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
   // for each other at every barrier (the seed model's epoch took 20-30 s on 2 threads,
   // 8 s on one). Lines go out whole, one at a time; no progress bars then.
   // A part that fails stops the others (experiments/beside.hpp).
+  // A missing or broken strong denoiser fails now, not after the seed model's minutes.
+  if (options.classify_epochs > 0 && !options.classify_strong_denoiser.empty()) try {
+      load_denoiser(options.classify_strong_denoiser);
+    } catch (const DataError& e) {
+      throw ArgumentError("classify_strong_denoiser", e.what());
+    }
   const bool alone = options.sweep_repeats == 0 && options.classify_epochs == 0;
   std::mutex say_mutex;
   std::atomic<bool> failed{false};
@@ -110,6 +117,8 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
     c.clean_epochs = options.classify_clean_epochs;
     c.fine_tune = options.classify_fine_tune;
     c.model = options.classify_model;
+    c.strong_denoiser_run = options.classify_strong_denoiser;
+    c.draws = options.classify_draws;
     c.side_by_side = true;
     classify = run_classification_experiment(c, out_dir / "classify", running).to_json();
   };
@@ -190,10 +199,15 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
   }
   if (!classify.is_null() && classify.contains("at_training_noise")) {
     const auto& at = classify["at_training_noise"];
-    md += fmt::format("\n| digit accuracy on the test set at {} | seed | denoise |\n|---|---|---|\n",
-                      at["noise"].get<std::string>());
+    const auto& draws = at["draws"];
+    const std::size_t n = draws["seeds"].size();
+    md += fmt::format("\n| digit accuracy on the test set at {} | seed | denoise |{}\n|---|---|---|{}\n",
+                      at["noise"].get<std::string>(),
+                      n > 1 ? fmt::format(" denoise, mean of {} draws of the test noise |", n) : "",
+                      n > 1 ? "---|" : "");
     for (const auto& [pipeline, accuracy] : at["accuracy"].items())
-      md += fmt::format("| {} | not reported | {:.2f}% |\n", pipeline, 100.0 * accuracy.get<double>());
+      md += fmt::format("| {} | not reported | {:.2f}% |{}\n", pipeline, 100.0 * accuracy.get<double>(),
+                        n > 1 ? fmt::format(" {:.2f}% |", 100.0 * draws["mean"][pipeline].get<double>()) : "");
   }
   const nlohmann::json report = {{"seed", kSeed},         {"denoise", ours},
                                  {"sweep", sweep},       {"classify", classify},

@@ -24,6 +24,10 @@ struct SeedExperimentOptions {
   int classify_clean_epochs = ClassificationExperiment{}.clean_epochs;  // the one trained on clean digits
   bool classify_fine_tune = ClassificationExperiment{}.fine_tune;  // noise-aware ones start from the clean one
   std::string classify_model = "classifier-large";
+  // A denoiser run trained elsewhere (the program's default: the shipped unet-large);
+  // a third noise-aware classifier fine-tunes behind it. Empty: none.
+  std::filesystem::path classify_strong_denoiser;
+  int classify_draws = 5;  // draws of the test noise at the classifiers' training level
 };
 
 // The settings that differ from the seed report's (SeedExperimentOptions{}), one
