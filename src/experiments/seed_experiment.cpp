@@ -73,20 +73,21 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
     differ_note += ".";
     observer.say("Note: " + differ_note + "\n");
   }
-  // With a sweep or classifiers to train, every training runs beside the others on one
-  // thread of its own (experiments/beside.hpp), with the same bits as on all threads: the
-  // seed model, the sweep's runs (one per core) and the classifiers' chain (clean, then
-  // noisy and denoised at once, once the seed model is trained). Its runs are too small
-  // to split well over threads, and on a loaded machine two threads of one training wait
-  // for each other at every barrier (the seed model's epoch took 20-30 s on 2 threads,
-  // 8 s on one). Lines go out whole, one at a time; no progress bars then.
-  // A part that fails stops the others (experiments/beside.hpp).
   // A missing or broken strong denoiser fails now, not after the seed model's minutes.
   if (options.classify_epochs > 0 && !options.classify_strong_denoiser.empty()) try {
       load_denoiser(options.classify_strong_denoiser);
     } catch (const DataError& e) {
       throw ArgumentError("classify_strong_denoiser", e.what());
     }
+
+  // With a sweep or classifiers to train, every training runs beside the others on one
+  // thread of its own (experiments/beside.hpp), with the same bits as on all threads: the
+  // seed model, the sweep's runs (one per core) and the classifiers' chain (clean, then
+  // the noise-aware ones at once, once the seed model is trained). Its runs are too small
+  // to split well over threads, and on a loaded machine two threads of one training wait
+  // for each other at every barrier (the seed model's epoch took 20-30 s on 2 threads,
+  // 8 s on one). Lines go out whole, one at a time; no progress bars then.
+  // A part that fails stops the others (experiments/beside.hpp).
   const bool alone = options.sweep_repeats == 0 && options.classify_epochs == 0;
   std::mutex say_mutex;
   std::atomic<bool> failed{false};
