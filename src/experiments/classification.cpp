@@ -148,7 +148,8 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
     again.noise.levels = {spec.param};
     for (int k = 1; k < e.draws; ++k) {
       again.noise.seed = e.seed + static_cast<std::uint64_t>(k);
-      const ClassifyReport r = run_classify_eval(again, out_dir / "draws" / fmt::format("seed-{}", again.noise.seed)).report;
+      const fs::path dir = out_dir / "draws" / fmt::format("seed-{}", again.noise.seed);
+      const ClassifyReport r = run_classify_eval(again, dir).report;
       for (Pipeline p : r.pipelines) result.draws[pipeline_name(p)].push_back(r.accuracy(0, p));
       result.draw_seeds.push_back(again.noise.seed);
     }
@@ -166,7 +167,8 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
       line += fmt::format(" {} {:.2f}%", pipeline_name(p), 100 * report.accuracy(*result.training_level, p));
     if (result.draw_seeds.size() > 1) {
       line += fmt::format("; mean over {} draws of the test noise:", result.draw_seeds.size());
-      for (Pipeline p : report.pipelines) line += fmt::format(" {} {:.2f}%", pipeline_name(p), 100 * result.mean_accuracy(p));
+      for (Pipeline p : report.pipelines)
+        line += fmt::format(" {} {:.2f}%", pipeline_name(p), 100 * result.mean_accuracy(p));
     }
     observer.say(line + "; best: " + pipeline_name(*result.best));
   }
