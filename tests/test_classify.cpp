@@ -976,6 +976,10 @@ TEST(ClassificationExperiment, DrawsOfTheTestNoiseDecideTheBestPipeline) {
         << name;
     EXPECT_GE(draws["mean"][at["best"].get<std::string>()].get<double>(), draws["mean"][name].get<double>()) << name;
   }
+  e.draws = 2;  // again in the same folder: the third draw's folder goes with the rest
+  EXPECT_EQ(run_classification_experiment(e, dir / "exp").to_json()["at_training_noise"]["draws"]["seeds"].size(), 2u);
+  EXPECT_TRUE(fs::exists(dir / "exp" / "draws" / "seed-1" / "classify.json"));
+  EXPECT_FALSE(fs::exists(dir / "exp" / "draws" / "seed-2"));
   e.draws = 0;
   try {
     run_classification_experiment(e, dir / "none");

@@ -146,6 +146,7 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
     result.draw_seeds = {e.seed};
     ClassifyEvalRequest again = request;
     again.noise.levels = {spec.param};
+    fs::remove_all(out_dir / "draws");  // a run before with more draws must not leave its own behind
     for (int k = 1; k < e.draws; ++k) {
       again.noise.seed = e.seed + static_cast<std::uint64_t>(k);
       const fs::path dir = out_dir / "draws" / fmt::format("seed-{}", again.noise.seed);
