@@ -18,7 +18,7 @@ esac
 
 # What the program builds and runs with (CMakeLists.txt finds every one of them; GoogleTest
 # and Google Benchmark too, since the build is configured with its tests either way).
-packages=(g++ cmake make pkg-config git ca-certificates
+packages=(g++ cmake make ninja-build pkg-config git ca-certificates
           libopenblas-dev libhwy-dev libcli11-dev nlohmann-json3-dev libfmt-dev libpng-dev libjpeg62-turbo-dev libarchive-dev libcairo2-dev fonts-dejavu-core
           zlib1g-dev libssl-dev libgtest-dev libbenchmark-dev
           libonnx-dev libprotobuf-dev  # ONNX export
@@ -56,6 +56,10 @@ if ! $main_job && [[ "$(node -p "require('./tools/onnxruntime/node_modules/onnxr
     "onnxruntime-node@$ort_version" --onnxruntime-node-install=skip
 fi
 
+# Ninja where a build folder is new (one that Make configured keeps Make): it compiles a
+# library's files while the libraries under it still compile, where Make's targets wait
+# for each other; the program alone from nothing on 2 cores, 4:50-5:14 -> 3:53-4:15.
+export CMAKE_GENERATOR=${CMAKE_GENERATOR:-Ninja}
 jobs=$(nproc)
 echo "== building release (build/)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -219,10 +219,22 @@ ClassifyReport evaluate_classify_pipelines(const ClassifyModels& models, const D
       Tensor member_probs;
       for (std::size_t k = 0; k < models.many.size(); ++k) {
         const EnsembleMember& m = models.many[k];
-        const auto d = std::size_t(std::find(denoisers.begin(), denoisers.end(), m.denoiser) - denoisers.begin());
-        predict_with_shifts(*m.classifier, m.denoiser ? denoised_by[d] : noisy, tta_shift, k ? member_probs : probs);
-        if (k)
-          for (std::size_t i = 0; i < probs.size(); ++i) probs[i] += member_probs[i];
+        // A member that is also the noisy- or denoised-trained pipeline on the same
+        // input already has its probabilities: the same bits, not computed twice.
+        const Tensor* member = nullptr;
+        if (m.classifier == models.noisy_classifier && !m.denoiser) member = &noisy_probs;
+        if (m.classifier == models.denoised_classifier && m.denoiser && m.denoiser == models.denoiser)
+          member = &denoised_probs;
+        if (!member) {
+          const auto d = std::size_t(std::find(denoisers.begin(), denoisers.end(), m.denoiser) - denoisers.begin());
+          predict_with_shifts(*m.classifier, m.denoiser ? denoised_by[d] : noisy, tta_shift, member_probs);
+          member = &member_probs;
+        }
+        if (k == 0) {
+          probs = *member;
+        } else {
+          for (std::size_t i = 0; i < probs.size(); ++i) probs[i] += (*member)[i];
+        }
       }
       for (std::size_t i = 0; i < probs.size(); ++i) probs[i] /= float(models.many.size());
       score(Pipeline::ensemble_of_many, probs);

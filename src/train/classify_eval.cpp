@@ -1,5 +1,6 @@
 #include "train/classify_eval.hpp"
 
+#include <deque>
 #include <map>
 
 #include "core/error.hpp"
@@ -33,19 +34,32 @@ ClassifyEvaluation run_classify_eval(const ClassifyEvalRequest& request, const f
   if (!request.denoiser.empty()) denoiser = load_denoiser(request.denoiser);
   if (!request.denoised_classifier.empty()) denoised = load_classifier(request.denoised_classifier);
   // The ensemble's classifiers and the denoisers they trained behind, each denoiser
-  // loaded once (and the --denoiser one reused) so that it runs once per level.
-  std::vector<LoadedClassifier> members;
+  // loaded once (and the --denoiser one reused) so that it runs once per level. A member
+  // that is also the noisy- or denoised-trained classifier is that model, so that its
+  // probabilities are computed once per level too.
+  const auto same_run = [](const fs::path& a, const fs::path& b) {
+    std::error_code missing;  // a path that is not there is no other's
+    return !b.empty() && fs::equivalent(a, b, missing);
+  };
+  std::deque<LoadedClassifier> own_members;  // deque: members points into it as it grows
+  std::vector<const LoadedClassifier*> members;
   std::map<std::string, LoadedDenoiser> member_denoisers;
   std::vector<std::string> member_denoiser_paths;
   for (const fs::path& run : request.ensemble) {
-    members.push_back(load_classifier(run));
-    const ClassifierConfig& c = members.back().config;
+    if (same_run(run, request.noisy_classifier)) {
+      members.push_back(&noisy);
+    } else if (same_run(run, request.denoised_classifier)) {
+      members.push_back(&denoised);
+    } else {
+      members.push_back(&own_members.emplace_back(load_classifier(run)));
+    }
+    const ClassifierConfig& c = members.back()->config;
     if (c.on == TrainOn::clean)
       throw ArgumentError("ensemble", "'" + run.string() +
                                           "' was trained on clean images; its members are noisy- or "
                                           "denoised-trained classifiers");
     member_denoiser_paths.push_back(c.denoiser);
-    if (!c.denoiser.empty() && fs::path(c.denoiser) != request.denoiser && !member_denoisers.count(c.denoiser))
+    if (!c.denoiser.empty() && !same_run(c.denoiser, request.denoiser) && !member_denoisers.count(c.denoiser))
       member_denoisers.emplace(c.denoiser, load_denoiser(c.denoiser));
   }
 
@@ -60,10 +74,10 @@ ClassifyEvaluation run_classify_eval(const ClassifyEvalRequest& request, const f
   ClassifyModels models{clean.model.get(), denoiser.model.get(), noisy.model.get(), denoised.model.get(), {}};
   for (std::size_t i = 0; i < members.size(); ++i) {
     const std::string& path = member_denoiser_paths[i];
-    Layer* member_denoiser = path.empty()                          ? nullptr
-                             : fs::path(path) == request.denoiser ? denoiser.model.get()
-                                                                  : member_denoisers.at(path).model.get();
-    models.many.push_back({members[i].model.get(), member_denoiser});
+    Layer* member_denoiser = path.empty()                        ? nullptr
+                             : same_run(path, request.denoiser) ? denoiser.model.get()
+                                                                : member_denoisers.at(path).model.get();
+    models.many.push_back({members[i]->model.get(), member_denoiser});
   }
   ClassifyEvaluation result;
   result.request = request;
