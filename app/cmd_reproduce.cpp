@@ -37,6 +37,10 @@ static RegisterCommand reg_reproduce(5, [](CLI::App& app) {
                   "denoiser run behind which a third noise-aware classifier fine-tunes, averaged with the other two "
                   "('' = none); the shipped one is left out, with a note, where it is not found")
       ->capture_default_str();
+  cmd->add_option("--classify-strong-epochs", f->exp.classify_strong_epochs,
+                  "epochs of the classifier behind the strong denoiser")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--classify-draws", f->exp.classify_draws,
                   "draws of the test noise at the classifiers' noise level; the best pipeline is the best on average")
       ->check(CLI::PositiveNumber)

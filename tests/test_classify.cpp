@@ -904,10 +904,14 @@ TEST(ClassificationExperiment, StrongDenoiserAddsAThirdMemberToTheAverage) {
   strong.seed = 1;
   train_denoiser(strong, dir / "strong");
   e.strong_denoiser_run = dir / "strong";
+  e.strong_epochs = 2;  // its own, where the other two keep e.epochs
   e.levels = {0.5};
   const nlohmann::json result = run_classification_experiment(e, dir / "exp").to_json();
   const fs::path member = dir / "exp" / "classifier-strong-denoised";
   const nlohmann::json config = read_json(member / "config.json");
+  EXPECT_EQ(config["epochs"], 2);
+  EXPECT_EQ(read_json(dir / "exp" / "classifier-denoised" / "config.json")["epochs"], 1);
+  EXPECT_EQ(read_json(member / "history.json").size(), 2u);  // a record per epoch
   EXPECT_EQ(config["on"], "denoised");
   EXPECT_EQ(config["denoiser"], (dir / "strong").string());
   EXPECT_EQ(config["init_from"], (dir / "exp" / "classifier-clean").string());

@@ -81,15 +81,17 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
     ClassifierConfig config;
   };
   std::vector<NoiseAware> aware = {{"noisy", "noisy images", noisy_config}};
-  auto behind = [&](const fs::path& denoiser, const std::string& name, const std::string& what) {
+  auto behind = [&](const fs::path& denoiser, const std::string& name, const std::string& what, int epochs) {
     ClassifierConfig c = noisy_config;
     c.on = TrainOn::denoised;
     c.denoiser = denoiser.string();
+    c.epochs = epochs;
     aware.push_back({name, what, c});
   };
-  if (!e.denoiser_run.empty()) behind(e.denoiser_run, "denoised", "denoised images");
+  if (!e.denoiser_run.empty()) behind(e.denoiser_run, "denoised", "denoised images", e.epochs);
   if (!e.strong_denoiser_run.empty())
-    behind(e.strong_denoiser_run, "strong-denoised", "images denoised by " + e.strong_denoiser_run.filename().string());
+    behind(e.strong_denoiser_run, "strong-denoised", "images denoised by " + e.strong_denoiser_run.filename().string(),
+           e.strong_epochs);
   auto train = [&](const NoiseAware& a, const ExperimentObserver& o, bool with_progress) {
     return train_classifier(a.config, out_dir / ("classifier-" + a.name), RunCallbacks(o, with_progress).list(),
                             ExistingRun::overwrite)
@@ -98,9 +100,10 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
   if (e.side_by_side && aware.size() > 1) {
     std::string whats;
     for (std::size_t i = 0; i < aware.size(); ++i)
-      whats += (i == 0 ? "" : i + 1 == aware.size() ? " and on " : ", on ") + aware[i].what;
-    observer.say(fmt::format("\n== Training the digit classifiers on {} side by side ({}, {} epochs{})", whats,
-                             spec.str(), e.epochs, how));
+      whats += fmt::format("{}{} ({} epochs)", i == 0 ? "" : i + 1 == aware.size() ? " and on " : ", on ",
+                           aware[i].what, aware[i].config.epochs);
+    observer.say(
+        fmt::format("\n== Training the digit classifiers on {} side by side ({}{})", whats, spec.str(), how));
     std::vector<double> accuracy(aware.size());
     std::atomic<bool> failed{false};
     const ExperimentObserver quiet = observer.or_when(failed);
@@ -114,7 +117,7 @@ ClassificationResult run_classification_experiment(const ClassificationExperimen
   } else {
     for (const NoiseAware& a : aware) {
       observer.say(fmt::format("\n== Training the digit classifier on {} ({}, {} epochs{})", a.what, spec.str(),
-                               e.epochs, how));
+                               a.config.epochs, how));
       result.test_accuracy[a.name] = train(a, observer, true);
     }
   }

@@ -42,6 +42,10 @@ struct ClassificationExperiment {
   // by 10 epochs as by 15.
   bool fine_tune = true;
   int epochs = 7;  // noise-aware classifiers
+  // The one behind the strong denoiser gains for longer: after 10 epochs it scores 98.74%
+  // on the validation digits at gaussian:0.5 (five draws of their noise) against 98.64%
+  // after 7, and the three averaged 98.77% against 98.74%.
+  int strong_epochs = 10;
   int clean_epochs = 10;
   // The noise-aware classifiers train at once, one thread each and
   // without progress bars (experiments/beside.hpp); the numbers are the same.

@@ -119,6 +119,7 @@ nlohmann::json run_seed_experiment(const SeedExperimentOptions& options, const f
     c.fine_tune = options.classify_fine_tune;
     c.model = options.classify_model;
     c.strong_denoiser_run = options.classify_strong_denoiser;
+    c.strong_epochs = options.classify_strong_epochs;
     c.draws = options.classify_draws;
     c.side_by_side = true;
     classify = run_classification_experiment(c, out_dir / "classify", running).to_json();

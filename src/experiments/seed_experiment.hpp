@@ -27,6 +27,7 @@ struct SeedExperimentOptions {
   // A denoiser run trained elsewhere (the program's default: the shipped unet-large);
   // a third noise-aware classifier fine-tunes behind it. Empty: none.
   std::filesystem::path classify_strong_denoiser;
+  int classify_strong_epochs = ClassificationExperiment{}.strong_epochs;  // the classifier behind it
   int classify_draws = 5;  // draws of the test noise at the classifiers' training level
 };
 
