@@ -1,6 +1,5 @@
 #include "train/classify_eval.hpp"
 
-#include <deque>
 #include <map>
 
 #include "core/error.hpp"
@@ -41,26 +40,29 @@ ClassifyEvaluation run_classify_eval(const ClassifyEvalRequest& request, const f
     std::error_code missing;  // a path that is not there is no other's
     return !b.empty() && fs::equivalent(a, b, missing);
   };
-  std::deque<LoadedClassifier> own_members;  // deque: members points into it as it grows
-  std::vector<const LoadedClassifier*> members;
+  std::vector<LoadedClassifier> own_members;  // the models live behind unique_ptrs: Layer* stay valid
   std::map<std::string, LoadedDenoiser> member_denoisers;
   std::vector<std::string> member_denoiser_paths;
+  std::vector<EnsembleMember> many;
   for (const fs::path& run : request.ensemble) {
-    if (same_run(run, request.noisy_classifier)) {
-      members.push_back(&noisy);
-    } else if (same_run(run, request.denoised_classifier)) {
-      members.push_back(&denoised);
-    } else {
-      members.push_back(&own_members.emplace_back(load_classifier(run)));
-    }
-    const ClassifierConfig& c = members.back()->config;
+    const LoadedClassifier& member = same_run(run, request.noisy_classifier)      ? noisy
+                                     : same_run(run, request.denoised_classifier) ? denoised
+                                     : own_members.emplace_back(load_classifier(run));
+    const ClassifierConfig& c = member.config;
     if (c.on == TrainOn::clean)
       throw ArgumentError("ensemble", "'" + run.string() +
                                           "' was trained on clean images; its members are noisy- or "
                                           "denoised-trained classifiers");
     member_denoiser_paths.push_back(c.denoiser);
-    if (!c.denoiser.empty() && !same_run(c.denoiser, request.denoiser) && !member_denoisers.count(c.denoiser))
-      member_denoisers.emplace(c.denoiser, load_denoiser(c.denoiser));
+    Layer* member_denoiser = nullptr;  // none: the member reads the noisy images themselves
+    if (same_run(c.denoiser, request.denoiser)) {
+      member_denoiser = denoiser.model.get();
+    } else if (!c.denoiser.empty()) {
+      auto it = member_denoisers.find(c.denoiser);
+      if (it == member_denoisers.end()) it = member_denoisers.emplace(c.denoiser, load_denoiser(c.denoiser)).first;
+      member_denoiser = it->second.model.get();
+    }
+    many.push_back({member.model.get(), member_denoiser});
   }
 
   DataOptions options = clean.config.data;
@@ -71,14 +73,8 @@ ClassifyEvaluation run_classify_eval(const ClassifyEvalRequest& request, const f
 
   NoiseLevels noise = request.noise;
   noise.seed = split_noise_seed(request.noise.seed, Split::test);  // the test noise of a run with this seed
-  ClassifyModels models{clean.model.get(), denoiser.model.get(), noisy.model.get(), denoised.model.get(), {}};
-  for (std::size_t i = 0; i < members.size(); ++i) {
-    const std::string& path = member_denoiser_paths[i];
-    Layer* member_denoiser = path.empty()                        ? nullptr
-                             : same_run(path, request.denoiser) ? denoiser.model.get()
-                                                                : member_denoisers.at(path).model.get();
-    models.many.push_back({members[i]->model.get(), member_denoiser});
-  }
+  const ClassifyModels models{clean.model.get(), denoiser.model.get(), noisy.model.get(), denoised.model.get(),
+                              std::move(many)};
   ClassifyEvaluation result;
   result.request = request;
   result.ensemble_denoisers = member_denoiser_paths;
