@@ -30,9 +30,9 @@ inline bool direct_backward_weights_fits(const ConvGeometry& g) { return !pointw
 HWY_BEFORE_NAMESPACE();
 namespace dn::kernels::simd::HWY_NAMESPACE {
 
-// Weight-gradient groups accumulated per pass over the pixels, beside dy's and the
-// bias's; and in a pass that leaves the bias to another, beside dy's alone.
-constexpr int kMaxWeightAcc = cap(24, 1, 2);
+// Weight-gradient groups accumulated per pass over the pixels, beside the bias's (dy's is
+// the operand group cap() leaves room for); and in a pass that leaves the bias to another.
+constexpr int kMaxWeightAcc = cap(24, 1, 1);
 constexpr int kMaxWeightAccNoBias = cap(24, 1);
 
 struct WeightPass {
@@ -146,7 +146,7 @@ inline void add_chunks(const float* partials, const WeightChunks& chunks, int ta
 // The weight gradient of a convolution, accumulated one sample (or part of one) at a time.
 struct WeightPlan {
   const ConvGeometry& g;
-  int Hp, Wp, taps, row_taps, groups, slices;
+  int Hp, Wp, taps, row_taps, slices;
   int rows_per_pass;  // kernel rows accumulated at once (1 to 4); 0: a row is too long for that
   int rows_per_later_pass;  // ... in the passes after the first, which sum no bias
 
@@ -156,7 +156,6 @@ struct WeightPlan {
         Wp((g.OW - 1) * g.stride_w + g.KW),
         taps(static_cast<int>(g.patch())),
         row_taps(g.KW * g.C),
-        groups((row_taps + kMaxWeightAcc - 1) / kMaxWeightAcc),
         slices((g.O + kLanes - 1) / kLanes),
         rows_per_pass(std::min(4, kMaxWeightAcc / row_taps)),
         rows_per_later_pass(std::min(4, kMaxWeightAccNoBias / row_taps)) {}
@@ -227,15 +226,22 @@ struct WeightPlan {
       }
       return;
     }
-    for (int kh = 0; kh < g.KH; ++kh)
-      for (int group = 0, t0 = 0; group < groups; ++group) {
-        const int T = (row_taps - t0) / (groups - group);
-        pass.x = x0 + Index(kh) * Wp * g.C + t0;
-        pass.acc = acc + (Index(kh) * row_taps + t0) * kLanes;
-        dispatch<Weights<1>::Kernel, kMaxWeightAcc>(T, pass);
+    // A kernel row too long for one pass: in groups of taps, the bias beside the first.
+    for (int kh = 0; kh < g.KH; ++kh) {
+      const float* row_x = x0 + Index(kh) * Wp * g.C;
+      float* row_acc = acc + Index(kh) * row_taps * kLanes;
+      int t0 = 0;
+      if (pass.bias_acc) {
+        t0 = std::min(row_taps, kMaxWeightAcc);
+        pass.x = row_x, pass.acc = row_acc;
+        dispatch<Weights<1>::Kernel, kMaxWeightAcc>(t0, pass);
         pass.bias_acc = nullptr;
-        t0 += T;
       }
+      for_each_block(row_taps - t0, kMaxWeightAccNoBias, [&](int first, int T) {
+        pass.x = row_x + t0 + first, pass.acc = row_acc + Index(t0 + first) * kLanes;
+        dispatch<Weights<1, false>::Kernel, kMaxWeightAccNoBias>(T, pass);
+      });
+    }
   }
 };
 
