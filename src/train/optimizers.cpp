@@ -37,20 +37,26 @@ void Optimizer::step(const std::vector<Param*>& params) {
   }
   ++iterations_;
   begin_step();
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    float* w = params[i]->value.data();
-    const float* g = params[i]->grad.data();
-    float* state = state_[i].data();
-    const std::size_t n = params[i]->value.size();
-    // Ranges of at least kMinRange values on the threads (a Dense layer's weights: memory
-    // bound, so a second core's bandwidth pays); each value's update is the same wherever
-    // its range starts, so the bits do not depend on the thread count.
-    constexpr std::size_t kMinRange = 32768;
-    const int ranges = static_cast<int>(std::clamp<std::size_t>(n / kMinRange, 1, omp_get_max_threads()));
+  // Each value's update is its own, so the values of all parameters together are cut
+  // into equal ranges on the threads: a value's bits do not depend on its range. Ranges
+  // of at least kMinRange values (Adadelta's two square roots and a division make 1,000
+  // values worth a thread; the seed model's 3,279 took 25 us on one thread).
+  std::size_t total = 0;
+  for (const Param* p : params) total += p->value.size();
+  constexpr std::size_t kMinRange = 1024;
+  const int ranges = static_cast<int>(std::clamp<std::size_t>(total / kMinRange, 1, omp_get_max_threads()));
 #pragma omp parallel for schedule(static) if (ranges > 1)
-    for (int r = 0; r < ranges; ++r) {
-      const std::size_t begin = n * r / ranges, end = n * (r + 1) / ranges;
-      update(w + begin, g + begin, state + begin, end - begin, n);
+  for (int r = 0; r < ranges; ++r) {
+    const std::size_t begin = total * r / ranges, end = total * (r + 1) / ranges;
+    std::size_t first = 0;  // of the parameter's values in the whole
+    for (std::size_t i = 0; i < params.size() && first < end; ++i) {
+      const std::size_t n = params[i]->value.size();
+      const std::size_t lo = std::max(begin, first), hi = std::min(end, first + n);
+      if (lo < hi) {
+        const std::size_t at = lo - first;
+        update(params[i]->value.data() + at, params[i]->grad.data() + at, state_[i].data() + at, hi - lo, n);
+      }
+      first += n;
     }
   }
 }
