@@ -186,7 +186,7 @@ TEST(Optimizers, LearningRateCanChangeBetweenSteps) {
 // slots (slot s at s times the parameter's size, not its range's), so the bits are those
 // of one thread, and each value's are those of the same value updated alone.
 TEST(Optimizers, LargeParametersGiveTheSameBitsOnAnyThreadCount) {
-  constexpr int n = 100003;  // three ranges of at least 32,768 on three threads
+  constexpr int n = 100003;  // three ranges on three threads (SGD's too: at least 32,768 values each)
   auto grad = [](int t, int i) { return static_cast<float>(std::sin(0.37 * i + t) * (1 + i % 7)); };
   for (const char* name : {"sgd", "adadelta", "adam", "rmsprop", "adagrad"}) {
     SCOPED_TRACE(name);
@@ -206,11 +206,45 @@ TEST(Optimizers, LargeParametersGiveTheSameBitsOnAnyThreadCount) {
     };
     const std::vector<float> one = run(1, n, 0);
     EXPECT_EQ(one, run(3, n, 0));
-    for (int i : {0, 32768, 66669, n - 1}) {  // values in each range, alone
+    for (int i : {0, 32768, 50000, 66669, n - 1}) {  // values in each range, alone
       const std::vector<float> alone = run(1, 1, i);
       EXPECT_EQ(alone[0], one[i]) << "value " << i;
       for (std::size_t s = 1; s < alone.size(); ++s) EXPECT_EQ(alone[s], one[s * n + i]) << "value " << i;
     }
+  }
+}
+
+// The values of all parameters together are cut into ranges on the threads, so a range
+// can start and end inside a parameter: the bits must still be those of one thread.
+TEST(Optimizers, RangesAcrossSeveralParametersGiveTheSameBitsOnAnyThreadCount) {
+  const int sizes[] = {700, 1300, 5, 2000};  // 4,005 values: ranges end inside the 2nd and 4th
+  for (const char* name : {"adadelta", "adam", "rmsprop", "adagrad", "sgd"}) {
+    SCOPED_TRACE(name);
+    auto run = [&](int threads) {
+      const int saved = omp_get_max_threads();
+      omp_set_num_threads(threads);
+      auto opt = make_optimizer(name);
+      std::vector<Param> params;
+      for (int size : sizes) params.push_back({"w", Tensor({size}), Tensor({size})});
+      std::vector<Param*> list;
+      for (Param& p : params) list.push_back(&p);
+      for (int t = 0; t < kSteps; ++t) {
+        int k = 0;
+        for (Param& p : params)
+          for (std::size_t i = 0; i < p.grad.size(); ++i, ++k)
+            p.grad[i] = static_cast<float>(std::sin(0.37 * k + t) * (1 + k % 7));
+        opt->step(list);
+      }
+      omp_set_num_threads(saved);
+      std::vector<float> out;
+      for (const Param& p : params) out.insert(out.end(), p.value.data(), p.value.data() + p.value.size());
+      for (const auto& slot : opt->slots()) out.insert(out.end(), slot.begin(), slot.end());
+      return out;
+    };
+    const std::vector<float> one = run(1);
+    EXPECT_NE(one[0], 0.0f);
+    EXPECT_EQ(one, run(2));
+    EXPECT_EQ(one, run(3));
   }
 }
 

@@ -38,13 +38,13 @@ void Optimizer::step(const std::vector<Param*>& params) {
   ++iterations_;
   begin_step();
   // Each value's update is its own, so the values of all parameters together are cut
-  // into equal ranges on the threads: a value's bits do not depend on its range. Ranges
-  // of at least kMinRange values (Adadelta's two square roots and a division make 1,000
-  // values worth a thread; the seed model's 3,279 took 25 us on one thread).
+  // into equal ranges on the threads: a value's bits do not depend on its range. (One
+  // loop per parameter left the seed model's 3,279 values, 25 us of Adadelta's square
+  // roots, on one thread while the other waited.)
   std::size_t total = 0;
   for (const Param* p : params) total += p->value.size();
-  constexpr std::size_t kMinRange = 1024;
-  const int ranges = static_cast<int>(std::clamp<std::size_t>(total / kMinRange, 1, omp_get_max_threads()));
+  const int ranges =
+      static_cast<int>(std::clamp<std::size_t>(total / values_per_thread(), 1, omp_get_max_threads()));
 #pragma omp parallel for schedule(static) if (ranges > 1)
   for (int r = 0; r < ranges; ++r) {
     const std::size_t begin = total * r / ranges, end = total * (r + 1) / ranges;

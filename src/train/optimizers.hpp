@@ -42,8 +42,11 @@ class Optimizer {
   virtual void begin_step() {}
   // Updates n values of one parameter; slot s of value i is state[s * stride + i] (the
   // slots lie back to back, each the parameter's size). Each value's update reads and
-  // writes that value alone, so step() cuts large parameters into ranges over the threads.
+  // writes that value alone, so step() cuts the values into ranges over the threads.
   virtual void update(float* w, const float* g, float* state, std::size_t n, std::size_t stride) = 0;
+  // The fewest values worth a thread of their own: an update with square roots and
+  // divisions pays for a thread from about a thousand values.
+  virtual std::size_t values_per_thread() const { return 1024; }
 
  private:
   int slots_;
@@ -62,6 +65,8 @@ class SGD final : public Optimizer {
 
  private:
   void update(float* w, const float* g, float* state, std::size_t n, std::size_t stride) override;
+  // A multiply-add or two a value, bound by memory: a second core pays for large tensors only.
+  std::size_t values_per_thread() const override { return 32768; }
   double momentum_;
   bool nesterov_;
 };
