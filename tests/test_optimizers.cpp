@@ -217,7 +217,7 @@ TEST(Optimizers, LargeParametersGiveTheSameBitsOnAnyThreadCount) {
 // The values of all parameters together are cut into ranges on the threads, so a range
 // can start and end inside a parameter: the bits must still be those of one thread.
 TEST(Optimizers, RangesAcrossSeveralParametersGiveTheSameBitsOnAnyThreadCount) {
-  const int sizes[] = {700, 1300, 5, 2000};  // 4,005 values: ranges end inside the 2nd and 4th
+  const int sizes[] = {700, 1300, 5, 2000};  // 4,005 values: ranges end inside the 3rd (2 threads), the 2nd and 4th (3)
   for (const char* name : {"adadelta", "adam", "rmsprop", "adagrad", "sgd"}) {
     SCOPED_TRACE(name);
     auto run = [&](int threads) {

@@ -38,9 +38,8 @@ void Optimizer::step(const std::vector<Param*>& params) {
   ++iterations_;
   begin_step();
   // Each value's update is its own, so the values of all parameters together are cut
-  // into equal ranges on the threads: a value's bits do not depend on its range. (One
-  // loop per parameter left the seed model's 3,279 values, 25 us of Adadelta's square
-  // roots, on one thread while the other waited.)
+  // into equal ranges on the threads (a small model's parameters are each too small to
+  // split) and a value's bits do not depend on its range.
   std::size_t total = 0;
   for (const Param* p : params) total += p->value.size();
   const int ranges =
