@@ -32,14 +32,9 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 class RunSafety : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Enough images that an epoch lasts long enough to be interrupted in: about 0.3 s, and
-    // over a second with a quarter of the images in the sanitizer build (20-30x slower).
-#ifdef __SANITIZE_ADDRESS__
-    const std::size_t images = 2400;
-#else
-    const std::size_t images = 9600;
-#endif
-    write_data_folder(tmp / "data", make_synthetic_digits(images, 1), make_synthetic_digits(100, 2));
+    // Epochs long enough to be interrupted in.
+    write_data_folder(tmp / "data", make_synthetic_digits(test::kInterruptibleImages, 1),
+                      make_synthetic_digits(100, 2));
   }
   std::vector<std::string> train_args(const fs::path& out, const std::string& epochs = "4") const {
     return {"train", "--data-dir", (tmp / "data").string(), "--epochs", epochs, "--threads", "1", "--out",

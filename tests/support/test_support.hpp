@@ -1,6 +1,7 @@
 #pragma once
 // Shared helpers for the tests: a fresh temporary folder per test, and running
 // the real `denoise` program to check its output and exit status.
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -34,6 +35,15 @@ CliResult run_denoise_until(const std::vector<std::string>& args, const std::fun
 
 // The same for any program: argv[0] is its path.
 CliResult run_until(const std::vector<std::string>& argv, const std::function<bool()>& when, int signal);
+
+// Training images that make an epoch long enough to interrupt in: about 0.3 s on one
+// thread in the release build, and over a second with a quarter of them in the
+// sanitizer build, which runs 20-30x slower.
+#ifdef __SANITIZE_ADDRESS__
+inline constexpr std::size_t kInterruptibleImages = 2400;
+#else
+inline constexpr std::size_t kInterruptibleImages = 9600;
+#endif
 
 // The epochs finished in the checkpoint of an interrupted run to `run`, 0 while there is none.
 int checkpoint_epoch(const std::filesystem::path& run);
