@@ -34,8 +34,8 @@ static RegisterCommand reg_train(20, [](CLI::App& app) {
   DenoiserConfig& c = f->config;
   cmd->add_option("--model", c.model,
                   "denoiser model: seed (the seed report's 3,279-parameter autoencoder), dncnn (residual, "
-                  "predicts the noise; train with mean_squared_error), unet (small U-Net) or unet-large (two "
-                  "convolutions per level, 16/32/64 channels)")
+                  "predicts the noise; train with mean_squared_error), unet (small U-Net), unet-large (two "
+                  "convolutions per level, 16/32/64 channels) or unet-xl (the same at 24/48/96)")
       ->capture_default_str();
   cmd->add_option("--activation", c.activation, "hidden activation: relu, softmax, sigmoid, tanh, linear")
       ->capture_default_str();

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include <fmt/core.h>
 #include <omp.h>
@@ -59,14 +61,22 @@ TEST(Models, LargeClassifierHasItsParameterCount) {
   EXPECT_EQ(model->output_shape(), (Shape{10}));
 }
 
-TEST(Models, LargeUnetHasItsParameterCountAndKeepsTheImageSize) {
-  auto model = make_model({"unet-large", "relu", 28, 28}, 0);
-  // full size: 1->16, 16->16, (16+16)->16, 16->16, 16->1; half: 16->32, 32->32,
-  // (32+32)->32, 32->32, transposed 32->16; quarter: 32->64, 64->64, transposed 64->32
-  const std::size_t full = 160 + 2320 + 4624 + 2320 + 145, half = 4640 + 9248 + 18464 + 9248 + 4624,
-                    quarter = 18496 + 36928 + 18464;
-  EXPECT_EQ(model->param_count(), full + half + quarter);
-  EXPECT_EQ(model->output_shape(), (Shape{28, 28}));
+TEST(Models, TwoConvolutionUnetsHaveTheirParameterCountsAndKeepTheImageSize) {
+  // full size: 1->c, c->c, (c+c)->c, c->c, c->1; half: c->2c, 2c->2c, (2c+2c)->2c, 2c->2c,
+  // transposed 2c->c; quarter: 2c->4c, 4c->4c, transposed 4c->2c (3x3 kernels, one bias each)
+  auto conv = [](std::size_t in, std::size_t out) { return 9 * in * out + out; };
+  for (const auto& [name, c] : {std::pair<std::string, std::size_t>{"unet-large", 16}, {"unet-xl", 24}}) {
+    SCOPED_TRACE(name);
+    auto model = make_model({name, "relu", 28, 28}, 0);
+    const std::size_t full = conv(1, c) + conv(c, c) + conv(2 * c, c) + conv(c, c) + conv(c, 1),
+                      half = conv(c, 2 * c) + conv(2 * c, 2 * c) + conv(4 * c, 2 * c) + conv(2 * c, 2 * c) +
+                             conv(2 * c, c),
+                      quarter = conv(2 * c, 4 * c) + conv(4 * c, 4 * c) + conv(4 * c, 2 * c);
+    EXPECT_EQ(model->param_count(), full + half + quarter);
+    EXPECT_EQ(model->output_shape(), (Shape{28, 28}));
+  }
+  EXPECT_EQ(make_model({"unet-large", "relu", 28, 28}, 0)->param_count(), 129'681u);  // the README's figures
+  EXPECT_EQ(make_model({"unet-xl", "relu", 28, 28}, 0)->param_count(), 291'289u);
 }
 
 TEST(Models, SameSeedSameWeightsOtherSeedOtherWeights) {

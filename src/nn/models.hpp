@@ -9,6 +9,7 @@
 //   unet        a small two-level U-Net (12/24/48 channels) with concatenated skips;
 //               sigmoid output, fully convolutional (sides divisible by 4 keep their size).
 //   unet-large  the classic U-Net's shape: two convolutions per level, 16/32/64 channels.
+//   unet-xl     unet-large's shape at 24/48/96 channels (2.25x its FLOPs).
 //   classifier  Keras's simple MNIST convnet (34,826 parameters), softmax over 10 digits;
 //               input (28, 28).
 //   classifier-large  a larger convnet for digits under heavy noise (468,682 parameters).
