@@ -25,7 +25,9 @@ train unet-psnr --model unet "${psnr[@]}" --epochs 4 --init-from "$d/unet"
 train unet-large --model unet-large --optimizer adam --lr-schedule cosine --fresh-noise --epochs 4 \
   --train-noise-range 0.1,1.0
 train unet-large-psnr --model unet-large "${psnr[@]}" --epochs 2 --init-from "$d/unet-large"
+train unet-xl --model unet-xl --optimizer adam --lr-schedule cosine --fresh-noise --epochs 4 --train-noise-range 0.1,1.0
+train unet-xl-psnr --model unet-xl "${psnr[@]}" --epochs 2 --init-from "$d/unet-xl"
 ./build/denoise quality --dataset fashion-mnist --threads 2 --tune-images 500 --noise gaussian:0.5 --out "$d/quality" \
   --model "seed (seed's training)=$d/seed" --model "seed + adam 20 ep=$d/seed-adam" \
   --model "dncnn (4 ep)=$d/dncnn" --model "unet (6 ep)=$d/unet" --model "unet + psnr (6 + 4 ep)=$d/unet-psnr" \
-  --model "unet-large + psnr (4 + 2 ep)=$d/unet-large-psnr"
+  --model "unet-large + psnr (4 + 2 ep)=$d/unet-large-psnr" --model "unet-xl + psnr (4 + 2 ep)=$d/unet-xl-psnr"
