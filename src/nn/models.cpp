@@ -139,8 +139,12 @@ std::unique_ptr<Sequential> make_model(const ModelSpec& spec, std::uint64_t seed
     model = classifier_model(spec, seed);
   else if (spec.name == "classifier-large")
     model = classifier_large_model(spec, seed);
-  else
-    throw UsageError("unknown model '" + spec.name + "' (expected seed, dncnn, unet, unet-large, unet-xl, classifier or classifier-large)");
+  else {
+    const std::vector<std::string> names = model_names();
+    std::string expected = names.front();  // "a, b or c"
+    for (std::size_t i = 1; i < names.size(); ++i) expected += (i + 1 == names.size() ? " or " : ", ") + names[i];
+    throw UsageError("unknown model '" + spec.name + "' (expected " + expected + ")");
+  }
   assign_default_names(*model);
   Rng rng(seed);
   model->build({spec.height, spec.width}, rng);
