@@ -1029,6 +1029,28 @@ TEST(LinePlot, RendersAtTheRequestedSizeWithEachSeriesInItsColour) {
   EXPECT_EQ(read_image(dir / "both.png").pixels, img.pixels);
   EXPECT_TRUE(read_file_text(dir / "both.svg").find("viewBox=\"0 0 640 400\"") != std::string::npos);
 
+  // Two series leave the top right corner free: the legend stays inside and the right
+  // margin stays blank. Twelve lines across the whole height hide every corner: the
+  // legend moves to a margin of its own, whose box edge is a column in the grid's grey.
+  const auto longest_grey_column_in_right_margin = [](const Image& im) {
+    int longest = 0;
+    for (int x = im.width - 30; x < im.width; ++x) {  // right of the last grid line
+      int n = 0;
+      for (int y = 0; y < im.height; ++y) {
+        const std::uint8_t* p = &im.pixels[(std::size_t(y) * std::size_t(im.width) + std::size_t(x)) * 3];
+        n += p[0] == 225 && p[1] == 225 && p[2] == 225;
+      }
+      longest = std::max(longest, n);
+    }
+    return longest;
+  };
+  EXPECT_LT(longest_grey_column_in_right_margin(img), 10);
+  LinePlot crowded = plot;
+  crowded.series.clear();
+  for (int k = 0; k < 12; ++k)
+    crowded.series.push_back({"series " + std::to_string(k), {0, 0.5, 1}, {double(k), double(11 - k), double(k)}});
+  EXPECT_GT(longest_grey_column_in_right_margin(render_line_plot(crowded)), 12 * 20);
+
   plot.series[0].y.pop_back();
   EXPECT_THROW(render_line_plot(plot), std::invalid_argument);
   EXPECT_THROW(render_line_plot_svg(plot), std::invalid_argument);

@@ -35,6 +35,8 @@ constexpr std::array<Rgb, 10> kPalette = {{{31, 119, 180},
 // palette moves on by one shape, so that no two of up to 50 series look alike (with ten
 // colours and five shapes, series 0 and 10 would).
 int marker_shape(std::size_t k) { return int(k + k / kPalette.size()); }
+// The second round of the palette draws dashed lines, so that colours met twice differ in line too.
+bool dashed(std::size_t k) { return (k / kPalette.size()) % 2 == 1; }
 
 constexpr Rgb kInk{40, 40, 40};
 constexpr Rgb kGrid{225, 225, 225};
@@ -112,13 +114,16 @@ struct Canvas {
     cairo_show_text(cr, s.c_str());
     cairo_restore(cr);
   }
-  // A line of pixel width w between pixel centres.
-  void line(double xa, double ya, double xb, double yb, Rgb c, double w) {
+  // A line of pixel width w between pixel centres, solid or in dashes.
+  void line(double xa, double ya, double xb, double yb, Rgb c, double w, bool dash = false) {
     colour(c);
     cairo_set_line_width(cr, w);
+    const double pattern[2] = {7, 4};
+    cairo_set_dash(cr, pattern, dash ? 2 : 0, 0);
     cairo_move_to(cr, xa, ya);
     cairo_line_to(cr, xb, yb);
     cairo_stroke(cr);
+    cairo_set_dash(cr, pattern, 0, 0);
   }
   void rect(double x, double y, double w, double h, Rgb c) {
     colour(c);
@@ -176,12 +181,55 @@ void draw_line_plot(const LinePlot& plot, cairo_t* cr) {
   const double left = kPad + (plot.y_label.empty() ? 0 : th + kPad) + y_label_w + kTick + 6;
   const double top = plot.title.empty() ? kPad + th / 2 : 2 * kPad + th * 1.2;
   const double bottom = kTick + 6 + th + (plot.x_label.empty() ? 0 : kPad + th) + kPad;
-  const double right = 3 * kPad;
-  const double ax0 = std::round(left) + 0.5, ay0 = std::round(top) + 0.5;
-  const double ax1 = std::round(plot.width - right) + 0.5, ay1 = std::round(plot.height - bottom) + 0.5;
+  // The plot area for a right margin; the legend sits inside it where it hides no line
+  // point, else in a margin of its own on the right.
+  const double row_h = th + 8, sample_w = 36;
+  double label_w = 0;
+  for (const PlotSeries& s : plot.series) label_w = std::max(label_w, canvas.text_width(s.label));
+  // Whole pixels, so that the box's edges stay sharp.
+  const double box_w = std::ceil(10 + sample_w + 8 + label_w + 10), box_h = 8 + double(plot.series.size()) * row_h;
+  double ax0 = 0, ay0 = 0, ax1 = 0, ay1 = 0;
+  const auto frame = [&](double right) {
+    ax0 = std::round(left) + 0.5, ay0 = std::round(top) + 0.5;
+    ax1 = std::round(plot.width - right) + 0.5, ay1 = std::round(plot.height - bottom) + 0.5;
+  };
+  frame(3 * kPad);
   if (ax1 - ax0 < 50 || ay1 - ay0 < 50) throw std::invalid_argument("render_line_plot: no room left for the plot area");
   const auto px = [&](double x) { return ax0 + (x - xa.lo) / (xa.hi - xa.lo) * (ax1 - ax0); };
   const auto py = [&](double y) { return ay1 - (y - ya.lo) / (ya.hi - ya.lo) * (ay1 - ay0); };
+  // Points along every line and at every marker, which the legend should not hide.
+  const std::vector<std::pair<double, double>> points = [&] {
+    std::vector<std::pair<double, double>> points;
+    for (const PlotSeries& s : plot.series)
+      for (std::size_t i = 0; i < s.x.size(); ++i) {
+        if (!std::isfinite(s.y[i])) continue;
+        points.emplace_back(px(s.x[i]), py(s.y[i]));
+        if (i + 1 < s.x.size() && std::isfinite(s.y[i + 1]))
+          for (int t = 1; t < 16; ++t)
+            points.emplace_back(px(s.x[i] + (s.x[i + 1] - s.x[i]) * t / 16), py(s.y[i] + (s.y[i + 1] - s.y[i]) * t / 16));
+      }
+    return points;
+  }();
+  // Corners in order of preference; the first hiding the fewest line points wins.
+  const double inset = 10;
+  const std::array<std::pair<double, double>, 4> corners = {{{ax1 - inset - box_w, ay0 + inset},
+                                                             {ax0 + inset, ay1 - inset - box_h},
+                                                             {ax1 - inset - box_w, ay1 - inset - box_h},
+                                                             {ax0 + inset, ay0 + inset}}};
+  std::pair<double, double> legend_at = corners[0];
+  std::size_t least_hidden = std::numeric_limits<std::size_t>::max();
+  for (const auto& corner : corners) {  // clang 14 (the fuzz build) cannot capture structured bindings
+    const double bx = corner.first, by = corner.second;
+    const auto hidden = std::size_t(std::count_if(points.begin(), points.end(), [&](auto p) {
+      return p.first >= bx - 4 && p.first <= bx + box_w + 4 && p.second >= by - 4 && p.second <= by + box_h + 4;
+    }));
+    if (hidden < least_hidden) legend_at = {bx, by}, least_hidden = hidden;
+  }
+  // Every corner hides a line: the legend moves out, when the plot area keeps at least half the width.
+  if (!plot.series.empty() && least_hidden > 0 && plot.width - left - box_w - 2 * kPad >= plot.width / 2.0) {
+    frame(box_w + 2 * kPad);
+    legend_at = {ax1 + kPad, ay0};
+  }
 
   canvas.rect(0, 0, plot.width, plot.height, kWhite);
   // Grid and ticks first, so the data draws over them; lines on pixel centres stay sharp.
@@ -216,45 +264,20 @@ void draw_line_plot(const LinePlot& plot, cairo_t* cr) {
   cairo_rectangle(canvas.cr, ax0 - kMarker - 1, ay0 - kMarker - 1, ax1 - ax0 + 2 * kMarker + 2, ay1 - ay0 + 2 * kMarker + 2);
   cairo_clip(canvas.cr);
   cairo_set_line_join(canvas.cr, CAIRO_LINE_JOIN_ROUND);
-  std::vector<std::pair<double, double>> drawn;  // sample points of every line, to place the legend
   for (std::size_t k = 0; k < plot.series.size(); ++k) {
     const PlotSeries& s = plot.series[k];
     const Rgb c = kPalette[k % kPalette.size()];
     for (std::size_t i = 0; i + 1 < s.x.size(); ++i) {
       if (!std::isfinite(s.y[i]) || !std::isfinite(s.y[i + 1])) continue;
-      canvas.line(px(s.x[i]), py(s.y[i]), px(s.x[i + 1]), py(s.y[i + 1]), c, 2.2);
-      for (int t = 0; t <= 16; ++t)
-        drawn.emplace_back(px(s.x[i] + (s.x[i + 1] - s.x[i]) * t / 16), py(s.y[i] + (s.y[i + 1] - s.y[i]) * t / 16));
+      canvas.line(px(s.x[i]), py(s.y[i]), px(s.x[i + 1]), py(s.y[i + 1]), c, 2.2, dashed(k));
     }
     for (std::size_t i = 0; i < s.x.size(); ++i)
-      if (std::isfinite(s.y[i])) {
-        canvas.marker(px(s.x[i]), py(s.y[i]), marker_shape(k), c);
-        drawn.emplace_back(px(s.x[i]), py(s.y[i]));
-      }
+      if (std::isfinite(s.y[i])) canvas.marker(px(s.x[i]), py(s.y[i]), marker_shape(k), c);
   }
   cairo_restore(canvas.cr);
 
   if (!plot.series.empty()) {
-    const double row_h = th + 8, sample_w = 36;
-    double label_w = 0;
-    for (const PlotSeries& s : plot.series) label_w = std::max(label_w, canvas.text_width(s.label));
-    const double box_w = 10 + sample_w + 8 + label_w + 10, box_h = 8 + double(plot.series.size()) * row_h;
-    // Corners in order of preference; the first hiding the fewest line points wins.
-    const double inset = 10;
-    const std::array<std::pair<double, double>, 4> corners = {{{ax1 - inset - box_w, ay0 + inset},
-                                                               {ax0 + inset, ay1 - inset - box_h},
-                                                               {ax1 - inset - box_w, ay1 - inset - box_h},
-                                                               {ax0 + inset, ay0 + inset}}};
-    std::pair<double, double> best = corners[0];
-    std::size_t best_hidden = std::numeric_limits<std::size_t>::max();
-    for (const auto& corner : corners) {  // clang 14 (the fuzz build) cannot capture structured bindings
-      const double bx = corner.first, by = corner.second;
-      const auto hidden = std::size_t(std::count_if(drawn.begin(), drawn.end(), [&](auto p) {
-        return p.first >= bx - 4 && p.first <= bx + box_w + 4 && p.second >= by - 4 && p.second <= by + box_h + 4;
-      }));
-      if (hidden < best_hidden) best = {bx, by}, best_hidden = hidden;
-    }
-    const double bx = std::round(best.first) + 0.5, by = std::round(best.second) + 0.5;
+    const double bx = std::round(legend_at.first) + 0.5, by = std::round(legend_at.second) + 0.5;
     canvas.rect(bx, by, box_w, box_h, kWhite);
     canvas.colour(kGrid);
     cairo_set_line_width(canvas.cr, 1);
@@ -263,7 +286,7 @@ void draw_line_plot(const LinePlot& plot, cairo_t* cr) {
     for (std::size_t k = 0; k < plot.series.size(); ++k) {
       const Rgb c = kPalette[k % kPalette.size()];
       const double cy = by + 4 + double(k) * row_h + row_h / 2;
-      canvas.line(bx + 10, cy, bx + 10 + sample_w, cy, c, 2.2);
+      canvas.line(bx + 10, cy, bx + 10 + sample_w, cy, c, 2.2, dashed(k));
       canvas.marker(bx + 10 + sample_w / 2, cy, marker_shape(k), c);
       canvas.text(bx + 10 + sample_w + 8, cy, plot.series[k].label, kInk);
     }
