@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "dist/communicator.hpp"
+#include "nn/models.hpp"
 #include "options.hpp"
 #include "train/classifier.hpp"
 #include "train/classify_eval.hpp"
@@ -26,8 +27,10 @@ static void add_train(CLI::App& classify) {
   auto f = std::make_shared<Flags>();
   auto* cmd = classify.add_subcommand("train", "train a digit classifier (a convnet, Adam)");
   ClassifierConfig& c = f->config;
-  cmd->add_option("--model", c.model, "classifier (Keras's simple convnet) or classifier-large (for heavy noise)")
-      ->check(CLI::IsMember({"classifier", "classifier-large"}))
+  cmd->add_option("--model", c.model,
+                  "classifier (Keras's simple convnet), classifier-large (for heavy noise) or classifier-deep (the "
+                  "most accurate under heavy noise, 2.7x classifier-large's work)")
+      ->check(CLI::IsMember(classifier_names()))
       ->capture_default_str();
   cmd->add_option("--on", f->on, "train on clean, noisy or denoised images")->capture_default_str();
   cmd->add_option("--denoiser", c.denoiser, "denoiser run folder (for --on denoised)");

@@ -31,7 +31,8 @@ static RegisterCommand reg_reproduce(5, [](CLI::App& app) {
   cmd->add_flag("--classify-from-scratch", f->from_scratch,
                 "train the noise-aware classifiers from fresh weights, not from the clean one's (give them "
                 "--classify-epochs 30)");
-  cmd->add_option("--classify-model", f->exp.classify_model, "classifier-large, or classifier (Keras's small convnet)")
+  cmd->add_option("--classify-model", f->exp.classify_model,
+                  "classifier-large, classifier-deep or classifier (Keras's small convnet)")
       ->capture_default_str();
   cmd->add_option("--classify-strong-denoiser", f->strong_denoiser,
                   "denoiser run behind which a third noise-aware classifier fine-tunes, averaged with the other two "

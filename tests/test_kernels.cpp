@@ -298,6 +298,10 @@ const ConvCase kWideCases[] = {
     {3, 28, 28, 1, 32, 5, 5, 1, 1, Padding::valid, Activation::relu},  // classifier-large conv 1
     {1, 12, 12, 32, 64, 3, 3, 1, 1, Padding::same, Activation::relu},  // classifier-large conv 2
     {1, 12, 12, 64, 64, 3, 3, 1, 1, Padding::valid, Activation::relu},  // classifier-large conv 3
+    {1, 24, 24, 32, 32, 3, 3, 1, 1, Padding::same, Activation::relu},   // classifier-deep conv 2
+    {2, 6, 6, 64, 128, 3, 3, 1, 1, Padding::same, Activation::relu},    // classifier-deep conv 5
+    {1, 6, 6, 128, 128, 3, 3, 1, 1, Padding::valid, Activation::relu},  // classifier-deep conv 6
+    {3, 1, 1, 2048, 256, 1, 1, 1, 1, Padding::valid, Activation::relu}, // classifier-deep dense
     {2, 28, 28, 1, 32, 3, 3, 1, 1, Padding::valid, Activation::linear},  // classifier conv 1
     {2, 13, 13, 32, 64, 3, 3, 1, 1, Padding::valid, Activation::relu},  // classifier conv 2
     {5, 1, 1, 1600, 256, 1, 1, 1, 1, Padding::valid, Activation::relu},  // classifier-large dense

@@ -61,6 +61,14 @@ TEST(Models, LargeClassifierHasItsParameterCount) {
   EXPECT_EQ(model->output_shape(), (Shape{10}));
 }
 
+TEST(Models, DeepClassifierHasItsParameterCount) {
+  auto model = make_model({"classifier-deep", "relu", 28, 28}, 0);
+  // 5x5x1x32+32, 3x3x32x32+32, 3x3x32x64+64, 3x3x64x64+64, 3x3x64x128+128, 3x3x128x128+128,
+  // (4x4x128)x256+256, 256x10+10
+  EXPECT_EQ(model->param_count(), 832u + 9248u + 18496u + 36928u + 73856u + 147584u + 524544u + 2570u);
+  EXPECT_EQ(model->output_shape(), (Shape{10}));
+}
+
 TEST(Models, TwoConvolutionUnetsHaveTheirParameterCountsAndKeepTheImageSize) {
   // full size: 1->c, c->c, (c+c)->c, c->c, c->1; half: c->2c, 2c->2c, (2c+2c)->2c, 2c->2c,
   // transposed 2c->c; quarter: 2c->4c, 4c->4c, transposed 4c->2c (3x3 kernels, one bias each)
@@ -230,7 +238,7 @@ void unfuse(Layer& layer) {
 TEST(Sequential, FusedNeighboursGiveTheBitsOfTheUnfusedPasses) {
   // Conv -> pool, conv -> conv transpose across the encoder/decoder boundary, conv
   // transpose -> conv transpose, conv -> conv and dense -> dense, and the U-Net's stacks.
-  for (const std::string name : {"seed", "classifier", "classifier-large", "unet", "dncnn"}) {
+  for (const std::string name : {"seed", "classifier", "classifier-large", "classifier-deep", "unet", "dncnn"}) {
     SCOPED_TRACE(name);
     auto model = make_model({name, "relu", 28, 28}, 3);
     const Dataset data = make_synthetic_digits(5, 8);

@@ -6,7 +6,14 @@
 namespace dn {
 
 std::vector<std::string> model_names() {
-  return {"seed", "dncnn", "unet", "unet-large", "unet-xl", "classifier", "classifier-large"};
+  return {"seed", "dncnn", "unet", "unet-large", "unet-xl", "classifier", "classifier-large", "classifier-deep"};
+}
+
+std::vector<std::string> classifier_names() {
+  std::vector<std::string> names;
+  for (const std::string& name : model_names())
+    if (name.rfind("classifier", 0) == 0) names.push_back(name);
+  return names;
 }
 
 // The seed report's autoencoder, layer for layer (its Keras code is quoted in
@@ -123,6 +130,27 @@ static std::unique_ptr<Sequential> classifier_large_model(const ModelSpec& spec,
   return model;
 }
 
+// Digits under the heaviest noise: classifier-large's 5x5 first layer, then
+// three stages of 3x3 convolutions (32, 64, 128 channels) that see the whole
+// digit before the dense layers.
+static std::unique_ptr<Sequential> classifier_deep_model(const ModelSpec& spec, std::uint64_t seed) {
+  auto model = std::make_unique<Sequential>("classifier_deep");
+  model->add(std::make_unique<Reshape>(Shape{spec.height, spec.width, 1}))
+      .add(std::make_unique<Conv2D>(32, 5, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<Conv2D>(32, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(64, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<Conv2D>(64, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<MaxPooling2D>(2))
+      .add(std::make_unique<Conv2D>(128, 3, 1, Padding::same, Activation::relu))
+      .add(std::make_unique<Conv2D>(128, 3, 1, Padding::valid, Activation::relu))
+      .add(std::make_unique<Flatten>())
+      .add(std::make_unique<Dense>(256, Activation::relu))
+      .add(std::make_unique<Dropout>(0.5, seed))
+      .add(std::make_unique<Dense>(10, Activation::softmax));
+  return model;
+}
+
 std::unique_ptr<Sequential> make_model(const ModelSpec& spec, std::uint64_t seed) {
   std::unique_ptr<Sequential> model;
   if (spec.name == "seed")
@@ -139,6 +167,8 @@ std::unique_ptr<Sequential> make_model(const ModelSpec& spec, std::uint64_t seed
     model = classifier_model(spec, seed);
   else if (spec.name == "classifier-large")
     model = classifier_large_model(spec, seed);
+  else if (spec.name == "classifier-deep")
+    model = classifier_deep_model(spec, seed);
   else {
     const std::vector<std::string> names = model_names();
     std::string expected = names.front();  // "a, b or c"

@@ -1,11 +1,15 @@
 #include "train/classifier_config.hpp"
 
+#include <algorithm>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/json_integer.hpp"
 #include "data/folder_dataset.hpp"
 #include "data/noise.hpp"
+#include "nn/models.hpp"
 #include "train/optimizers.hpp"
 #include "train/schedule.hpp"
 
@@ -72,8 +76,8 @@ ClassifierConfig ClassifierConfig::from_json(const nlohmann::json& j) {
 }
 
 void ClassifierConfig::validate() const {
-  if (model != "classifier" && model != "classifier-large")
-    throw ArgumentError("model", "must be a classifier: classifier or classifier-large (got '" + model + "')");
+  if (const auto names = classifier_names(); std::find(names.begin(), names.end(), model) == names.end())
+    throw ArgumentError("model", fmt::format("must be a classifier: {} (got '{}')", fmt::join(names, ", "), model));
   if (on == TrainOn::denoised && denoiser.empty())
     throw ArgumentError("denoiser", "is needed to train on denoised images (got none)");
   if (on != TrainOn::denoised && !denoiser.empty())
