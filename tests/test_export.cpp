@@ -65,7 +65,8 @@ const Case kCases[] = {{"seed-relu", "seed", "relu", "denoise"},
                        {"unet", "unet", "relu", "denoise", Case::random},
                        {"unet-mnist-gaussian0.1-1.0", "unet", "relu", "denoise", Case::shipped},
                        {"unet-large-mnist-gaussian0.1-1.0", "unet-large", "relu", "denoise", Case::shipped},
-                       {"unet-xl-mnist-gaussian0.1-1.0", "unet-xl", "relu", "denoise", Case::shipped}};
+                       {"unet-xl-mnist-gaussian0.1-1.0", "unet-xl", "relu", "denoise", Case::shipped},
+                       {"classifier-deep", "classifier-deep", "relu", "classify"}};
 const Case& kDncnn = kCases[4];
 const Case& kUnet = kCases[5];
 const Case& kShippedUnet = kCases[6];
