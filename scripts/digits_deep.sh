@@ -33,7 +33,8 @@ done
 for seed in 0 1 2 3 4; do
   ./build/denoise classify eval --classifier "$d/clean" --noise-levels 0.5 --seed "$seed" --threads 2 \
     --ensemble "$d/noisy-s2" "$d/noisy-s4" "$d/unet-xl-s0" "$d/unet-xl-s3" --out "$d/eval-s$seed" > /dev/null
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[2], 100*r['levels'][0]['accuracy']['ensemble_of_many'])" \
+  python3 -c "import json, sys; r = json.load(open(sys.argv[1]))
+print(sys.argv[2], 100 * r['levels'][0]['accuracy']['ensemble_of_many'])" \
     "$d/eval-s$seed/classify.json" "$seed" >> "$d/accuracy.txt"
 done
 awk '{s += $2; printf "draw %d: %.2f%%\n", $1, $2} END {printf "mean of %d draws: %.2f%%\n", NR, s / NR}' "$d/accuracy.txt"

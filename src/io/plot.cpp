@@ -206,7 +206,8 @@ void draw_line_plot(const LinePlot& plot, cairo_t* cr) {
         points.emplace_back(px(s.x[i]), py(s.y[i]));
         if (i + 1 < s.x.size() && std::isfinite(s.y[i + 1]))
           for (int t = 1; t < 16; ++t)
-            points.emplace_back(px(s.x[i] + (s.x[i + 1] - s.x[i]) * t / 16), py(s.y[i] + (s.y[i + 1] - s.y[i]) * t / 16));
+            points.emplace_back(px(s.x[i] + (s.x[i + 1] - s.x[i]) * t / 16),
+                                py(s.y[i] + (s.y[i + 1] - s.y[i]) * t / 16));
       }
     return points;
   }();

@@ -3,7 +3,7 @@
 // against noise level, for example), drawn with cairo (antialiased lines, DejaVu
 // Sans text): axes with numbered ticks at round values, light grid lines, axis
 // labels, a title, and one coloured line with markers per series, named in a
-// legend placed where it hides the fewest points.
+// legend inside the plot area where it hides no line, else in a margin beside it.
 #include <filesystem>
 #include <optional>
 #include <string>
